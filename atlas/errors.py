@@ -1,0 +1,49 @@
+"""The exceptions of token atlas: one base class, one small subclass per failure a user can act on."""
+
+
+class AtlasError(Exception):
+    """Base class: every failure the CLI turns into one line on stderr."""
+
+
+class SourceNotFound(AtlasError):
+    """The embedding source (model id or folder) cannot be found or read."""
+
+
+class TokenizerUnavailable(AtlasError):
+    """The model's tokenizer cannot be loaded from its recorded source."""
+
+
+class Neo4jUnavailable(AtlasError):
+    """Neo4j does not answer at the configured URI."""
+
+
+class AuthenticationFailed(AtlasError):
+    """Neo4j refused the configured user name or password."""
+
+
+class ModelNotLoaded(AtlasError):
+    """No model of that name is stored in Neo4j."""
+
+
+class ModelIncomplete(AtlasError):
+    """The model's load has not finished (status is not ``complete``)."""
+
+
+class ModelExists(AtlasError):
+    """A complete model of that name is already stored and ``--replace`` was not given."""
+
+
+class TokenNotFound(AtlasError):
+    """The token text is not in the model's vocabulary."""
+
+
+class InvalidArgument(AtlasError):
+    """A value given by the user is out of range or malformed."""
+
+
+class LauncherError(AtlasError):
+    """The local Neo4j server cannot be provisioned, started or stopped."""
+
+
+class ExportError(AtlasError):
+    """A subgraph cannot be written in the requested format."""
