@@ -1,0 +1,146 @@
+"""Exact neighbours against a brute-force reference on small seeded matrices."""
+
+import numpy as np
+import pytest
+
+from atlas.errors import InvalidArgument
+from atlas.neighbours import (
+    all_neighbours,
+    block_rows_for_memory,
+    normalise,
+    order_candidates,
+    peak_bytes,
+    _blocks_torch,
+)
+
+
+def brute_force(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full V x V cosine matrix in float64, self and zero rows excluded, ties by lower id."""
+    e = matrix.astype(np.float64)
+    norms = np.linalg.norm(e, axis=1)
+    valid = norms > 0
+    unit = np.where(valid[:, None], e / np.where(valid, norms, 1)[:, None], 0)
+    sims = np.stack([(unit * row).sum(axis=1) for row in unit])  # same summation order in every column
+    sims[:, ~valid] = -np.inf
+    np.fill_diagonal(sims, -np.inf)
+    v = len(e)
+    ids = np.full((v, k), -1)
+    scores = np.full((v, k), np.nan)
+    for i in range(v):
+        if not valid[i]:
+            continue
+        order = [j for j in np.lexsort((np.arange(v), -sims[i])) if np.isfinite(sims[i, j])][:k]
+        ids[i, : len(order)] = order
+        scores[i, : len(order)] = sims[i, order]
+    return ids, scores
+
+
+def assert_matches_reference(matrix, k, ids, scores, tol=1e-5):
+    ref_ids, ref_scores = brute_force(matrix, k)
+    np.testing.assert_array_equal(np.isnan(scores), np.isnan(ref_scores))
+    np.testing.assert_allclose(scores, ref_scores, atol=tol, equal_nan=True)
+    e = matrix.astype(np.float64)
+    unit = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-300)
+    for i in range(len(matrix)):
+        got = ids[i][ids[i] >= 0]
+        want = ref_ids[i][ref_ids[i] >= 0]
+        assert len(got) == len(want) and len(set(got)) == len(got) and i not in got
+        if not np.array_equal(got, want):
+            # only a float32 rounding near-tie may reorder: the true scores must agree
+            np.testing.assert_allclose(unit[got] @ unit[i], ref_scores[i][: len(want)], atol=tol)
+
+
+SHAPES_K = [(shape, k) for shape in [(7, 3), (40, 5), (100, 16), (257, 8), (1000, 24)] for k in (1, 3, 6, 20) if k < shape[0]]
+
+
+@pytest.mark.parametrize("shape,k", SHAPES_K)
+@pytest.mark.parametrize("block_rows", [1, 64, 4096])
+def test_matches_brute_force(shape, k, block_rows):
+    rng = np.random.default_rng(shape[0] * 31 + k)
+    matrix = rng.standard_normal(shape).astype(np.float32)
+    ids, scores = all_neighbours(matrix, k, block_rows=block_rows)
+    assert ids.shape == (shape[0], k) and scores.dtype == np.float32
+    assert_matches_reference(matrix, k, ids, scores)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 9])
+def test_duplicates_and_zero_rows_exact_ties(k):
+    # identical rows (and a power-of-two multiple) normalise to bit-identical vectors, so their ties are exact
+    rng = np.random.default_rng(k)
+    matrix = rng.standard_normal((60, 6)).astype(np.float32)
+    matrix[10] = matrix[20] = matrix[30] = matrix[40] = matrix[5]  # five identical rows
+    matrix[7] = 0  # a zero row
+    matrix[50] = 2 * matrix[5]  # same direction, other norm
+    ids, scores = all_neighbours(matrix, k, block_rows=16)
+    ref_ids, ref_scores = brute_force(matrix, k)
+    np.testing.assert_array_equal(ids, ref_ids)  # ties resolved by lower id, exactly
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-6, equal_nan=True)
+    assert (ids[7] == -1).all() and np.isnan(scores[7]).all()
+    assert 7 not in ids
+    twins = [5, 10, 20, 30, 40, 50]
+    for i in twins:
+        expected = [j for j in twins if j != i][:k]
+        assert list(ids[i][: len(expected)]) == expected
+
+
+def test_row_with_fewer_valid_neighbours_than_k_is_padded():
+    matrix = np.zeros((6, 3), dtype=np.float32)
+    matrix[0] = [1, 0, 0]
+    matrix[1] = [0, 1, 0]
+    matrix[2] = [1, 1, 0]
+    ids, scores = all_neighbours(matrix, 4)
+    assert list(ids[2]) == [0, 1, -1, -1]
+    assert np.isnan(scores[2, 2:]).all()
+    np.testing.assert_allclose(scores[2, :2], [2**-0.5, 2**-0.5], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape,k", [((300, 12), 5), ((97, 4), 20)])
+def test_torch_float32_path_matches_reference(shape, k):
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal(shape).astype(np.float32)
+    matrix[4] = matrix[9]
+    matrix[11] = 0
+    unit, valid = normalise(matrix)
+    blocks = list(_blocks_torch(unit, valid, k, 50, "cpu", "float32"))
+    ids = np.concatenate([b.ids for b in blocks])
+    scores = np.concatenate([b.scores for b in blocks])
+    assert_matches_reference(matrix, k, ids, scores)
+
+
+def test_bfloat16_agrees_with_float32():
+    rng = np.random.default_rng(5)
+    matrix = rng.standard_normal((2000, 64)).astype(np.float32)
+    exact_ids, _ = all_neighbours(matrix, 10)
+    fast_ids, fast_scores = all_neighbours(matrix, 10, dtype="bfloat16")
+    agreement = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact_ids, fast_ids)])
+    assert agreement >= 0.97
+    # returned scores are exact float32 cosines of the returned pairs
+    unit, _ = normalise(matrix)
+    recomputed = np.einsum("vkd,vd->vk", unit[fast_ids], unit)
+    np.testing.assert_allclose(fast_scores, recomputed, atol=1e-5)
+
+
+def test_order_candidates_breaks_ties_by_lower_id():
+    ids, scores = order_candidates(np.array([[9, 4, 7, 1]]), np.array([[0.5, 0.5, 0.9, -np.inf]]), 4)
+    assert ids.tolist() == [[7, 4, 9, -1]]
+    assert np.isnan(scores[0, 3])
+
+
+@pytest.mark.parametrize("k", [0, -1, 5])
+def test_k_out_of_range(k):
+    with pytest.raises(InvalidArgument, match=r"k must be between 1 and 4 \(vocabulary size - 1\)"):
+        all_neighbours(np.eye(5, dtype=np.float32), k)
+
+
+def test_nan_matrix_rejected():
+    m = np.eye(4, dtype=np.float32)
+    m[1, 1] = np.nan
+    with pytest.raises(InvalidArgument, match="NaN or infinite"):
+        all_neighbours(m, 2)
+
+
+def test_memory_bound():
+    rows = block_rows_for_memory(151_936, 1536, 3 * 2**30)
+    assert peak_bytes(151_936, 1536, rows) <= 3 * 2**30 < peak_bytes(151_936, 1536, rows + 1)
+    with pytest.raises(InvalidArgument, match="too small"):
+        block_rows_for_memory(151_936, 1536, 2**20)
