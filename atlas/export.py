@@ -1,0 +1,552 @@
+"""Exporters: one Subgraph written as html, graphml, json, csv or a Cypher script.
+
+``render`` turns a subgraph into text (pure, deterministic: nodes by id, edges by
+(source, rank, target), floats as ``repr`` so they round-trip, no timestamps);
+``write`` puts that text on a stream or into files atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import secrets
+import sys
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, TextIO
+
+from atlas.errors import ExportError
+from atlas.subgraph import Edge, Node, Subgraph
+
+FORMATS = ("html", "graphml", "json", "csv", "cypher")
+
+NODE_FIELDS = ("id", "text", "raw", "special", "variant", "seed", "members")
+EDGE_FIELDS = ("source", "target", "score", "rank")
+
+CYPHER_BATCH = 500  # rows per UNWIND statement in the Cypher script
+
+
+def render(subgraph: Subgraph, fmt: str) -> dict[str, str]:
+    """Render ``subgraph`` as ``fmt``; returns {file-suffix role: text}.
+
+    Every format but csv gives ``{"": text}``; csv gives ``{"nodes": ..., "edges": ...}``.
+    Raises ExportError for an unknown format or a subgraph that cannot be drawn
+    (duplicate node ids or edges, an edge to a missing node, a non-finite score).
+    """
+    renderer = _RENDERERS.get(fmt)
+    if renderer is None:
+        raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    nodes, edges = _ordered(subgraph)
+    return renderer(subgraph, nodes, edges)
+
+
+def output_paths(fmt: str, out: str) -> dict[str, str]:
+    """The file each rendered part goes to: csv splits ``out`` into two files, the rest use it as is.
+
+    >>> output_paths("csv", "atlas.csv")
+    {'nodes': 'atlas.nodes.csv', 'edges': 'atlas.edges.csv'}
+    >>> output_paths("csv", "out/atlas")
+    {'nodes': 'out/atlas.nodes.csv', 'edges': 'out/atlas.edges.csv'}
+    """
+    if fmt != "csv":
+        return {"": out}
+    stem = out[:-4] if out.lower().endswith(".csv") else out
+    return {"nodes": f"{stem}.nodes.csv", "edges": f"{stem}.edges.csv"}
+
+
+def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) -> list[str]:
+    """Render ``subgraph`` as ``fmt`` and write it to ``out``; returns the paths written.
+
+    ``out == "-"`` writes to ``stdout`` (default ``sys.stdout``) and returns ``[]``;
+    csv then writes the nodes table, one blank line, and the edges table.
+    Otherwise each file is written to a temporary file in the same folder and moved
+    into place with ``os.replace``, so a failed export leaves no partial file and an
+    existing file is only replaced by a complete one. csv writes two files named
+    after ``out`` without its ``.csv`` suffix: ``-o atlas.csv`` gives
+    ``atlas.nodes.csv`` and ``atlas.edges.csv``.
+    """
+    parts = render(subgraph, fmt)
+    if out == "-":
+        stream = stdout if stdout is not None else sys.stdout
+        stream.write("\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""])
+        stream.flush()
+        return []
+    targets = output_paths(fmt, out)
+    temps: list[tuple[str, str]] = []
+    try:
+        for role, path in targets.items():
+            temps.append((_write_temp(path, parts[role]), path))
+        for temp, path in temps:
+            _replace(temp, path)
+    finally:
+        for temp, _ in temps:
+            if os.path.exists(temp):
+                os.unlink(temp)
+    return list(targets.values())
+
+
+def _write_temp(path: str, text: str) -> str:
+    """Write ``text`` as UTF-8 to a fresh temporary file beside ``path``; returns its name."""
+    folder = os.path.dirname(path) or "."
+    temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ExportError(f"cannot write {path}: a token text is not valid Unicode ({e.reason})") from e
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileNotFoundError as e:
+        raise ExportError(
+            f"cannot write {path}: folder {folder} does not exist; create it or choose another path"
+        ) from e
+    except OSError as e:
+        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        os.unlink(temp)
+        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
+    return temp
+
+
+def _replace(temp: str, path: str) -> None:
+    try:
+        os.replace(temp, path)
+    except IsADirectoryError as e:
+        raise ExportError(f"cannot write {path}: it is a folder; give a file name") from e
+    except OSError as e:
+        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
+
+
+# --- checks and shared helpers -------------------------------------------------------------
+
+
+def _ordered(subgraph: Subgraph) -> tuple[list[Node], list[Edge]]:
+    """Nodes by id and edges by (source, rank, target), after checking the subgraph is drawable."""
+    nodes = sorted(subgraph.nodes, key=lambda n: n.id)
+    ids = set()
+    for n in nodes:
+        if n.id in ids:
+            raise ExportError(f"token {n.id} appears twice among the subgraph's nodes; give each id once")
+        ids.add(n.id)
+    edges = sorted(subgraph.edges, key=lambda e: (e.source, e.rank, e.target))
+    pairs = set()
+    for e in edges:
+        for end in (e.source, e.target):
+            if end not in ids:
+                raise ExportError(
+                    f"edge {e.source} -> {e.target} ends at token {end}, which is not a node; "
+                    "add the node or drop the edge"
+                )
+        if (e.source, e.target) in pairs:
+            raise ExportError(f"edge {e.source} -> {e.target} appears twice; give each edge once")
+        pairs.add((e.source, e.target))
+        if not math.isfinite(e.score):
+            raise ExportError(f"edge {e.source} -> {e.target} has score {e.score}; recompute the neighbours")
+    return nodes, edges
+
+
+def _float(x: float) -> str:
+    """The shortest text that reads back as the same float: ``repr`` of a Python float."""
+    return repr(float(x))
+
+
+def _members(node: Node) -> str:
+    return " ".join(str(int(m)) for m in node.members)
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def visible_text(text: str) -> str:
+    r"""``text`` with the characters XML 1.0 cannot hold written as ``\xNN`` / ``\uNNNN``.
+
+    Tab, newline and carriage return are kept. A backslash is kept as is, so the
+    escape is readable rather than reversible.
+
+    >>> visible_text("a\x00b\x1b\t")
+    'a\\x00b\\x1b\t'
+    """
+    return _XML_ILLEGAL.sub(_escape_char, text)
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def display_text(text: str) -> str:
+    r"""The label a person sees: control characters escaped, spaces shown as ``␣``.
+
+    >>> display_text(" list\n")
+    '␣list\\n'
+    >>> display_text("")
+    '∅'
+    """
+    if not text:
+        return "∅"
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), None) or _escape_char(m), text).replace(" ", "␣")
+
+
+def _escape_char(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# --- json ------------------------------------------------------------------------------------
+
+
+def _node_record(n: Node) -> dict:
+    return {
+        "id": int(n.id),
+        "text": n.text,
+        "raw": n.raw,
+        "special": bool(n.special),
+        "variant": n.variant,
+        "seed": bool(n.seed),
+        "members": [int(m) for m in n.members],
+    }
+
+
+def _edge_record(e: Edge) -> dict:
+    return {"source": int(e.source), "target": int(e.target), "score": float(e.score), "rank": int(e.rank)}
+
+
+def _render_json(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
+    """Node-link JSON, readable by ``networkx.node_link_graph(data, edges="links")``."""
+    head = {"directed": True, "multigraph": False, "graph": {"model": subgraph.model, "title": subgraph.title}}
+    lines = [json.dumps(head, ensure_ascii=False)[:-1] + ","]  # one record a line, for grep and diff
+    for name, records in (("nodes", map(_node_record, nodes)), ("links", map(_edge_record, edges))):
+        rows = [json.dumps(r, ensure_ascii=False) for r in records]
+        lines.append(f' "{name}": [' + ("\n  " + ",\n  ".join(rows) + "\n ]" if rows else "]") + ",")
+    lines[-1] = lines[-1][:-1] + "}"
+    return {"": "\n".join(lines) + "\n"}
+
+
+# --- csv -------------------------------------------------------------------------------------
+
+
+def _csv_text(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)  # excel dialect: CRLF rows, quotes around any field with , " CR or LF
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
+    """Two tables; booleans as ``true``/``false``, no variant as an empty field, members space-separated."""
+    node_rows = (
+        (str(int(n.id)), n.text, n.raw, _bool(n.special), n.variant or "", _bool(n.seed), _members(n)) for n in nodes
+    )
+    edge_rows = ((str(int(e.source)), str(int(e.target)), _float(e.score), str(int(e.rank))) for e in edges)
+    return {"nodes": _csv_text(NODE_FIELDS, node_rows), "edges": _csv_text(EDGE_FIELDS, edge_rows)}
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+# --- graphml ---------------------------------------------------------------------------------
+
+_GRAPHML_KEYS = (
+    # (id, for, type): the id is also the attribute name
+    ("model", "graph", "string"),
+    ("title", "graph", "string"),
+    ("text", "node", "string"),
+    ("raw", "node", "string"),
+    ("special", "node", "boolean"),
+    ("variant", "node", "string"),
+    ("seed", "node", "boolean"),
+    ("members", "node", "string"),
+    ("label", "node", "string"),
+    ("score", "edge", "double"),
+    ("rank", "edge", "int"),
+)
+
+
+def _xml(text: str) -> str:
+    """Escape for XML element content and double-quoted attributes (illegal characters made visible)."""
+    return (
+        visible_text(text)
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\r", "&#13;")
+    )
+
+
+def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
+    r"""GraphML for networkx and Gephi.
+
+    Node keys: text, raw, variant (omitted when there is none), members (space-separated
+    token ids), special and seed (boolean), and label (the display form, for Gephi);
+    edge keys: score (double), rank (int). Characters XML 1.0 cannot hold, even as
+    character references (most C0 controls), are written as visible ``\xNN`` text.
+    """
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<graphml xmlns="http://graphml.graphdrawing.org/xmlns"'
+        ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        ' xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns'
+        ' http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">',
+    ]
+    for key, domain, kind in _GRAPHML_KEYS:
+        lines.append(f'  <key id="{key}" for="{domain}" attr.name="{key}" attr.type="{kind}"/>')
+    lines.append('  <graph id="G" edgedefault="directed">')
+    lines.append(f'    <data key="model">{_xml(subgraph.model)}</data>')
+    lines.append(f'    <data key="title">{_xml(subgraph.title)}</data>')
+    for n in nodes:
+        data = [("text", n.text), ("raw", n.raw), ("special", _bool(n.special))]
+        if n.variant is not None:
+            data.append(("variant", n.variant))
+        data += [("seed", _bool(n.seed)), ("members", _members(n)), ("label", display_text(n.text))]
+        lines.append(f'    <node id="{int(n.id)}">')
+        lines += [f'      <data key="{key}">{_xml(value)}</data>' for key, value in data]
+        lines.append("    </node>")
+    for e in edges:
+        lines.append(
+            f'    <edge source="{int(e.source)}" target="{int(e.target)}">'
+            f'<data key="score">{_float(e.score)}</data><data key="rank">{int(e.rank)}</data></edge>'
+        )
+    lines += ["  </graph>", "</graphml>", ""]
+    return {"": "\n".join(lines)}
+
+
+# --- cypher ----------------------------------------------------------------------------------
+
+_CYPHER_ESCAPES = {
+    "\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"
+}
+_CYPHER_SPECIAL = re.compile("[\\\\'\"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def cypher_string(text: str) -> str:
+    r"""A single-quoted Cypher string literal for ``text``.
+
+    Backslash and both quotes are escaped, newline/tab/... use their short escapes and
+    other control characters ``\uXXXX``, so a literal never spans lines.
+
+    >>> print(cypher_string("it's a \\ \n"))
+    'it\'s a \\ \n'
+    """
+    return "'" + _CYPHER_SPECIAL.sub(_cypher_escape, text) + "'"
+
+
+def _cypher_escape(match: re.Match) -> str:
+    char = match.group()
+    return _CYPHER_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def _cypher_value(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _float(value).replace("e+", "e")  # Cypher exponents take no plus sign
+    if isinstance(value, str):
+        return cypher_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_cypher_value(v) for v in value) + "]"
+    raise TypeError(f"no Cypher literal for {type(value).__name__}")
+
+
+def _cypher_map(record: dict) -> str:
+    return "{" + ", ".join(f"{key}: {_cypher_value(value)}" for key, value in record.items()) + "}"
+
+
+def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
+    """Plain Cypher statements, each ending in ``;`` and a newline, that recreate the subgraph.
+
+    Tokens are MERGEd on (:Token {model, id}) and edges on (a)-[:SIMILAR_TO]->(b), so
+    running the script twice changes nothing. Values are literals (no ``:param``),
+    so cypher-shell ``-f`` and a driver (statement by statement, see
+    ``split_statements``) both run it.
+    """
+    model = cypher_string(subgraph.model)
+    statements = [
+        f"// token atlas subgraph {cypher_string(subgraph.title)} of model {model}: "
+        f"{len(nodes)} tokens, {len(edges)} SIMILAR_TO edges\n"
+        "// run in a Neo4j 5 database: cypher-shell -f FILE\n"
+        "CREATE CONSTRAINT IF NOT EXISTS FOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE"
+    ]
+    for batch in _batches([_node_record(n) for n in nodes]):
+        statements.append(
+            "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
+            f"MERGE (t:Token {{model: {model}, id: row.id}})\n"
+            "SET t.text = row.text, t.raw = row.raw, t.special = row.special, t.variant = row.variant,"
+            " t.seed = row.seed, t.members = row.members"
+        )
+    for batch in _batches([_edge_record(e) for e in edges]):
+        statements.append(
+            "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
+            f"MATCH (a:Token {{model: {model}, id: row.source}})\n"
+            f"MATCH (b:Token {{model: {model}, id: row.target}})\n"
+            "MERGE (a)-[r:SIMILAR_TO]->(b)\n"
+            "SET r.score = row.score, r.rank = row.rank"
+        )
+    return {"": "".join(s + ";\n" for s in statements)}
+
+
+def _batches(rows: list[dict]) -> Iterable[list[dict]]:
+    for start in range(0, len(rows), CYPHER_BATCH):
+        yield rows[start : start + CYPHER_BATCH]
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a Cypher script on the ``;`` that end statements, for running them one by one.
+
+    Semicolons inside string literals, backtick names and comments do not split.
+    Returns the statements without their ``;``, stripped; pieces holding only
+    comments or whitespace are dropped.
+
+    >>> split_statements("RETURN ';' AS a;\\n// done\\nRETURN 2;\\n")
+    ["RETURN ';' AS a", '// done\\nRETURN 2']
+    """
+    statements: list[str] = []
+    start, i, has_code = 0, 0, False
+    n = len(script)
+    while i < n:
+        c = script[i]
+        if c in "'\"`":
+            has_code = True
+            i += 1
+            while i < n and script[i] != c:
+                i += 2 if script[i] == "\\" and c != "`" else 1
+            i += 1
+        elif script.startswith("//", i):
+            end = script.find("\n", i)
+            i = n if end < 0 else end + 1
+        elif script.startswith("/*", i):
+            end = script.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+        elif c == ";":
+            if has_code:
+                statements.append(script[start:i].strip())
+            start, i, has_code = i + 1, i + 1, False
+        else:
+            has_code = has_code or not c.isspace()
+            i += 1
+    if has_code:
+        statements.append(script[start:].strip())
+    return statements
+
+
+# --- html ------------------------------------------------------------------------------------
+
+def components(nodes: list[Node], edges: list[Edge]) -> dict[int, int]:
+    """Weakly connected components: {node id: component number}, 0 for the largest.
+
+    Components are numbered by size (largest first), ties by their lowest node id.
+
+    >>> components([Node(1, "a"), Node(2, "b"), Node(3, "c")], [Edge(3, 2, 0.5, 1)])
+    {1: 1, 2: 0, 3: 0}
+    """
+    parent = {n.id: n.id for n in nodes}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for e in edges:
+        a, b = find(e.source), find(e.target)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for n in sorted(parent):
+        groups.setdefault(find(n), []).append(n)
+    order = sorted(groups.values(), key=lambda ids: (-len(ids), ids[0]))
+    return dict(sorted((node, number) for number, ids in enumerate(order) for node in ids))
+
+
+def variant_groups(nodes: list[Node]) -> dict[int, int | None]:
+    """{node id: variant group number}, or None for a node that shares its variant with nothing.
+
+    A group is a variant key held by two or more nodes, or by one collapsed node of
+    two or more members; groups are numbered by size (largest first), ties by key.
+    """
+    by_key: dict[str, list[Node]] = {}
+    for n in nodes:
+        if n.variant is not None:
+            by_key.setdefault(n.variant, []).append(n)
+    sizes = {key: sum(max(1, len(n.members)) for n in group) for key, group in by_key.items()}
+    keys = sorted((k for k, size in sizes.items() if size >= 2), key=lambda k: (-sizes[k], k))
+    number = {key: i for i, key in enumerate(keys)}
+    return {n.id: number.get(n.variant) if n.variant is not None else None for n in nodes}
+
+
+def script_json(data) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 only occur inside JSON strings, where the
+    ``\\uXXXX`` escapes mean the same, so ``</script>`` or ``<!--`` in token text
+    cannot end the element.
+
+    >>> script_json({"t": "</script>&"})
+    '{"t": "\\\\u003c/script\\\\u003e\\\\u0026"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
+
+
+@lru_cache(maxsize=None)
+def _static(name: str) -> str:
+    return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
+
+
+def _library() -> str:
+    library = _static("force-graph.min.js")
+    if "</script" in library.lower() or "<!--" in library:
+        raise ExportError("atlas/static/force-graph.min.js cannot be inlined; run `npm ci && npm run vendor` in web/")
+    return library
+
+
+def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
+    """One self-contained page: the vendored force-graph library, the data and the viewer script."""
+    component = components(nodes, edges)
+    group = variant_groups(nodes)
+    degree = {n.id: 0 for n in nodes}
+    for e in edges:
+        degree[e.source] += 1
+        if e.target != e.source:
+            degree[e.target] += 1
+    data = {
+        "model": subgraph.model,
+        "title": subgraph.title,
+        "nodes": [
+            _node_record(n)
+            | {
+                "label": display_text(n.text),
+                "rawLabel": display_text(n.raw),
+                "degree": degree[n.id],
+                "component": component[n.id],
+                "group": group[n.id],
+            }
+            for n in nodes
+        ],
+        "links": [_edge_record(e) for e in edges],
+    }
+    fills = {"__ATLAS_DATA__": script_json(data), "__ATLAS_LIBRARY__": _library()}
+    page = re.sub("__ATLAS_(?:DATA|LIBRARY)__", lambda m: fills[m.group()], _static("graph.html"))
+    return {"": page}
+
+
+_RENDERERS = {
+    "html": _render_html,
+    "graphml": _render_graphml,
+    "json": _render_json,
+    "csv": _render_csv,
+    "cypher": _render_cypher,
+}
