@@ -1,0 +1,591 @@
+"""Provision and run a local Neo4j Community server from Maven Central jars, without Docker.
+
+A server lives in one home folder (``default_home()`` unless told otherwise)::
+
+    HOME/lib/            the jars (downloaded once with Maven; may be shared via ``lib_dir``)
+    HOME/conf/neo4j.conf written on every start from ``atlas/neo4j/neo4j.conf``
+    HOME/data/           the databases; the password is fixed when this is first created
+    HOME/logs/           neo4j.log (the server's log) and console.log (JVM stdout/stderr)
+    HOME/run/neo4j.pid   the pid of the server this module started
+
+``start`` launches the server in its own process session so that it outlives the
+caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser.
+``stop`` stops only a server whose pid file it wrote. Progress messages go to an
+optional callback; nothing is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Callable, Iterator
+
+from atlas.errors import InvalidArgument, LauncherError
+
+NEO4J_VERSION = "5.26.29"
+BROWSER_VERSION = "5.24.0"
+DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
+DEFAULT_PASSWORD = "token-atlas"
+DEFAULT_USER = "neo4j"
+DEFAULT_BOLT_PORT = 7687
+DEFAULT_HTTP_PORT = 7474
+DOWNLOAD_SIZE = "~133 MB"
+MIN_JAVA = 17
+SUPPORTED_JAVA = (17, 21)
+MIN_PASSWORD_LENGTH = 8  # Neo4j's dbms.security.auth_minimum_password_length
+REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
+
+_ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+_ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+_MEMORY = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+# The JVM flags Neo4j's own launcher script adds, minus the ones that only
+# matter for production (pre-touching the heap, flight recorder).
+_JVM_FLAGS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Djdk.tls.rejectClientInitiatedRenegotiation=true",
+    "-Dlog4j2.disable.jmx=true",
+    "-Dfile.encoding=UTF-8",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """A running server started by this module from ``home``."""
+
+    home: Path
+    pid: int
+    bolt_uri: str
+    http_url: str
+    browser_url: str
+    log_path: Path
+
+
+def default_home() -> Path:
+    """Where the shared development server lives: outside any repository, one folder per version."""
+    return Path.home() / ".cache" / "token-atlas" / f"neo4j-{NEO4J_VERSION}"
+
+
+def start(
+    home: Path,
+    password: str = DEFAULT_PASSWORD,
+    bolt_port: int = DEFAULT_BOLT_PORT,
+    http_port: int = DEFAULT_HTTP_PORT,
+    heap: str = "2g",
+    pagecache: str = "2g",
+    timeout: float = 180,
+    progress: Progress | None = None,
+    *,
+    java: str | Path | None = None,
+    mvn: str | Path | None = None,
+    lib_dir: Path | None = None,
+) -> tuple[LocalServer, bool]:
+    """Start the server of ``home`` (provisioning it first if needed) and wait until it answers.
+
+    Returns the server and True if it was started by this call, False if a server
+    started earlier from ``home`` was already running (it is reused as it is).
+    ``java`` and ``mvn`` are executables (default: found on PATH); ``lib_dir`` is
+    the jar folder (default ``home/lib``), so several homes can share one download.
+    """
+    say = progress or (lambda message: None)
+    home = Path(home).expanduser().resolve()
+    lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
+    _check_arguments(password, bolt_port, http_port, heap, pagecache)
+    for folder in ("conf", "data", "logs", "run"):
+        (home / folder).mkdir(parents=True, exist_ok=True)
+
+    with _locked(home / "run" / "launcher.lock"):
+        pid = _running_pid(home)
+        if pid is not None:
+            running = _server(home, pid)
+            wanted = (f"bolt://127.0.0.1:{bolt_port}", f"http://127.0.0.1:{http_port}")
+            if (running.bolt_uri, running.http_url) != wanted:
+                raise LauncherError(
+                    f"the Neo4j server of {home} is already running at {running.bolt_uri} "
+                    f"and {running.http_url} (pid {pid}); stop it before starting it on other ports"
+                )
+            say(f"Neo4j is already running (pid {pid})")
+            _wait_until_ready(running, password, timeout, started_now=False)
+            return running, False
+
+        java_exe = _find_java(java, say)
+        for port in (bolt_port, http_port):
+            _check_port_free(port, home)
+        _provision(lib, mvn, say)
+
+        (home / "conf" / "neo4j.conf").write_text(
+            neo4j_conf(bolt_port, http_port, heap, pagecache), encoding="utf-8"
+        )
+        if not (home / "data" / "databases" / "system").exists():
+            say("setting the initial password")
+            _set_initial_password(java_exe, lib, home, password)
+
+        say(f"starting Neo4j {NEO4J_VERSION} on bolt://127.0.0.1:{bolt_port}")
+        server = _launch(java_exe, lib, home, heap)
+        _wait_until_ready(server, password, timeout, started_now=True)
+        say(f"Neo4j is up: {server.browser_url}")
+        return server, True
+
+
+def stop(home: Path, timeout: float = 60) -> bool:
+    """Stop the server started from ``home`` (SIGTERM, then SIGKILL after ``timeout`` seconds).
+
+    Returns False if none was running. Only the pid in ``home/run/neo4j.pid`` is
+    signalled, and only if that process is a Neo4j server of ``home``.
+    """
+    home = Path(home).expanduser().resolve()
+    if not (home / "run").is_dir():
+        return False
+    with _locked(home / "run" / "launcher.lock"):
+        pid = _running_pid(home)
+        if pid is None:
+            return False
+        _terminate(home, pid, timeout)
+        return True
+
+
+def status(home: Path) -> LocalServer | None:
+    """The running server of ``home``, or None if none is running."""
+    home = Path(home).expanduser().resolve()
+    pid = _read_pid(home)
+    if pid is None or not _is_server_of(pid, home):
+        return None
+    return _server(home, pid)
+
+
+def neo4j_conf(bolt_port: int, http_port: int, heap: str, pagecache: str) -> str:
+    """The text of ``neo4j.conf`` for a local-only server on the given ports and memory sizes."""
+    template = resources.files("atlas").joinpath("neo4j/neo4j.conf").read_text(encoding="utf-8")
+    return Template(template).substitute(
+        bolt_port=bolt_port,
+        http_port=http_port,
+        heap=heap,
+        pagecache=pagecache,
+        allowlist=REMOTE_CONTENT_ALLOWLIST,
+    )
+
+
+def java_major_version(version_output: str) -> int | None:
+    """The major Java version in the output of ``java -version``, or None if there is none.
+
+    >>> java_major_version('openjdk version "17.0.15" 2025-04-15')
+    17
+    >>> java_major_version('java version "1.8.0_292"')
+    8
+    """
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
+    if match is None:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2) is not None:
+        return int(match.group(2))
+    return major
+
+
+# --- arguments and environment -------------------------------------------------
+
+
+def _check_arguments(password: str, bolt_port: int, http_port: int, heap: str, pagecache: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidArgument(f"the Neo4j password must have at least {MIN_PASSWORD_LENGTH} characters")
+    for name, port in (("Bolt", bolt_port), ("HTTP", http_port)):
+        if not 1 <= port <= 65535:
+            raise InvalidArgument(f"the {name} port must be between 1 and 65535, not {port}")
+    if bolt_port == http_port:
+        raise InvalidArgument(f"the Bolt and HTTP ports must differ (both are {bolt_port})")
+    for name, size in (("heap", heap), ("page cache", pagecache)):
+        if not _MEMORY.match(size):
+            raise InvalidArgument(f"the {name} size must look like 512m or 2g, not {size!r}")
+
+
+def _find_java(java: str | Path | None, say: Progress) -> str:
+    if java is None:
+        found = shutil.which("java")
+        if found is None:
+            raise LauncherError(
+                "java is not on PATH; install Java 17 or 21 (apt-get install openjdk-17-jre-headless)"
+            )
+        java = found
+    java = str(java)
+    try:
+        result = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (FileNotFoundError, PermissionError, NotADirectoryError):
+        raise LauncherError(f"java not found at {java}; install Java 17 or 21 or point to its java") from None
+    major = java_major_version(result.stderr + result.stdout)
+    if major is None:
+        raise LauncherError(f"cannot tell the Java version of {java} (`{java} -version` failed)")
+    if major < MIN_JAVA:
+        raise LauncherError(
+            f"Neo4j {NEO4J_VERSION} needs Java 17 or 21, but {java} is Java {major}; "
+            "install openjdk-17-jre-headless or point to a newer java"
+        )
+    if major not in SUPPORTED_JAVA:
+        say(f"warning: Neo4j {NEO4J_VERSION} supports Java 17 and 21; {java} is Java {major}")
+    return java
+
+
+def _find_mvn(mvn: str | Path | None) -> str:
+    if mvn is None:
+        found = shutil.which("mvn")
+        if found is None:
+            raise LauncherError(
+                "mvn (Apache Maven) is not on PATH and is needed once to download the Neo4j jars; "
+                "install it (apt-get install maven)"
+            )
+        return found
+    if not Path(mvn).is_file() or not os.access(mvn, os.X_OK):
+        raise LauncherError(f"mvn not found at {mvn}; install Apache Maven or point to its mvn")
+    return str(mvn)
+
+
+def _check_port_free(port: int, home: Path) -> None:
+    """Raise if something already listens on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return
+        except OSError:
+            pass
+    owner = _port_owner(port)
+    if owner and _is_server_of(owner[0], home):
+        raise LauncherError(
+            f"a Neo4j server of {home} (pid {owner[0]}) holds port {port} but has no pid file; "
+            f"stop it with `kill {owner[0]}` and start again"
+        )
+    who = f"pid {owner[0]} ({owner[1]})" if owner else "another process"
+    raise LauncherError(
+        f"port {port} is already in use by {who}, not by the Neo4j server of {home}; "
+        "stop that process or choose other ports"
+    )
+
+
+def _port_owner(port: int) -> tuple[int, str] | None:
+    """The pid and command line of the process listening on ``port``, where /proc tells."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    rest = " ".join(args[1:]).strip()
+                    rest = rest if len(rest) <= 100 else "..." + rest[-100:]
+                    return int(proc.name), f"{Path(args[0]).name} {rest}".strip()
+    return None
+
+
+# --- provisioning ---------------------------------------------------------------
+
+
+def _jars_present(lib: Path) -> bool:
+    return all(
+        (lib / jar).is_file()
+        for jar in (f"neo4j-{NEO4J_VERSION}.jar", f"neo4j-server-{NEO4J_VERSION}.jar", f"neo4j-browser-{BROWSER_VERSION}.jar")
+    )
+
+
+def _provision(lib: Path, mvn: str | Path | None, say: Progress) -> None:
+    """Download the server's jars into ``lib`` with Maven, once; the folder appears only when complete."""
+    if _jars_present(lib):
+        return
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(lib.parent / f".{lib.name}.lock"):
+        if _jars_present(lib):
+            return
+        mvn_exe = _find_mvn(mvn)
+        say(f"downloading Neo4j {NEO4J_VERSION} jars ({DOWNLOAD_SIZE}, once) into {lib}")
+        template = resources.files("atlas").joinpath("neo4j/pom.xml").read_text(encoding="utf-8")
+        pom = Template(template).substitute(neo4j_version=NEO4J_VERSION, browser_version=BROWSER_VERSION)
+        with tempfile.TemporaryDirectory(prefix=f".{lib.name}-", dir=lib.parent) as work:
+            work = Path(work)
+            (work / "pom.xml").write_text(pom, encoding="utf-8")
+            jars = work / "lib"
+            log = lib.parent / "provision.log"
+            with open(log, "w", encoding="utf-8") as out:
+                result = subprocess.run(
+                    [mvn_exe, "-B", "-q", "-Dstyle.color=never", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+                     f"-DoutputDirectory={jars}", "-DincludeScope=runtime"],
+                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work,
+                )
+            if result.returncode != 0 or not _jars_present(jars):
+                detail = _last_line(log, ("[ERROR]", "ERROR")) or f"mvn exited with {result.returncode}"
+                raise LauncherError(f"downloading the Neo4j jars failed: {detail} (read {log})")
+            if lib.exists():
+                shutil.rmtree(lib)
+            jars.rename(lib)
+
+
+# --- starting and stopping ------------------------------------------------------
+
+
+def _java_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+
+
+def _set_initial_password(java: str, lib: Path, home: Path, password: str) -> None:
+    log = home / "logs" / "set-initial-password.log"
+    with open(log, "w", encoding="utf-8") as out:
+        result = subprocess.run(
+            [java, "-cp", f"{lib}/*", _ADMIN_TOOL, "dbms", "set-initial-password", password],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=_java_env(home), cwd=home, timeout=300,
+        )
+    if result.returncode != 0:
+        detail = _last_line(log, ("Exception:", "ERROR")) or f"exit status {result.returncode}"
+        raise LauncherError(f"setting the initial Neo4j password failed: {detail} (read {log})")
+
+
+def _launch(java: str, lib: Path, home: Path, heap: str) -> LocalServer:
+    """Start the JVM detached (own session, reparented away from us) and write its pid file."""
+    console = home / "logs" / "console.log"
+    command = [
+        java, f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS, "-cp", f"{lib}/*", _ENTRY_POINT,
+        f"--home-dir={home}", f"--config-dir={home / 'conf'}",
+    ]
+    # sh starts the JVM in the background and exits at once, so the JVM is
+    # nobody's child here: it survives this process and never lingers as our zombie.
+    script = 'log=$1; shift; "$@" </dev/null >"$log" 2>&1 & echo $!'
+    result = subprocess.run(
+        ["sh", "-c", script, "sh", str(console), *command],
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=_java_env(home), cwd=home,
+        start_new_session=True,
+    )
+    if result.returncode != 0 or not result.stdout.strip().isdigit():
+        raise LauncherError(f"cannot launch Neo4j: {result.stderr.strip() or 'sh failed'}")
+    pid = int(result.stdout.strip())
+    _pid_file(home).write_text(f"{pid}\n", encoding="ascii")
+    return _server(home, pid)
+
+
+def _wait_until_ready(server: LocalServer, password: str, timeout: float, started_now: bool) -> None:
+    """Poll until Bolt accepts ``password`` and HTTP serves Browser; raise LauncherError otherwise."""
+    import neo4j
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError
+
+    bolt_port = int(server.bolt_uri.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout
+    while True:
+        if not _is_server_of(server.pid, server.home):
+            raise LauncherError(
+                f"Neo4j exited while starting: {_failure_detail(server.home)} "
+                f"(read {server.log_path} and {server.home / 'logs' / 'console.log'})"
+            )
+        if _accepts_tcp("127.0.0.1", bolt_port):
+            try:
+                with neo4j.GraphDatabase.driver(
+                    server.bolt_uri, auth=(DEFAULT_USER, password), connection_timeout=5,
+                    max_connection_lifetime=30,
+                ) as driver:
+                    driver.verify_connectivity()
+                    driver.execute_query("RETURN 1", database_="neo4j")
+                if _serves_browser(server.browser_url):
+                    return
+            except AuthError as error:
+                if started_now:
+                    _terminate(server.home, server.pid, 60)
+                raise LauncherError(_password_message(server.home, started_now)) from error
+            except (DriverError, Neo4jError, OSError):
+                pass
+        if time.monotonic() > deadline:
+            raise LauncherError(
+                f"Neo4j (pid {server.pid}) did not answer on {server.bolt_uri} and {server.browser_url} "
+                f"within {timeout:g}s; read {server.log_path}"
+            )
+        time.sleep(0.5)
+
+
+def _password_message(home: Path, started_now: bool) -> str:
+    state = "was stopped again" if started_now else "is still running"
+    return (
+        f"Neo4j in {home} refused the password given (the server {state}); its password was fixed "
+        f"when {home / 'data'} was created. Pass that password, or, to set a new one, stop the server "
+        f"and delete {home / 'data' / 'dbms'}, {home / 'data' / 'databases' / 'system'} and "
+        f"{home / 'data' / 'transactions' / 'system'} (users only; the graph stays)"
+    )
+
+
+def _terminate(home: Path, pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, timeout):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        if not _wait_gone(pid, 30):
+            raise LauncherError(f"Neo4j (pid {pid}) of {home} did not exit after SIGKILL")
+    _pid_file(home).unlink(missing_ok=True)
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+# --- small helpers --------------------------------------------------------------
+
+
+def _pid_file(home: Path) -> Path:
+    return home / "run" / "neo4j.pid"
+
+
+def _read_pid(home: Path) -> int | None:
+    try:
+        text = _pid_file(home).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _running_pid(home: Path) -> int | None:
+    """The pid of the live server of ``home``; a stale pid file is removed."""
+    pid = _read_pid(home)
+    if pid is not None and _is_server_of(pid, home):
+        return pid
+    _pid_file(home).unlink(missing_ok=True)
+    return None
+
+
+def _is_server_of(pid: int, home: Path) -> bool:
+    """True if ``pid`` is a live Neo4j server started with ``--home-dir=home``."""
+    if not _alive(pid):
+        return False
+    try:
+        args = (Path("/proc") / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # no /proc to ask: trust the pid file
+    except OSError:
+        return False
+    return _ENTRY_POINT.encode() in args and f"--home-dir={home}".encode() in args
+
+
+def _alive(pid: int) -> bool:
+    """True while any thread of ``pid`` runs: a JVM's main thread can be a zombie
+    while its other threads still shut down and hold the ports."""
+    tasks = Path("/proc") / str(pid) / "task"
+    if Path("/proc/self").exists():
+        try:
+            threads = list(tasks.iterdir())
+        except OSError:
+            return False
+        for thread in threads:
+            try:
+                state = (thread / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue  # that thread has just exited
+            if state not in ("Z", "X"):
+                return True
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _server(home: Path, pid: int) -> LocalServer:
+    """The addresses of the server of ``home``, read back from the neo4j.conf it was started with."""
+    conf = (home / "conf" / "neo4j.conf").read_text(encoding="utf-8")
+    ports = dict(re.findall(r"^server\.(bolt|http)\.listen_address=[^:\n]*:(\d+)$", conf, re.MULTILINE))
+    http_url = f"http://127.0.0.1:{ports['http']}"
+    return LocalServer(
+        home=home,
+        pid=pid,
+        bolt_uri=f"bolt://127.0.0.1:{ports['bolt']}",
+        http_url=http_url,
+        browser_url=f"{http_url}/browser/",
+        log_path=home / "logs" / "neo4j.log",
+    )
+
+
+def _accepts_tcp(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _serves_browser(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _failure_detail(home: Path) -> str:
+    """The last error of this run: console.log is rewritten at each launch, neo4j.log is read from its last start."""
+    needles = ("ERROR", "Exception:", "Error:")
+    line = _last_line(home / "logs" / "console.log", needles) or _last_line(
+        home / "logs" / "neo4j.log", needles, after="INFO  Starting..."
+    )
+    return line[:300] if line else "no error was logged"
+
+
+def _last_line(path: Path, needles: tuple[str, ...], after: str | None = None) -> str | None:
+    """The last non-empty line of ``path`` containing one of ``needles`` (any line if none given),
+    looking only below the last line containing ``after`` when that is given."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    if after is not None:
+        starts = [i for i, line in enumerate(lines) if after in line]
+        lines = lines[starts[-1]:] if starts else lines
+    for line in reversed(lines):
+        if line.strip() and (not needles or any(needle in line for needle in needles)):
+            return line.strip()
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` so concurrent starts and stops of one home take turns."""
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
