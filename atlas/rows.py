@@ -1,0 +1,64 @@
+"""Pure builders of the parameter rows the write statements take."""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, TypeVar
+
+import numpy as np
+
+from .variants import group_rows
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of at most ``size`` items, in order.
+
+    >>> list(batched(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def token_rows(ids: np.ndarray, text: list[str], raw: list[str], special: list[bool]) -> list[dict]:
+    """One row per token: ``{id, text, raw, special}``."""
+    return [
+        {"id": int(i), "text": t, "raw": r, "special": bool(s)}
+        for i, t, r, s in zip(ids.tolist(), text, raw, special)
+    ]
+
+
+def variant_rows(ids: np.ndarray, raw: list[str], special: list[bool], family: str) -> list[dict]:
+    """One row per token that has a variant key: ``{id, key}`` (token ids, not row numbers)."""
+    return [{"id": int(ids[row]), "key": key} for row, key in group_rows(raw, special, family)]
+
+
+def edge_rows(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray) -> list[dict]:
+    """One row per source token: ``{source, targets, scores}``, best first.
+
+    ``neighbour_ids`` (B, k) are row numbers of the table (-1 for none) for rows
+    ``start .. start + B - 1``; ``ids`` maps row numbers to token ids.
+
+    >>> edge_rows(0, np.array([[1, -1]]), np.array([[0.5, np.nan]], np.float32), np.array([10, 11]))
+    [{'source': 10, 'targets': [11], 'scores': [0.5]}]
+    """
+    rows = []
+    for offset, (targets, row_scores) in enumerate(zip(neighbour_ids, scores)):
+        keep = targets >= 0
+        if not keep.any():
+            continue
+        rows.append(
+            {
+                "source": int(ids[start + offset]),
+                "targets": ids[targets[keep]].tolist(),
+                "scores": row_scores[keep].astype(float).tolist(),
+            }
+        )
+    return rows

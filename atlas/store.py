@@ -1,0 +1,124 @@
+"""Neo4j: connecting, the schema, batched idempotent writes and the read queries.
+
+Every statement comes from ``cypher/`` by name; values enter only as parameters;
+every write batch is one ``execute_write`` transaction keyed by a uniqueness
+constraint, so a retried transaction changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator
+
+import neo4j
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from .errors import AuthenticationFailed, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
+from .queries import query
+
+SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
+START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Neo4j is and how to log in."""
+
+    uri: str = "bolt://127.0.0.1:7687"
+    user: str = "neo4j"
+    password: str = "token-atlas"
+    database: str = "neo4j"
+
+
+class Store:
+    """A connection to one Neo4j database, with the project's reads and writes."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.database = settings.database
+        try:
+            self.driver = neo4j.GraphDatabase.driver(
+                settings.uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"
+            )
+            self.driver.verify_connectivity()
+        except AuthError:
+            raise AuthenticationFailed(
+                f"Neo4j at {settings.uri} refused user {settings.user!r}: wrong password? "
+                "set --password or NEO4J_PASSWORD"
+            ) from None
+        except (ServiceUnavailable, OSError, ValueError) as exc:
+            if isinstance(exc, ValueError) and "URI" not in str(exc):
+                raise
+            raise Neo4jUnavailable(f"cannot reach Neo4j at {settings.uri} — {START_HINT}") from None
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- plumbing -------------------------------------------------------------------
+    def read(self, statement: str, /, **params: Any) -> list[dict]:
+        """Run the named read statement; rows as dicts."""
+        records, _, _ = self.driver.execute_query(
+            query(statement), params, database_=self.database, routing_=neo4j.RoutingControl.READ
+        )
+        return [r.data() for r in records]
+
+    def write(self, statement: str, /, **params: Any) -> list[dict]:
+        """Run the named write statement in one transaction (retried by the driver if needed)."""
+
+        def work(tx):
+            return [r.data() for r in tx.run(query(statement), params)]
+
+        with self.driver.session(database=self.database) as session:
+            return session.execute_write(work)
+
+    def write_batches(self, statement: str, /, batches: Iterable[list[dict]], **params: Any) -> Iterator[int]:
+        """Write ``$rows`` batches with the named statement, one transaction each; yields batch sizes."""
+        text = query(statement)
+        with self.driver.session(database=self.database) as session:
+            for rows in batches:
+                session.execute_write(lambda tx: tx.run(text, {**params, "rows": rows}).consume())
+                yield len(rows)
+
+    # -- schema and models ------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        for name in SCHEMA:
+            self.write(name)
+
+    def model(self, name: str) -> dict | None:
+        rows = self.read("model_get", name=name)
+        return rows[0]["model"] if rows else None
+
+    def require_model(self, name: str, allow_incomplete: bool = False) -> dict:
+        """The model's properties; raises when it is missing or (unless allowed) still loading."""
+        model = self.model(name)
+        if model is None:
+            known = [m["model"]["name"] for m in self.models()]
+            hint = f" (loaded: {', '.join(known)})" if known else ""
+            raise ModelNotLoaded(f"model {name!r} is not loaded{hint}; load it with `atlas load`")
+        if model.get("status") != "complete" and not allow_incomplete:
+            raise ModelIncomplete(
+                f"model {name!r} is still loading or its load was interrupted (status {model.get('status')!r}); "
+                "run the same `atlas load` again to finish it"
+            )
+        return model
+
+    def models(self) -> list[dict]:
+        return self.read("model_list")
+
+    def delete_model(self, name: str, batch: int = 5000) -> int:
+        """Delete a model's tokens, edges, variant groups, prompts and its node, in batches."""
+        total = 0
+        while True:
+            deleted = self.write("model_delete_batch", model=name, limit=batch)[0]["deleted"]
+            total += deleted
+            if deleted == 0:
+                break
+        self.write("model_delete_node", name=name)
+        return total
+

@@ -1,0 +1,4 @@
+// Create or update a model's node and mark it as loading.
+// Parameters: $name, $props (map: source, dim, vocab_size, matrix_rows, k, dtype, family, created_at).
+MERGE (m:Model {name: $name})
+SET m += $props, m.status = 'loading'

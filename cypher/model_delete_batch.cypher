@@ -1,0 +1,12 @@
+// Delete up to $limit nodes (tokens, variant groups, saved prompts) of one model with their relationships; returns how many were deleted.
+// Parameters: $model, $limit.
+CALL () {
+  MATCH (t:Token {model: $model}) RETURN t AS n
+  UNION ALL
+  MATCH (v:Variant {model: $model}) RETURN v AS n
+  UNION ALL
+  MATCH (p:Prompt {model: $model}) RETURN p AS n
+}
+WITH n LIMIT $limit
+DETACH DELETE n
+RETURN count(*) AS deleted

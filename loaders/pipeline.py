@@ -1,0 +1,112 @@
+"""The load pipeline: an embedding table -> exact neighbours -> Neo4j, streamed block by block."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from atlas.errors import InvalidArgument, ModelExists
+from atlas.neighbours import check_k, iter_neighbours
+from atlas.rows import batched, edge_rows, token_rows, variant_rows
+from atlas.store import Store
+
+from .source import EmbeddingTable
+
+Progress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    name: str
+    tokens: int
+    edges: int
+    variants: int
+    skipped: bool  # the same model was already complete: nothing was written
+    seconds: float
+
+
+def load(
+    store: Store,
+    table: EmbeddingTable,
+    k: int,
+    *,
+    replace: bool = False,
+    device: str = "cpu",
+    dtype: str = "float32",
+    block_rows: int = 1024,
+    batch_size: int = 20_000,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges.
+
+    Idempotent: re-running the same load of a complete model writes nothing; re-running
+    an interrupted one finishes it. ``replace`` deletes the stored model first.
+    ``batch_size`` is the number of tokens or edges per write transaction.
+    """
+    began = time.perf_counter()
+    check_k(k, len(table))
+    if batch_size < 1:
+        raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
+    report = progress or (lambda stage, done, total: None)
+    props = {
+        "source": table.source,
+        "dim": table.dim,
+        "vocab_size": len(table),
+        "matrix_rows": table.matrix_rows,
+        "k": k,
+        "dtype": dtype,
+        "family": table.family,
+    }
+    existing = store.model(table.name)
+    if existing is not None and replace:
+        store.delete_model(table.name)
+    elif existing is not None:
+        same = all(existing.get(key) == value for key, value in props.items())
+        if same and existing.get("status") == "complete":
+            return LoadReport(table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began)
+        if not same:
+            raise ModelExists(
+                f"model {table.name!r} is already stored with other settings "
+                f"(k={existing.get('k')}, dtype={existing.get('dtype')}, source={existing.get('source')}); "
+                "pass --replace to reload it or --name to store this one beside it"
+            )
+
+    store.ensure_schema()
+    store.write("model_begin", name=table.name, props={**props, "created_at": datetime.now(timezone.utc).isoformat()})
+
+    tokens = token_rows(table.ids, table.text, table.raw, table.special)
+    for n in store.write_batches("tokens_write", batched(tokens, batch_size), model=table.name):
+        report("tokens", n, len(tokens))
+    variants = variant_rows(table.ids, table.raw, table.special, table.family)
+    for n in store.write_batches("variants_write", batched(variants, batch_size), model=table.name):
+        report("variants", n, len(variants))
+
+    edges = _write_edges(store, table, k, device, dtype, block_rows, max(1, batch_size // k), report)
+    store.write("model_complete", name=table.name, edges=edges)
+    return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began)
+
+
+def _write_edges(store, table, k, device, dtype, block_rows, rows_per_batch, report) -> int:
+    """Compute blocks in this thread while a second thread writes the previous block."""
+    total = 0
+    pending: list[Future] = []
+
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for block in iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype):
+            rows = edge_rows(block.start, block.ids, block.scores, table.ids)
+            pending.append(writer.submit(_write_block, store, table.name, rows, rows_per_batch))
+            if len(pending) > 1:
+                total += pending.pop(0).result()
+            report("neighbours", len(block.ids), len(table))
+        for future in pending:
+            total += future.result()
+    return total
+
+
+def _write_block(store: Store, model: str, rows: list[dict], rows_per_batch: int) -> int:
+    for _ in store.write_batches("edges_write", batched(rows, rows_per_batch), model=model):
+        pass
+    return sum(len(r["targets"]) for r in rows)

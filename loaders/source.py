@@ -1,0 +1,34 @@
+"""The one small object every embedding source hands on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class EmbeddingTable:
+    """Vectors and token strings of one model's vocabulary.
+
+    Row ``i`` of ``matrix`` is token ``ids[i]``. Matrix rows that no token owns (a
+    model padded past its tokenizer, such as Qwen's 151,936 rows for about 151,665
+    tokens) are not in the table: ``matrix_rows`` records how many the source had.
+    """
+
+    name: str  # the model name the graph is stored under
+    source: str  # where it came from: a hub id or a folder
+    matrix: np.ndarray  # (N, d) float32
+    ids: np.ndarray  # (N,) int64 token ids
+    raw: list[str]  # tokenizer pieces, e.g. "Ġlist"
+    text: list[str]  # readable text, e.g. " list"
+    special: list[bool]
+    family: str  # tokenizer family, see atlas.variants.FAMILIES
+    matrix_rows: int
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.matrix.shape[0])
