@@ -44,21 +44,16 @@ def edge_rows(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, ids: np
     """One row per source token: ``{source, targets, scores}``, best first.
 
     ``neighbour_ids`` (B, k) are row numbers of the table (-1 for none) for rows
-    ``start .. start + B - 1``; ``ids`` maps row numbers to token ids.
+    ``start .. start + B - 1``; ``ids`` maps row numbers to what identifies a token in
+    the statement (token ids, or the element ids the token write returned).
 
     >>> edge_rows(0, np.array([[1, -1]]), np.array([[0.5, np.nan]], np.float32), np.array([10, 11]))
     [{'source': 10, 'targets': [11], 'scores': [0.5]}]
     """
+    sources = ids[start : start + len(neighbour_ids)].tolist()
     rows = []
-    for offset, (targets, row_scores) in enumerate(zip(neighbour_ids, scores)):
+    for source, targets, row_scores in zip(sources, neighbour_ids, scores):
         keep = targets >= 0
-        if not keep.any():
-            continue
-        rows.append(
-            {
-                "source": int(ids[start + offset]),
-                "targets": ids[targets[keep]].tolist(),
-                "scores": row_scores[keep].astype(float).tolist(),
-            }
-        )
+        if keep.any():
+            rows.append({"source": source, "targets": ids[targets[keep]].tolist(), "scores": row_scores[keep].astype(float).tolist()})
     return rows

@@ -77,13 +77,16 @@ class Store:
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
-    def write_batches(self, statement: str, /, batches: Iterable[list[dict]], **params: Any) -> Iterator[int]:
-        """Write ``$rows`` batches with the named statement, one transaction each; yields batch sizes."""
+    def write_batches(self, statement: str, /, batches: Iterable[list[dict]], **params: Any) -> Iterator[list[dict]]:
+        """Write ``$rows`` batches with the named statement, one transaction each; yields each batch's result rows."""
         text = query(statement)
+
+        def work(tx, rows):
+            return [r.data() for r in tx.run(text, {**params, "rows": rows})]
+
         with self.driver.session(database=self.database) as session:
             for rows in batches:
-                session.execute_write(lambda tx: tx.run(text, {**params, "rows": rows}).consume())
-                yield len(rows)
+                yield session.execute_write(work, rows)
 
     # -- schema and models ------------------------------------------------------------
     def ensure_schema(self) -> None:

@@ -1,12 +1,12 @@
-// Replace the SIMILAR_TO edges of a batch of source tokens (idempotent: a source's old edges are deleted before its new ones are created).
-// Parameters: $model, $rows (list of maps: source, targets (list of ids, best first), scores (list of floats)); rank is the position in targets, from 1.
+// Replace the SIMILAR_TO edges of a batch of source tokens, found by element id (idempotent: a source's old edges are deleted before its new ones are created).
+// Parameters: $rows (list of maps: source (element id), targets (element ids, best first), scores (floats)); rank is the position in targets, from 1.
 UNWIND $rows AS row
-MATCH (a:Token {model: $model, id: row.source})
+MATCH (a:Token) WHERE elementId(a) = row.source
 CALL (a) {
   MATCH (a)-[old:SIMILAR_TO]->()
   DELETE old
 }
 WITH a, row
 UNWIND range(0, size(row.targets) - 1) AS i
-MATCH (b:Token {model: $model, id: row.targets[i]})
+MATCH (b:Token) WHERE elementId(b) = row.targets[i]
 CREATE (a)-[:SIMILAR_TO {score: row.scores[i], rank: i + 1}]->(b)

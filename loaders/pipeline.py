@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
+import numpy as np
+
 from atlas.errors import InvalidArgument, ModelExists
 from atlas.neighbours import check_k, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
@@ -78,26 +80,30 @@ def load(
     store.write("model_begin", name=table.name, props={**props, "created_at": datetime.now(timezone.utc).isoformat()})
 
     tokens = token_rows(table.ids, table.text, table.raw, table.special)
-    for n in store.write_batches("tokens_write", batched(tokens, batch_size), model=table.name):
-        report("tokens", n, len(tokens))
+    element_ids: dict[int, str] = {}
+    for written in store.write_batches("tokens_write", batched(tokens, batch_size), model=table.name):
+        element_ids.update((r["id"], r["element_id"]) for r in written)
+        report("tokens", len(written), len(tokens))
     variants = variant_rows(table.ids, table.raw, table.special, table.family)
-    for n in store.write_batches("variants_write", batched(variants, batch_size), model=table.name):
-        report("variants", n, len(variants))
+    batches = list(batched(variants, batch_size))
+    for batch, _ in zip(batches, store.write_batches("variants_write", batches, model=table.name)):
+        report("variants", len(batch), len(variants))
 
-    edges = _write_edges(store, table, k, device, dtype, block_rows, max(1, batch_size // k), report)
+    keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
+    edges = _write_edges(store, table, keys, k, device, dtype, block_rows, max(1, batch_size // k), report)
     store.write("model_complete", name=table.name, edges=edges)
     return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began)
 
 
-def _write_edges(store, table, k, device, dtype, block_rows, rows_per_batch, report) -> int:
+def _write_edges(store, table, keys, k, device, dtype, block_rows, rows_per_batch, report) -> int:
     """Compute blocks in this thread while a second thread writes the previous block."""
     total = 0
     pending: list[Future] = []
 
     with ThreadPoolExecutor(max_workers=1) as writer:
         for block in iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype):
-            rows = edge_rows(block.start, block.ids, block.scores, table.ids)
-            pending.append(writer.submit(_write_block, store, table.name, rows, rows_per_batch))
+            rows = edge_rows(block.start, block.ids, block.scores, keys)
+            pending.append(writer.submit(_write_block, store, rows, rows_per_batch))
             if len(pending) > 1:
                 total += pending.pop(0).result()
             report("neighbours", len(block.ids), len(table))
@@ -106,7 +112,7 @@ def _write_edges(store, table, k, device, dtype, block_rows, rows_per_batch, rep
     return total
 
 
-def _write_block(store: Store, model: str, rows: list[dict], rows_per_batch: int) -> int:
-    for _ in store.write_batches("edges_write", batched(rows, rows_per_batch), model=model):
+def _write_block(store: Store, rows: list[dict], rows_per_batch: int) -> int:
+    for _ in store.write_batches("edges_write", batched(rows, rows_per_batch)):
         pass
     return sum(len(r["targets"]) for r in rows)
