@@ -127,7 +127,6 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
 
     device = resolve_device(device)
     with open_store(settings) as store:
-        say(f"reading embeddings of {source or 'all-MiniLM-L6-v2 (bundled)'} ...", quiet)
         table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
         if max_memory:
             block_rows = block_rows_for_memory(len(table), table.dim, parse_bytes(max_memory))

@@ -60,6 +60,13 @@ def _neo4j_container():
     return Neo4jContainer(neo4j_local.DOCKER_IMAGE, password=neo4j_local.DEFAULT_PASSWORD)
 
 
+def local_home():
+    """The launcher's home: ATLAS_NEO4J_HOME as the CLI reads it, else the default."""
+    from pathlib import Path
+
+    return Path(os.environ["ATLAS_NEO4J_HOME"]) if os.environ.get("ATLAS_NEO4J_HOME") else neo4j_local.default_home()
+
+
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[Neo4jSettings]:
     if _docker_answers():
@@ -76,7 +83,7 @@ def neo4j_settings() -> Iterator[Neo4jSettings]:
         )
         return
 
-    home = neo4j_local.default_home()
+    home = local_home()
     try:
         server, started = neo4j_local.start(home)
     except AtlasError as error:
@@ -97,3 +104,26 @@ def neo4j_driver(neo4j_settings: Neo4jSettings):
     ) as driver:
         driver.verify_connectivity()
         yield driver
+
+
+@pytest.fixture(scope="session")
+def qwen_folder(tmp_path_factory):
+    """A tiny random-weight Qwen2 model folder: (folder, model, number of tokens)."""
+    from tiny_models import tiny_qwen
+
+    folder = tmp_path_factory.mktemp("tiny-qwen")
+    model, n_tokens = tiny_qwen(folder)
+    return folder, model, n_tokens
+
+
+@pytest.fixture
+def model_name(neo4j_settings, request) -> Iterator[str]:
+    """A model name no other test uses; the model is deleted afterwards."""
+    import uuid
+
+    from atlas.store import Settings, Store
+
+    name = f"test-{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
+    yield name
+    with Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database)) as store:
+        store.delete_model(name)

@@ -4,45 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
 from atlas.errors import SourceNotFound
 from loaders import DEFAULT_MODEL_NAME, load_embedding_table
 from loaders.huggingface import BUNDLED, embedding_tensor_name, resolve
-
-CORPUS = ["a list of lists", "List the items", "LIST all", "the cat sat on the mat", "cats and dogs"] * 20
-
-
-def byte_bpe_tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tok.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>")
-    fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
-    return fast
-
-
-@pytest.fixture(scope="module")
-def qwen_folder(tmp_path_factory):
-    """A tiny Qwen2 model whose embedding matrix has more rows than its tokenizer has tokens."""
-    folder = tmp_path_factory.mktemp("tiny-qwen")
-    tokenizer = byte_bpe_tokenizer(300)
-    n_tokens = len(tokenizer)
-    config = Qwen2Config(
-        vocab_size=n_tokens + 13, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    model = Qwen2ForCausalLM(config)
-    model.save_pretrained(folder, max_shard_size="60KB")  # several shards with an index file
-    tokenizer.save_pretrained(folder)
-    return folder, model, n_tokens
 
 
 def test_reads_embeddings_of_a_sharded_model_from_its_one_shard(qwen_folder, tmp_path):

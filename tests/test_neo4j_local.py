@@ -17,6 +17,7 @@ from neo4j import GraphDatabase
 
 from atlas import neo4j_local
 from atlas.errors import InvalidArgument, LauncherError
+from conftest import local_home
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,7 +47,7 @@ def _listening(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def dev_server() -> neo4j_local.LocalServer:
-    server, _ = neo4j_local.start(neo4j_local.default_home())
+    server, _ = neo4j_local.start(local_home())
     return server
 
 

@@ -1,0 +1,185 @@
+"""The CLI through CliRunner against a real Neo4j: exit codes, output, and the exact error lines."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from atlas.cli import main
+from atlas.neighbours import all_neighbours
+from loaders import load_embedding_table
+
+NASTY = "'\"})MATCH (n) DETACH DELETE n //{$x}`"
+
+
+@pytest.fixture
+def run(neo4j_settings):
+    """Invoke ``atlas`` with the tests' Neo4j settings in the environment."""
+
+    def invoke(*args, env=None):
+        base = {
+            "NEO4J_URI": neo4j_settings.uri,
+            "NEO4J_USER": neo4j_settings.user,
+            "NEO4J_PASSWORD": neo4j_settings.password,
+            "NEO4J_DATABASE": neo4j_settings.database,
+        }
+        return CliRunner().invoke(main, [str(a) for a in args], env={**base, **(env or {})}, catch_exceptions=False)
+
+    return invoke
+
+
+def error_line(result) -> str:
+    """The one line the CLI printed on stderr (and nothing on stdout)."""
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def loaded(run, qwen_folder, model_name):
+    folder, _, n_tokens = qwen_folder
+    result = run("load", folder, "--name", model_name, "--k", 5, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    return model_name, folder, n_tokens
+
+
+def models_json(run) -> dict:
+    result = run("models", "--json")
+    assert result.exit_code == 0, result.stderr
+    return {m["name"]: m for m in json.loads(result.stdout)}
+
+
+def test_load_stores_the_exact_graph_and_prints_where_to_look(run, loaded):
+    name, folder, n_tokens = loaded
+    model = models_json(run)[name]
+    assert model["status"] == "complete"
+    assert model["tokens"] == n_tokens and model["vocab_size"] == n_tokens
+    assert model["matrix_rows"] > n_tokens  # padding rows past the tokenizer are not stored
+    assert model["edges"] == 5 * n_tokens and model["k"] == 5
+    table = load_embedding_table(str(folder))
+    ids, scores = all_neighbours(table.matrix, 5)
+    row = table.raw.index("Ġlist")
+    result = run("neighbours", " list", "--model", name, "--json")
+    assert result.exit_code == 0, result.stderr
+    got = json.loads(result.stdout)
+    assert [r["id"] for r in got] == table.ids[ids[row]].tolist()
+    np.testing.assert_allclose([r["score"] for r in got], scores[row], rtol=1e-6)
+    assert [r["rank"] for r in got] == [1, 2, 3, 4, 5]
+    assert [r["text"] for r in got] == [table.text[i] for i in ids[row]]
+
+
+def test_load_prints_browser_url_and_query(run, qwen_folder, model_name):
+    result = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--quiet")
+    assert result.exit_code == 0
+    assert "Neo4j Browser: http://127.0.0.1:7474/browser/" in result.stderr
+    assert result.stdout.strip() == (
+        f"MATCH (t:Token {{model: '{model_name}', text: 'cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
+    )
+
+
+def test_rerun_changes_nothing_and_replace_reloads(run, loaded, neo4j_driver):
+    name, folder, n_tokens = loaded
+
+    def counts():
+        records, _, _ = neo4j_driver.execute_query(
+            "MATCH (t:Token {model: $m}) OPTIONAL MATCH (t)-[r:SIMILAR_TO]->() "
+            "RETURN count(DISTINCT t) AS tokens, count(r) AS edges",
+            m=name,
+        )
+        return records[0]["tokens"], records[0]["edges"]
+
+    before = counts()
+    again = run("load", folder, "--name", name, "--k", 5, "--quiet")
+    assert again.exit_code == 0 and "already loaded" in again.stderr
+    assert counts() == before == (n_tokens, 5 * n_tokens)
+    other_k = run("load", folder, "--name", name, "--k", 3, "--quiet")
+    assert "already stored with other settings" in error_line(other_k)
+    replaced = run("load", folder, "--name", name, "--k", 3, "--replace", "--quiet")
+    assert replaced.exit_code == 0, replaced.stderr
+    assert counts() == (n_tokens, 3 * n_tokens)
+
+
+def test_interrupted_load_is_finished_by_running_it_again(run, loaded, neo4j_driver):
+    name, folder, n_tokens = loaded
+    neo4j_driver.execute_query(
+        "MATCH (m:Model {name: $m}) SET m.status = 'loading' "
+        "WITH m MATCH (t:Token {model: $m})-[r:SIMILAR_TO]->() WHERE t.id < 50 DELETE r",
+        m=name,
+    )
+    assert "still loading or its load was interrupted" in error_line(run("neighbours", " list", "--model", name))
+    assert run("load", folder, "--name", name, "--k", 5, "--quiet").exit_code == 0
+    model = models_json(run)[name]
+    assert (model["status"], model["edges"]) == ("complete", 5 * n_tokens)
+
+
+def test_models_table(run, loaded):
+    result = run("models")
+    assert result.exit_code == 0
+    line = next(l for l in result.stdout.splitlines() if l.startswith(loaded[0]))
+    assert line.split()[1:4] == ["complete", str(loaded[2]), f"{5 * loaded[2]:,}"]
+
+
+def test_neighbours_table_and_id(run, loaded):
+    name = loaded[0]
+    by_text = run("neighbours", " list", "--model", name, "--json")
+    first = json.loads(by_text.stdout)
+    token_id = run("neighbours", " list", "--model", name, "--k", 2)
+    assert token_id.exit_code == 0
+    rows = token_id.stdout.splitlines()
+    assert rows[0].split() == ["rank", "id", "score", "token"] and len(rows) == 3
+    assert rows[1].split()[:2] == ["1", str(first[0]["id"])]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["load", "/no/such/folder"], "Error: model source '/no/such/folder' is not a folder; give a model folder or a Hugging Face id like org/name"),
+        (["neighbours", "cat", "--model", "no-such-model-xyz"], "Error: model 'no-such-model-xyz' is not loaded"),
+    ],
+)
+def test_bad_input_gets_one_line(run, args, message):
+    assert error_line(run(*args)).startswith(message)
+
+
+def test_neo4j_not_running(run):
+    line = error_line(run("models", env={"NEO4J_URI": "bolt://127.0.0.1:1"}))
+    assert line == "Error: cannot reach Neo4j at bolt://127.0.0.1:1 — start it with `atlas db start` (or `docker compose up -d`)"
+
+
+def test_wrong_password(run):
+    line = error_line(run("models", env={"NEO4J_PASSWORD": "not-the-password"}))
+    assert line.startswith("Error: Neo4j at ") and "refused user 'neo4j': wrong password?" in line
+
+
+@pytest.mark.parametrize("k", [0, -3, 10**6])
+def test_k_out_of_range(run, qwen_folder, model_name, k):
+    n_tokens = qwen_folder[2]
+    line = error_line(run("load", qwen_folder[0], "--name", model_name, "--k", k, "--quiet"))
+    assert line == f"Error: k must be between 1 and {n_tokens - 1} (vocabulary size - 1), got {k}"
+
+
+def test_neighbours_k_above_stored_k(run, loaded):
+    line = error_line(run("neighbours", " list", "--model", loaded[0], "--k", 6))
+    assert "5" in line and line.startswith("Error: k must be between 1 and 5")
+
+
+def test_token_not_in_vocabulary_suggests(run, loaded):
+    line = error_line(run("neighbours", "Lis", "--model", loaded[0]))
+    assert line.startswith(f"Error: token 'Lis' is not in the vocabulary of {loaded[0]}")
+
+
+def test_nasty_token_text_is_data(run, loaded, neo4j_driver):
+    line = error_line(run("neighbours", NASTY, "--model", loaded[0]))
+    assert "is not in the vocabulary" in line
+    records, _, _ = neo4j_driver.execute_query("MATCH (t:Token {model: $m}) RETURN count(t) AS n", m=loaded[0])
+    assert records[0]["n"] == loaded[2]
+
+
+def test_help_is_instant_and_complete():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("load", "neighbours", "models", "db"):
+        assert command in result.output
