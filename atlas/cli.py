@@ -315,3 +315,191 @@ def db_status(home):
     if server is None:
         raise click.ClickException(f"no Neo4j started from {home} is running; start it with `atlas db start`")
     click.echo(f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}")
+
+
+# -- variants -------------------------------------------------------------------------------------
+@main.command()
+@click.argument("word", required=False)
+@model_option
+@click.option("--rebuild", is_flag=True, help="Recompute the model's variant groups from its stored tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@neo4j_options
+def variants(word, model, rebuild, as_json, settings):
+    """The variant group of WORD: "list", " list", "List", "_list" and "##list" are one word."""
+    from loaders.pipeline import rebuild_variants
+
+    from . import views
+    from .errors import InvalidArgument
+
+    if not word and not rebuild:
+        raise InvalidArgument("give a WORD to list its variant group, or --rebuild to recompute the groups")
+    with open_store(settings) as store:
+        if rebuild:
+            count = rebuild_variants(store, model)
+            say(f"rebuilt the variant groups of {model!r}: {count:,} tokens in groups")
+        if not word:
+            return
+        group = views.variant_group(store, model, word)
+    if as_json:
+        click.echo(json.dumps(group, ensure_ascii=False, indent=2))
+        return
+    say(f"variant group {terminal_text(group['key'])} of {model}: {len(group['tokens'])} tokens")
+    print_table(["id", "token", "raw"], [[t["id"], terminal_text(t["text"]), terminal_text(t["raw"])] for t in group["tokens"]])
+
+
+# -- tokens, prompt, atlas, export -------------------------------------------------------------------
+def tokenizer_of(store, model: str, offline: bool):
+    """The tokenizer a stored model was loaded from."""
+    from loaders import load_tokenizer
+
+    props = store.require_model(model)
+    return props, load_tokenizer(props["source"], offline=offline)
+
+
+@main.command()
+@click.argument("text")
+@model_option
+@click.option("--special", is_flag=True, help="Add the model's special tokens, as the model would see them.")
+@click.option("--components", default=3, show_default=True, type=int, help="Vector components shown at each end.")
+@click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@neo4j_options
+def tokens(text, model, special, components, offline, as_json, settings):
+    """The token table of TEXT: position, id, token and the first and last vector components."""
+    from .prompt import read_rows, token_table, tokenize
+
+    with open_store(settings) as store:
+        props, tokenizer = tokenizer_of(store, model, offline)
+    pieces = tokenize(tokenizer, text, include_special=special)
+    rows = token_table(pieces, read_rows(props["source"], [t.id for t in pieces], offline=offline), edge=components)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    say(f"{len(rows)} tokens of {terminal_text(text)} in {model} ({props['dim']} dimensions):")
+    print_table(
+        ["position", "id", "token", f"embedding vector ({props['dim']} dimensions)"],
+        [
+            [r["position"], r["id"], terminal_text(r["token"]),
+             ", ".join(f"{x:.6f}" for x in r["first"]) + " ... " + ", ".join(f"{x:.6f}" for x in r["last"])]
+            for r in rows
+        ],
+    )
+
+
+def export_options(command):
+    """``--format`` and ``-o``, shared by prompt, atlas and export."""
+    from .export import FORMATS
+
+    command = click.option(
+        "-o", "--output", default="-", show_default=True, help="File to write; - for stdout. csv writes NAME.nodes.csv and NAME.edges.csv."
+    )(command)
+    return click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True)(command)
+
+
+def emit(subgraph, fmt: str, output: str) -> None:
+    """Write a subgraph as a table on stdout or through an exporter."""
+    from .export import write
+
+    if fmt == "table":
+        texts = {n.id: n.text for n in subgraph.nodes}
+        say(f"{subgraph.title}: {len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges")
+        print_table(
+            ["source", "rank", "score", "target"],
+            [[terminal_text(texts[e.source]), e.rank, f"{e.score:.4f}", terminal_text(texts[e.target])]
+             for e in subgraph.edges],
+        )
+        return
+    paths = write(subgraph, fmt, output, stdout=click.get_text_stream("stdout"))
+    for path in paths:
+        say(f"wrote {path} ({len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges)")
+
+
+@main.command()
+@click.argument("text")
+@model_option
+@click.option("--k", "k", default=20, show_default=True, type=int, help="Nearest tokens per prompt token.")
+@click.option("--special", is_flag=True, help="Include the model's special tokens.")
+@click.option("--collapse-variants", is_flag=True, help="Draw each variant group as one node.")
+@click.option("--save", is_flag=True, help="Store the prompt as (:Prompt)-[:HAS_TOKEN]->(:Token) and print the Browser query.")
+@click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
+@export_options
+@neo4j_options
+def prompt(text, model, k, special, collapse_variants, save, offline, fmt, output, settings):
+    """The graph of a prompt: each token of TEXT with its k nearest tokens, and every edge among them."""
+    from . import views
+    from .prompt import tokenize
+
+    with open_store(settings) as store:
+        _, tokenizer = tokenizer_of(store, model, offline)
+        pieces = tokenize(tokenizer, text, include_special=special)
+        subgraph = views.prompt_subgraph(store, model, pieces, k, collapse_variants=collapse_variants)
+        saved = views.save_prompt(store, model, text, pieces) if save else None
+    emit(subgraph, fmt, output)
+    if saved:
+        say("saved; see it in Neo4j Browser with:")
+        say(saved)
+
+
+@main.command("atlas")
+@model_option
+@click.option("--words", "n_words", default=50, show_default=True, type=int, help="How many random words.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed: the same seed gives the same atlas.")
+@click.option("--words-file", type=click.File("r", encoding="utf-8"), help="Use the words in this file (one per line) instead.")
+@click.option("--k", "k", default=10, show_default=True, type=int, help="Nearest tokens per word.")
+@click.option("--collapse-variants", is_flag=True, help="Draw each variant group as one node.")
+@export_options
+@neo4j_options
+def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, output, settings):
+    """An atlas: N random whole words (or the words of a file), each with its k nearest tokens."""
+    from . import views
+
+    words = None
+    if words_file is not None:
+        words = [line.strip() for line in words_file if line.strip()]
+    with open_store(settings) as store:
+        subgraph, missing = views.atlas_subgraph(store, model, words, n_words, seed, k, collapse_variants=collapse_variants)
+    if missing:
+        say(f"not single tokens of {model}, left out: {', '.join(terminal_text(w) for w in missing)}")
+    emit(subgraph, fmt, output)
+
+
+@main.command()
+@click.option("--query", "name", required=True, help="A named view from cypher/ (view_<name>.cypher).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="A parameter of the view; repeat for more.")
+@export_options
+@neo4j_options
+def export(name, params, fmt, output, settings):
+    """Run a named query from cypher/ and export the subgraph it returns."""
+    from . import views
+    from .errors import InvalidArgument
+
+    values = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"--param expects KEY=VALUE, got {item!r}")
+        values[key] = value
+    with open_store(settings) as store:
+        subgraph = views.query_subgraph(store, name, values)
+    emit(subgraph, fmt, output)
+
+
+# -- Neo4j Browser ------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8765, show_default=True, type=int, help="Port to serve on.")
+def browser(host, port):
+    """Serve the Neo4j Browser guide and stylesheet locally and print the lines to paste into Browser."""
+    from . import browser as guide
+
+    server, urls = guide.serve(host, port)
+    say("Paste into Neo4j Browser (http://127.0.0.1:7474/browser/):")
+    click.echo(guide.style_line(urls.style))
+    click.echo(guide.play_line(urls.guide))
+    say("serving the guide and stylesheet; Ctrl-C stops")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -116,3 +116,17 @@ def _write_block(store: Store, rows: list[dict], rows_per_batch: int) -> int:
     for _ in store.write_batches("edges_write", batched(rows, rows_per_batch)):
         pass
     return sum(len(r["targets"]) for r in rows)
+
+
+def rebuild_variants(store: Store, name: str, batch_size: int = 20_000) -> int:
+    """Recompute a stored model's variant groups from its tokens (for models loaded before grouping existed)."""
+    props = store.require_model(name)
+    while store.write("variants_delete_batch", model=name, limit=batch_size)[0]["deleted"]:
+        pass
+    tokens = store.read("tokens_all", model=name)
+    ids = np.array([t["id"] for t in tokens], dtype=np.int64)
+    rows = variant_rows(ids, [t["raw"] for t in tokens], [bool(t["special"]) for t in tokens], props["family"])
+    store.ensure_schema()
+    for _ in store.write_batches("variants_write", batched(rows, batch_size), model=name):
+        pass
+    return len(rows)
