@@ -1,4 +1,4 @@
-// Copies the pinned force-graph UMD bundle into atlas/static/ for the offline HTML export,
+// Copies the pinned force-graph UMD bundle into atlas/static/ (this folder's parent) for the offline HTML export,
 // with a license file covering force-graph and every package its bundle includes.
 // Run with `npm ci && npm run vendor` from this folder.
 import { copyFileSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const modules = join(here, "node_modules");
-const target = join(here, "..", "atlas", "static");
+const target = join(here, "..");
 
 function licenseText(folder) {
   const file = readdirSync(folder).find((name) => /^(licen[cs]e|copying)/i.test(name));
