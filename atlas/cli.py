@@ -432,7 +432,7 @@ def prompt(text, model, k, special, collapse_variants, save, offline, fmt, outpu
     with open_store(settings) as store:
         _, tokenizer = tokenizer_of(store, model, offline)
         pieces = tokenize(tokenizer, text, include_special=special)
-        subgraph = views.prompt_subgraph(store, model, pieces, k, collapse_variants=collapse_variants)
+        subgraph = views.prompt_subgraph(store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}")
         saved = views.save_prompt(store, model, text, pieces) if save else None
     emit(subgraph, fmt, output)
     if saved:

@@ -109,7 +109,7 @@ def read_rows(source: str, ids: Sequence[int], offline: bool = False) -> np.ndar
     fallback.
     """
     from loaders.huggingface import (
-        _safetensors_keys,
+        safetensors_keys,
         embedding_tensor_name,
         read_embedding_matrix,
         resolve,
@@ -130,7 +130,7 @@ def read_rows(source: str, ids: Sequence[int], offline: bool = False) -> np.ndar
     unique = sorted(set(wanted))
     found: dict[int, np.ndarray] = {}
     try:
-        with safe_open(str(_safetensors_keys(folder)[name]), "pt") as f:
+        with safe_open(str(safetensors_keys(folder)[name]), "pt") as f:
             tensor = f.get_slice(name)
             shape = tensor.get_shape()
             _check_ids(unique, shape[0], source)

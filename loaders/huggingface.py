@@ -82,7 +82,7 @@ def load_tokenizer(source: str, offline: bool = False):
 
 def embedding_tensor_name(folder: Path) -> str | None:
     """The safetensors key of the input-embedding matrix, or None when it cannot be told."""
-    keys = _safetensors_keys(folder)
+    keys = safetensors_keys(folder)
     if not keys:
         return None
     import torch
@@ -103,7 +103,7 @@ def embedding_tensor_name(folder: Path) -> str | None:
     return min(matches, key=len) if matches else None
 
 
-def _safetensors_keys(folder: Path) -> dict[str, Path]:
+def safetensors_keys(folder: Path) -> dict[str, Path]:
     """Every tensor name in the folder's safetensors files, mapped to its file."""
     index = folder / "model.safetensors.index.json"
     if index.is_file():
@@ -124,7 +124,7 @@ def read_embedding_matrix(folder: Path) -> np.ndarray:
     if name is not None:
         from safetensors import safe_open
 
-        with safe_open(str(_safetensors_keys(folder)[name]), "pt") as f:
+        with safe_open(str(safetensors_keys(folder)[name]), "pt") as f:
             tensor = f.get_tensor(name)
         return tensor.float().numpy()
     return _read_by_instantiating(folder)

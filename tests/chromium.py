@@ -159,15 +159,24 @@ class Page:
                 raise TimeoutError(f"gave up waiting for {what}")
             time.sleep(poll)
 
-    def click(self, selector: str) -> None:
-        """Click the centre of the first element matching ``selector`` with real mouse events."""
-        box = self.evaluate(
+    def click(self, selector: str, timeout: float = 30) -> None:
+        """Click the centre of the first element matching ``selector`` with real mouse events.
+
+        Waits until the element has stopped moving (frames slide in and banners push
+        them down), so the click lands where the element is.
+        """
+        where = (
             f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
             " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
             " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
         )
-        if box is None:
-            raise LookupError(f"no element matches {selector}")
+        deadline = time.monotonic() + timeout
+        box, previous = self.evaluate(where), None
+        while box is None or box != previous:
+            if time.monotonic() > deadline:
+                raise LookupError(f"no settled element matches {selector}")
+            time.sleep(0.25)
+            box, previous = self.evaluate(where), box
         x, y = box
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
