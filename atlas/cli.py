@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -186,7 +187,7 @@ class Progress:
         if stage != self.stage:
             self.close()
             self.stage = stage
-            self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=click.get_text_stream("stderr"))
+            self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=sys.stderr)
             self.bar.__enter__()
         self.bar.update(n)
 
@@ -409,7 +410,7 @@ def emit(subgraph, fmt: str, output: str) -> None:
              for e in subgraph.edges],
         )
         return
-    paths = write(subgraph, fmt, output, stdout=click.get_text_stream("stdout"))
+    paths = write(subgraph, fmt, output, stdout=sys.stdout)
     for path in paths:
         say(f"wrote {path} ({len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges)")
 
