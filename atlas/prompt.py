@@ -118,7 +118,7 @@ def read_rows(source: str, ids: Sequence[int], offline: bool = False) -> np.ndar
     wanted = [int(i) for i in ids]
     if any(i < 0 for i in wanted):
         raise InvalidArgument(f"token ids cannot be negative, got {min(wanted)}")
-    folder = resolve(source, offline)
+    folder = resolve(source, offline, weights=True)
     name = embedding_tensor_name(folder)
     if name is None:
         matrix = read_embedding_matrix(folder)  # (rows, d)

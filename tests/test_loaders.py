@@ -63,5 +63,41 @@ def test_unknown_source(source, message):
 
 
 def test_missing_hub_model_offline():
-    with pytest.raises(SourceNotFound, match=r"'nobody/no-such-model' was not found in the local Hugging Face cache"):
+    with pytest.raises(SourceNotFound, match=r"'nobody/no-such-model' \(or its weights\) was not found in the local Hugging Face cache"):
         resolve("nobody/no-such-model", offline=True)
+
+
+def fake_hub_cache(cache, repo: str, folder, keep) -> None:
+    """Lay out a Hugging Face cache holding only the files ``keep(name)`` accepts, as a download would."""
+    commit = "0" * 40
+    root = cache / f"models--{repo.replace('/', '--')}"
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text(commit)
+    snapshot = root / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    for f in folder.iterdir():
+        if keep(f.name):
+            (snapshot / f.name).write_bytes(f.read_bytes())
+
+
+def test_hub_id_needs_only_the_embedding_shard(qwen_folder, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    folder, model, n_tokens = qwen_folder
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    shard = index["weight_map"]["model.embed_tokens.weight"]
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    fake_hub_cache(tmp_path, "org/tiny-qwen", folder, lambda name: not name.endswith(".safetensors") or name == shard)
+    table = load_embedding_table("org/tiny-qwen", offline=True)
+    assert table.name == "org/tiny-qwen" and table.source == "org/tiny-qwen"
+    np.testing.assert_array_equal(table.matrix, model.get_input_embeddings().weight.detach().numpy()[:n_tokens])
+
+
+def test_hub_id_without_its_embedding_shard_in_the_cache(qwen_folder, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    folder = qwen_folder[0]
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    fake_hub_cache(tmp_path, "org/tiny-qwen", folder, lambda name: not name.endswith(".safetensors"))
+    with pytest.raises(SourceNotFound, match=r"'org/tiny-qwen' \(or its weights\) was not found in the local Hugging Face cache"):
+        load_embedding_table("org/tiny-qwen", offline=True)
