@@ -1,0 +1,56 @@
+"""Small real models for end-to-end tests: a slice of the bundled MiniLM vocabulary, and saved prompts.
+
+A slice of a few thousand tokens loads in seconds, keeps the real token texts,
+variant groups and embeddings, and always holds the tokens the tests ask for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import loaders
+from atlas import views
+from atlas.prompt import tokenize
+from atlas.store import Store
+from loaders.source import EmbeddingTable
+
+ARTICLE_PROMPT = "AI agents will be the most hot topic of artificial intelligence in 2025."
+WORDS = ("cat", "cats", "dog", "kitten", "list", "##list", "lists", "listing")
+
+
+def minilm_slice(name: str, size: int = 3000, seed: int = 0, texts: tuple[str, ...] = WORDS) -> EmbeddingTable:
+    """``size`` tokens of the bundled MiniLM, stored as model ``name``.
+
+    Always holds the tokens of ``ARTICLE_PROMPT`` and of ``texts``; the rest is a
+    seeded random sample of the other non-special tokens.
+    """
+    full = loaders.load_embedding_table(loaders.default_source(), name=name)
+    row_of_id = {int(i): row for row, i in enumerate(full.ids)}
+    row_of_text = {text: row for row, text in enumerate(full.text)}
+    wanted = {row_of_id[i] for i in prompt_token_ids(ARTICLE_PROMPT)} | {row_of_text[t] for t in texts}
+    others = np.array([r for r in range(len(full)) if r not in wanted and not full.special[r]])
+    rng = np.random.default_rng(seed)
+    rows = np.sort(np.concatenate([np.array(sorted(wanted)), rng.choice(others, size - len(wanted), replace=False)]))
+    return EmbeddingTable(
+        name=name,
+        source=full.source,
+        matrix=np.ascontiguousarray(full.matrix[rows]),  # (size, d)
+        ids=full.ids[rows],
+        raw=[full.raw[r] for r in rows],
+        text=[full.text[r] for r in rows],
+        special=[full.special[r] for r in rows],
+        family=full.family,
+        matrix_rows=full.matrix_rows,
+    )
+
+
+def prompt_token_ids(text: str) -> list[int]:
+    """The MiniLM token ids of ``text``, without [CLS] and [SEP]."""
+    return [t.id for t in tokenize(loaders.load_tokenizer(loaders.default_source()), text)]
+
+
+def save_prompt(store: Store, model: str, text: str) -> list[int]:
+    """Save ``text`` the way ``atlas prompt --save`` does; returns its token ids in order."""
+    tokens = tokenize(loaders.load_tokenizer(loaders.default_source()), text)
+    views.save_prompt(store, model, text, tokens)
+    return [t.id for t in tokens]

@@ -1,0 +1,259 @@
+"""The Browser guide and stylesheet: their content, the local server, and every guide example on a real Neo4j."""
+
+from __future__ import annotations
+
+import re
+import socket
+import urllib.error
+import urllib.request
+import uuid
+from html.parser import HTMLParser
+
+import pytest
+
+from atlas import browser
+from atlas.errors import InvalidArgument
+from atlas.store import Settings, Store
+from loaders.huggingface import DEFAULT_MODEL_NAME
+from loaders.pipeline import load
+from sample_models import ARTICLE_PROMPT, minilm_slice, save_prompt
+
+
+class _Runnable(HTMLParser):
+    """The text of every ``<pre class="runnable">`` block and the heading of every slide."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks: list[str] = []
+        self.slides: list[str] = []
+        self._block: list[str] | None = None
+        self._heading: list[str] | None = None
+        self._in_slide = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "slide":
+            self._in_slide, self._heading = True, None
+        elif tag == "h3" and self._in_slide:
+            self._heading = []
+        elif tag == "pre" and "runnable" in (dict(attrs).get("class") or "").split():
+            self._block = []
+
+    def handle_data(self, data):
+        if self._block is not None:
+            self._block.append(data)
+        if self._heading is not None:
+            self._heading.append(data)
+
+    def handle_endtag(self, tag):
+        if tag == "pre" and self._block is not None:
+            self.blocks.append("".join(self._block).strip())
+            self._block = None
+        elif tag == "h3" and self._heading is not None:
+            self.slides.append("".join(self._heading).strip())
+            self._heading, self._in_slide = None, False
+
+
+def runnable_blocks(html: str) -> list[str]:
+    parser = _Runnable()
+    parser.feed(html)
+    return parser.blocks
+
+
+def cypher_examples() -> list[str]:
+    return [b for b in runnable_blocks(browser.guide_html("http://127.0.0.1:1/atlas.grass")) if not b.startswith(":")]
+
+
+# --- pure ------------------------------------------------------------------------
+
+
+def test_lines_and_urls():
+    urls = browser.urls("127.0.0.1", 8765)
+    assert urls == browser.Urls("http://127.0.0.1:8765/guide.html", "http://127.0.0.1:8765/atlas.grass")
+    assert browser.play_line(urls.guide) == ":play http://127.0.0.1:8765/guide.html"
+    assert browser.style_line(urls.style) == ":style http://127.0.0.1:8765/atlas.grass"
+    assert browser.urls("::1", 80).guide == "http://[::1]:80/guide.html"
+
+
+def test_guide_has_slides_param_line_first_and_the_served_style_url():
+    html = browser.guide_html("http://127.0.0.1:9999/atlas.grass")
+    parser = _Runnable()
+    parser.feed(html)
+    assert parser.slides == ["Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample", "Models"]
+    assert parser.blocks[0] == f":param model => '{DEFAULT_MODEL_NAME}'"
+    assert parser.blocks[1] == ":style http://127.0.0.1:9999/atlas.grass"
+    assert browser.STYLE_URL_PLACEHOLDER not in html
+    assert "<script" not in html.lower()
+    assert re.search(r"<title>Token atlas</title>", html)
+
+
+def test_every_cypher_example_reads_the_model_from_the_parameter():
+    examples = cypher_examples()
+    assert len(examples) >= 10
+    for cypher in examples:
+        if cypher.startswith("MATCH (m:Model)"):
+            continue  # the list of all models
+        assert "$model" in cypher, cypher
+        assert "all-MiniLM" not in cypher, cypher
+    assert any(ARTICLE_PROMPT in c and ":Prompt" in c and "HAS_TOKEN" in c for c in examples)
+    assert any("text: 'cat'" in c for c in examples)
+    assert any("key: 'list'" in c and "VARIANT_OF" in c for c in examples)
+
+
+def parse_grass(text: str) -> dict[str, dict[str, str]]:
+    """GraSS read the way Neo4j Browser's parser reads it (grassUtils.parseGrassCSS).
+
+    Quotes are dropped, braces inside quotes kept, a declaration counts only when it
+    has exactly one colon, and there is no comment syntax.
+    """
+    rules: dict[str, str] = {}
+    in_string = in_props = in_binding = False
+    selector = props = ""
+    for c in text:
+        skip = True
+        if c == "{":
+            if in_string:
+                skip = False
+            elif in_props:
+                in_binding = True
+            else:
+                in_props = True
+        elif c == "}":
+            if in_string:
+                skip = False
+            elif in_binding:
+                in_binding = False
+            else:
+                in_props = False
+                rules[selector], selector, props = props, "", ""
+        elif c in "'\"":
+            in_string = not in_string
+        else:
+            skip = False
+        if skip:
+            continue
+        if in_props:
+            props += c
+        elif not c.isspace():
+            selector += c
+    parsed = {}
+    for name, body in rules.items():
+        pairs = [d.split(":") for d in body.split(";")]
+        parsed[name] = {p[0].strip(): p[1].strip() for p in pairs if len(p) == 2}
+    return parsed
+
+
+def test_stylesheet_captions_and_styles_each_kind_apart():
+    text = browser.stylesheet()
+    assert "/*" not in text and "//" not in text  # Browser's GraSS parser has no comments
+    rules = parse_grass(text)
+    assert rules["node.Token"]["caption"] == "{text}"
+    assert rules["relationship.SIMILAR_TO"]["caption"] == "{score}"
+    assert rules["node.Variant"]["caption"] == "{key}"
+    assert rules["node.Model"]["caption"] == "{name}"
+    kinds = ["node.Token", "node.Prompt", "node.Variant", "node.Model"]
+    assert len({rules[k]["color"] for k in kinds}) == 4
+    assert len({rules[k]["diameter"] for k in kinds}) == 4
+    for props in rules.values():
+        assert all(re.fullmatch(r"#[0-9A-Fa-f]{6}", v) for k, v in props.items() if "color" in k)
+
+
+# --- the server ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served():
+    server, urls = browser.serve(port=0)
+    with server:
+        yield server, urls
+
+
+def fetch(url: str, method: str = "GET", headers: dict | None = None):
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.headers, response.read().decode("utf-8")
+
+
+def test_serves_the_guide_with_cors(served):
+    server, urls = served
+    status, headers, body = fetch(urls.guide)
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert browser.style_line(urls.style) in body
+    assert body == browser.guide_html(urls.style)
+
+
+def test_serves_the_stylesheet_with_cors(served):
+    _, urls = served
+    status, headers, body = fetch(urls.style)
+    assert status == 200
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert body == browser.stylesheet()
+
+
+def test_answers_the_preflight_of_browsers_guide_request(served):
+    _, urls = served
+    status, headers, body = fetch(
+        urls.guide,
+        "OPTIONS",
+        {
+            "Origin": "http://127.0.0.1:7474",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "cache-control,pragma",
+        },
+    )
+    assert status == 204 and body == ""
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert "GET" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Headers"] == "cache-control,pragma"
+
+
+def test_unknown_path_is_404(served):
+    _, urls = served
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        fetch(urls.guide.replace("guide.html", "nothing.html"))
+
+
+def test_port_in_use_says_to_pick_another():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InvalidArgument, match=rf"^port {port} on 127.0.0.1 is already in use — pick another port with --port$"):
+            browser.serve("127.0.0.1", port)
+
+
+def test_port_out_of_range():
+    with pytest.raises(InvalidArgument, match="between 0 and 65535"):
+        browser.serve("127.0.0.1", 70000)
+
+
+def test_stop_releases_the_port():
+    server, urls = browser.serve(port=0)
+    port = server.server_address[1]
+    server.stop()
+    again, _ = browser.serve(port=port)
+    again.stop()
+
+
+# --- every example on a real Neo4j ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_model(neo4j_settings):
+    name = f"test-browser-{uuid.uuid4().hex[:8]}"
+    store = Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database))
+    try:
+        load(store, minilm_slice(name), k=10)
+        save_prompt(store, name, ARTICLE_PROMPT)
+        yield name
+    finally:
+        store.delete_model(name)
+        store.close()
+
+
+@pytest.mark.parametrize("cypher", cypher_examples(), ids=lambda c: c.split("\n")[0][:60])
+def test_guide_example_returns_rows(cypher, sample_model, neo4j_driver, neo4j_settings):
+    records, _, _ = neo4j_driver.execute_query(cypher, {"model": sample_model}, database_=neo4j_settings.database)
+    assert len(records) > 0
