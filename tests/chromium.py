@@ -165,8 +165,12 @@ class Page:
         Waits until the element has stopped moving (frames slide in and banners push
         them down), so the click lands where the element is.
         """
+        self.click_in("document", selector, timeout)
+
+    def click_in(self, within: str, selector: str, timeout: float = 30) -> None:
+        """Click the first element matching ``selector`` inside the element the JavaScript ``within`` gives."""
         where = (
-            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            f"(() => {{ const e = ({within}).querySelector({json.dumps(selector)}); if (!e) return null;"
             " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
             " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
         )
