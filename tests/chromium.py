@@ -181,9 +181,16 @@ class Page:
                 raise LookupError(f"no settled element matches {selector}")
             time.sleep(0.25)
             box, previous = self.evaluate(where), box
-        x, y = box
+        self.click_at(*box)
+
+    def click_at(self, x: float, y: float) -> None:
+        """Move the mouse to (x, y) in CSS pixels of the viewport, press and release the left button."""
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1})
+
+    def move_to(self, x: float, y: float) -> None:
+        """Move the mouse to (x, y) without pressing a button."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y})
 
     def focus(self, selector: str) -> None:
         if not self.evaluate(

@@ -6,12 +6,17 @@ variant groups and embeddings, and always holds the tokens the tests ask for.
 
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 
 import loaders
 from atlas import views
 from atlas.prompt import tokenize
-from atlas.store import Store
+from atlas.store import Settings, Store
+from loaders.pipeline import load
 from loaders.source import EmbeddingTable
 
 ARTICLE_PROMPT = "AI agents will be the most hot topic of artificial intelligence in 2025."
@@ -54,3 +59,18 @@ def save_prompt(store: Store, model: str, text: str) -> list[int]:
     tokens = tokenize(loaders.load_tokenizer(loaders.default_source()), text)
     views.save_prompt(store, model, text, tokens)
     return [t.id for t in tokens]
+
+
+@contextmanager
+def saved_minilm_slice(neo4j_settings, prefix: str, k: int = 10) -> Iterator[str]:
+    """A ``minilm_slice`` loaded with ``k`` neighbours under a fresh name starting ``prefix``,
+    with ``ARTICLE_PROMPT`` saved; yields the name and deletes the model afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    store = Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database))
+    try:
+        load(store, minilm_slice(name), k=k)
+        save_prompt(store, name, ARTICLE_PROMPT)
+        yield name
+    finally:
+        store.delete_model(name)
+        store.close()

@@ -6,17 +6,14 @@ import re
 import socket
 import urllib.error
 import urllib.request
-import uuid
 from html.parser import HTMLParser
 
 import pytest
 
 from atlas import browser
 from atlas.errors import InvalidArgument
-from atlas.store import Settings, Store
 from loaders.huggingface import DEFAULT_MODEL_NAME
-from loaders.pipeline import load
-from sample_models import ARTICLE_PROMPT, minilm_slice, save_prompt
+from sample_models import ARTICLE_PROMPT, saved_minilm_slice
 
 
 class _Runnable(HTMLParser):
@@ -173,23 +170,25 @@ def fetch(url: str, method: str = "GET", headers: dict | None = None):
         return response.status, response.headers, response.read().decode("utf-8")
 
 
-def test_serves_the_guide_with_cors(served):
-    server, urls = served
-    status, headers, body = fetch(urls.guide)
+def fetch_with_cors(url: str, content_type: str) -> str:
+    """GET ``url``, check it answers 200 with ``content_type`` and allows any origin; return the body."""
+    status, headers, body = fetch(url)
     assert status == 200
-    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Content-Type"] == content_type
     assert headers["Access-Control-Allow-Origin"] == "*"
+    return body
+
+
+def test_serves_the_guide_with_cors(served):
+    _, urls = served
+    body = fetch_with_cors(urls.guide, "text/html; charset=utf-8")
     assert browser.style_line(urls.style) in body
     assert body == browser.guide_html(urls.style)
 
 
 def test_serves_the_stylesheet_with_cors(served):
     _, urls = served
-    status, headers, body = fetch(urls.style)
-    assert status == 200
-    assert headers["Content-Type"] == "text/plain; charset=utf-8"
-    assert headers["Access-Control-Allow-Origin"] == "*"
-    assert body == browser.stylesheet()
+    assert fetch_with_cors(urls.style, "text/plain; charset=utf-8") == browser.stylesheet()
 
 
 def test_answers_the_preflight_of_browsers_guide_request(served):
@@ -242,15 +241,8 @@ def test_stop_releases_the_port():
 
 @pytest.fixture(scope="module")
 def sample_model(neo4j_settings):
-    name = f"test-browser-{uuid.uuid4().hex[:8]}"
-    store = Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database))
-    try:
-        load(store, minilm_slice(name), k=10)
-        save_prompt(store, name, ARTICLE_PROMPT)
+    with saved_minilm_slice(neo4j_settings, "test-browser") as name:
         yield name
-    finally:
-        store.delete_model(name)
-        store.close()
 
 
 @pytest.mark.parametrize("cypher", cypher_examples(), ids=lambda c: c.split("\n")[0][:60])

@@ -17,17 +17,14 @@ import shutil
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from atlas import browser
-from atlas.store import Settings, Store
 from chromium import CHROMIUM, Chromium
-from loaders.pipeline import load
-from sample_models import ARTICLE_PROMPT, minilm_slice, save_prompt
+from sample_models import saved_minilm_slice
 from test_browser import cypher_examples
 
 pytestmark = pytest.mark.browser
@@ -43,15 +40,8 @@ VARIANT_COLOUR = "#c990c0"
 @pytest.fixture(scope="module")
 def model(neo4j_settings):
     """A 3,000-token slice of MiniLM with the article's prompt saved; deleted afterwards."""
-    name = f"test-browser-{uuid.uuid4().hex[:8]}"
-    store = Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database))
-    try:
-        load(store, minilm_slice(name), k=10)
-        save_prompt(store, name, ARTICLE_PROMPT)
+    with saved_minilm_slice(neo4j_settings, "test-browser") as name:
         yield name
-    finally:
-        store.delete_model(name)
-        store.close()
 
 
 @pytest.fixture(scope="module")
