@@ -293,7 +293,8 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
     server, started = neo4j_local.start(
         home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, progress=say
     )
-    say(f"Neo4j {'started' if started else 'already running'} (pid {server.pid}); logs in {server.log_path.parent}")
+    if started:
+        say(f"Neo4j started (pid {server.pid}); logs in {server.log_path.parent}")
     say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}")
 
 
