@@ -183,3 +183,35 @@ def test_help_is_instant_and_complete():
     assert result.exit_code == 0
     for command in ("load", "neighbours", "models", "db"):
         assert command in result.output
+
+
+def test_max_memory_must_be_a_size(run, qwen_folder, model_name):
+    line = error_line(run("load", qwen_folder[0], "--name", model_name, "--max-memory", "lots", "--quiet"))
+    assert line == "Error: cannot read 'lots' as a memory size; write it like 2GB or 512MB"
+
+
+def test_max_memory_too_small(run, qwen_folder, model_name):
+    line = error_line(run("load", qwen_folder[0], "--name", model_name, "--max-memory", "1KB", "--quiet"))
+    assert line.startswith("Error: a memory limit of 0 MiB is too small for a ")
+
+
+def test_bfloat16_load_stores_exact_scores(run, qwen_folder, model_name, neo4j_driver):
+    result = run("load", qwen_folder[0], "--name", model_name, "--k", 4, "--dtype", "bfloat16", "--device", "cpu", "--quiet")
+    assert result.exit_code == 0, result.stderr
+    table = load_embedding_table(str(qwen_folder[0]))
+    unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (a:Token {model: $m})-[r:SIMILAR_TO]->(b) RETURN a.id AS a, b.id AS b, r.score AS score", m=model_name
+    )
+    assert len(records) == 4 * len(table)
+    for r in records[:200]:
+        assert abs(float(unit[r["a"]] @ unit[r["b"]]) - r["score"]) < 1e-5
+
+
+def test_cuda_without_a_gpu(run, qwen_folder, model_name):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    line = error_line(run("load", qwen_folder[0], "--name", model_name, "--device", "cuda", "--quiet"))
+    assert line == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu"
