@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from atlas import neighbours
 from atlas.errors import InvalidArgument
 from atlas.neighbours import (
     all_neighbours,
     block_rows_for_memory,
+    iter_neighbours,
     normalise,
     order_candidates,
     peak_bytes,
@@ -144,3 +146,89 @@ def test_memory_bound():
     assert peak_bytes(151_936, 1536, rows) <= 3 * 2**30 < peak_bytes(151_936, 1536, rows + 1)
     with pytest.raises(InvalidArgument, match="too small"):
         block_rows_for_memory(151_936, 1536, 2**20)
+
+
+def sign_matrix(rows: int, dim: int, seed: int) -> np.ndarray:
+    """Rows of +-1 in 16 dims: unit rows of +-0.25 whose cosines, multiples of 1/8, are exact in float32 and bfloat16."""
+    return np.random.default_rng(seed).choice([-1.0, 1.0], size=(rows, dim)).astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("block_rows", [1, 7, 64, 4096])
+@pytest.mark.parametrize("k", [1, 5, 20, 60])
+def test_exact_ties_between_distinct_rows(dtype, block_rows, k):
+    # 300 sign rows share a handful of score levels: ties straddle every k-th place and every strip
+    matrix = sign_matrix(300, 16, seed=k)
+    matrix[17] = matrix[3]  # a copy
+    matrix[29] = 0  # a zero row
+    ids, scores = all_neighbours(matrix, k, block_rows=block_rows, dtype=dtype)
+    ref_ids, ref_scores = brute_force(matrix, k)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores.astype(np.float32))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_many_slabs_and_windows(monkeypatch, dtype):
+    # tiny slabs and lower-bound windows: many threads' merges per strip, bounds from many windows
+    monkeypatch.setattr(neighbours, "SLAB_ENTRIES", 64)
+    monkeypatch.setattr(neighbours, "FLOOR_ROWS", 40)
+    matrix = sign_matrix(500, 16, seed=11)
+    ids, _ = all_neighbours(matrix, 12, block_rows=16, dtype=dtype)
+    np.testing.assert_array_equal(ids, brute_force(matrix, 12)[0])
+    rng = np.random.default_rng(12)
+    matrix = rng.standard_normal((700, 20)).astype(np.float32)
+    ids, scores = all_neighbours(matrix, 9, block_rows=33)
+    assert_matches_reference(matrix, 9, ids, scores)
+
+
+def test_without_threadpoolctl_one_worker(monkeypatch):
+    monkeypatch.setattr(neighbours, "_blas_controller", lambda: None)
+    rng = np.random.default_rng(13)
+    matrix = rng.standard_normal((400, 12)).astype(np.float32)
+    ids, scores = all_neighbours(matrix, 7, block_rows=50)
+    assert_matches_reference(matrix, 7, ids, scores)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_degenerate_matrices(dtype):
+    zeros = np.zeros((5, 3), np.float32)
+    ids, scores = all_neighbours(zeros, 2, dtype=dtype)
+    assert (ids == -1).all() and np.isnan(scores).all()
+    same = np.tile(np.array([[1.0, 2.0, 2.0]], np.float32), (6, 1))
+    same[2] = 0
+    ids, scores = all_neighbours(same, 4, dtype=dtype)
+    assert ids[0].tolist() == [1, 3, 4, 5] and ids[5].tolist() == [0, 1, 3, 4]
+    assert (ids[2] == -1).all()
+    np.testing.assert_allclose(scores[0], 1.0, atol=1e-6)
+    pair = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]], np.float32)
+    ids, scores = all_neighbours(pair, 2, dtype=dtype)
+    assert ids.tolist() == [[2, 1], [0, 2], [0, 1]]
+    np.testing.assert_allclose(scores, [[1, 0], [0, 0], [1, 0]], atol=1e-6)
+
+
+def test_bfloat16_duplicates_and_zero_rows():
+    rng = np.random.default_rng(14)
+    matrix = rng.standard_normal((800, 32)).astype(np.float32)
+    matrix[[100, 300, 700]] = matrix[50]
+    matrix[[5, 6]] = 0
+    exact_ids, _ = all_neighbours(matrix, 8)
+    fast_ids, fast_scores = all_neighbours(matrix, 8, dtype="bfloat16", block_rows=128)
+    assert fast_ids[50][:3].tolist() == [100, 300, 700]
+    assert (fast_ids[5] == -1).all() and not np.isin([5, 6], fast_ids).any()
+    agreement = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(exact_ids, fast_ids)])
+    assert agreement >= 0.97
+
+
+def test_streams_blocks_in_row_order():
+    rng = np.random.default_rng(15)
+    matrix = rng.standard_normal((1000, 8)).astype(np.float32)
+    matrix[[10, 900]] = matrix[400]
+    done = []
+    blocks = list(iter_neighbours(matrix, 3, block_rows=128, progress=done.append))
+    assert [b.start for b in blocks] == list(np.cumsum([0] + [len(b.ids) for b in blocks[:-1]]))
+    assert max(len(b.ids) for b in blocks) <= 128 and sum(done) == 1000
+
+
+def test_memory_bound_grows_with_k_and_block():
+    assert peak_bytes(30_522, 384, 1024, k=40) > peak_bytes(30_522, 384, 1024, k=20) > peak_bytes(30_522, 384, 512)
+    assert block_rows_for_memory(30_522, 384, 2**30, k=100) < block_rows_for_memory(30_522, 384, 2**30)
