@@ -8,8 +8,8 @@ deterministically: higher score first, then lower id.
 
 The similarity matrix is symmetric, so only its lower half is multiplied out, in strips
 of ``B`` columns cut into slabs that worker threads multiply and sift while the slab is in
-cache (see ``_distinct_top_k``). For MiniLM on two cores this takes about 3 s, against
-about 4 s for faiss's exact ``IndexFlatIP`` search; ``bench/bench_neighbours.py`` measures it.
+cache (see ``_distinct_top_k``). For MiniLM (k=20) on two cores this takes about 2.8 s,
+against about 4.1 s for faiss's exact ``IndexFlatIP`` search (``bench/bench_neighbours.py``).
 
 Memory of the float32 path, besides the caller's own matrix, is bounded by (bytes)::
 
@@ -19,10 +19,10 @@ Memory of the float32 path, besides the caller's own matrix, is bounded by (byte
   + 80 * (W + 1) * 2**20   slabs of 2**20 scores being sifted by W threads, and their candidates
 
 The last two terms count every score as a candidate; real data keeps a few dozen per row,
-so they stay at a few MB: MiniLM (V=30,522, d=384, k=20) needs about 110 MB in all, a
-151,936 x 1,536 matrix about 1.9 GB. ``block_rows_for_memory`` picks B for a byte budget
-under the bound. The bfloat16 path holds bfloat16 copies (4 * V * d) instead of the
-float32 transpose, and 12 * V * (k + k // 4 + 4) more for its candidates.
+so they stay at tens of MB: MiniLM (V=30,522, d=384, k=20) peaks about 160 MB above its
+input matrix, a 151,936 x 1,536 matrix needs about 2 GB. ``block_rows_for_memory`` picks
+B for a byte budget under the bound. The bfloat16 path holds bfloat16 copies (4 * V * d)
+instead of the float32 transpose, and 12 * V * (k + k // 4 + 4) more for its candidates.
 """
 
 from __future__ import annotations
@@ -80,19 +80,42 @@ def normalise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def duplicate_columns(unit: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows that repeat an earlier row exactly: ``(duplicate ids, id of the first copy)``.
+    """Rows that repeat an earlier row bit for bit: ``(duplicate ids, id of the first copy)``.
 
     A matrix product may round the same dot product differently in different columns, so
-    copies are given their first copy's scores: their ties stay exact.
+    copies are given their first copy's scores: their ties stay exact. Rows are grouped by
+    a 64-bit hash of their bits (a few MB at a time), and every copy is checked against its
+    group's first row.
 
     >>> duplicate_columns(np.array([[1.0, 0], [0, 1], [1, 0]], np.float32), np.ones(3, bool))
     (array([2]), array([0]))
     """
-    rows = np.ascontiguousarray(unit).view(np.dtype((np.void, unit.shape[1] * unit.itemsize))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    rep = first[inverse.ravel()]  # (V,) id of each row's first copy
-    dup = np.flatnonzero((rep != np.arange(len(rep))) & valid)
+    bits = np.ascontiguousarray(unit, dtype=np.float32).view(np.uint32)  # (V, d)
+    v, d = bits.shape
+    digest = _row_digests(bits)
+    order = np.argsort(digest, kind="stable")  # equal digests together, lower id first
+    same = digest[order][1:] == digest[order][:-1]
+    first = order[np.maximum.accumulate(np.where(np.r_[True, ~same], np.arange(v), 0))]  # (V,) by sorted place
+    rep = np.empty(v, np.int64)
+    rep[order] = first
+    dup = np.flatnonzero((rep != np.arange(v)) & valid)
+    if not (bits[dup] == bits[rep[dup]]).all():  # two different rows share a digest: compare whole rows
+        rows = bits.view(np.dtype((np.void, d * 4))).ravel()
+        _, first_id, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        rep = first_id[inverse.ravel()]
+        dup = np.flatnonzero((rep != np.arange(v)) & valid)
     return dup, rep[dup]
+
+
+def _row_digests(bits: np.ndarray) -> np.ndarray:
+    """(V,) uint64 hash of each row of a (V, d) uint32 array, 2**20 entries at a time."""
+    v, d = bits.shape
+    mix = np.random.default_rng(0).integers(1, 2**63, size=d, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    digest = np.empty(v, np.uint64)
+    step = max(1, 2**20 // max(d, 1))
+    for start in range(0, v, step):
+        digest[start : start + step] = (bits[start : start + step].astype(np.uint64) * mix).sum(axis=1)  # mod 2**64
+    return digest
 
 
 def check_k(k: int, vocab_size: int) -> None:
@@ -314,7 +337,7 @@ class _Float32Scores:
 class _Bfloat16Scores:
     """Blocks of the similarity matrix from bfloat16 products (torch), read back as float32."""
 
-    slack = 2.0**-6  # a few bfloat16 steps at the scale of a cosine
+    slack = 2.0**-8  # one bfloat16 step for cosines in [0.5, 1): candidates need not be exact
     workers = WORKERS
 
     def __init__(self, unit: np.ndarray):

@@ -8,6 +8,7 @@ from atlas.errors import InvalidArgument
 from atlas.neighbours import (
     all_neighbours,
     block_rows_for_memory,
+    duplicate_columns,
     iter_neighbours,
     normalise,
     order_candidates,
@@ -149,7 +150,7 @@ def test_memory_bound():
 
 
 def sign_matrix(rows: int, dim: int, seed: int) -> np.ndarray:
-    """Rows of +-1 in 16 dims: unit rows of +-0.25 whose cosines, multiples of 1/8, are exact in float32 and bfloat16."""
+    """Rows of +-1: in 16 dims, unit rows of +-0.25 whose cosines (multiples of 1/8) are exact in bfloat16 too."""
     return np.random.default_rng(seed).choice([-1.0, 1.0], size=(rows, dim)).astype(np.float32)
 
 
@@ -232,3 +233,20 @@ def test_streams_blocks_in_row_order():
 def test_memory_bound_grows_with_k_and_block():
     assert peak_bytes(30_522, 384, 1024, k=40) > peak_bytes(30_522, 384, 1024, k=20) > peak_bytes(30_522, 384, 512)
     assert block_rows_for_memory(30_522, 384, 2**30, k=100) < block_rows_for_memory(30_522, 384, 2**30)
+
+
+@pytest.mark.parametrize("colliding", [False, True])
+def test_duplicate_columns_against_unique(monkeypatch, colliding):
+    if colliding:  # every row the same digest: the whole-row comparison must take over
+        monkeypatch.setattr(neighbours, "_row_digests", lambda bits: np.zeros(len(bits), np.uint64))
+    rng = np.random.default_rng(16)
+    for _ in range(50):
+        matrix = rng.integers(-2, 3, size=(rng.integers(1, 60), rng.integers(1, 5))).astype(np.float32)
+        valid = np.abs(matrix).sum(axis=1) > 0
+        rows = matrix.view(np.dtype((np.void, matrix.shape[1] * 4))).ravel()
+        _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+        rep = first[inverse.ravel()]
+        dup = np.flatnonzero((rep != np.arange(len(matrix))) & valid)
+        got_dup, got_rep = duplicate_columns(matrix, valid)
+        np.testing.assert_array_equal(got_dup, dup)
+        np.testing.assert_array_equal(got_rep, rep[dup])
