@@ -194,9 +194,9 @@ def neighbour_table(matrix: np.ndarray, k: int, repeats: int) -> list[str]:
         f"{'peak RSS +MB':>13} {'bound MB':>9}   runs (s)"
     )
     rows = [
-        f"{v:,} x {d} matrix, k={k}, {repeats} interleaved repeats. Peak RSS: growth of VmHWM in a fresh process over",
-        "its RSS after imports and matrix load (the mark reset there). "
-        "Bound: peak_bytes(V, d, 1024, k) (+ candidates).",
+        f"{v:,} x {d} matrix, k={k}, {repeats} interleaved repeats. Peak RSS: growth of VmHWM in a fresh",
+        "process over its RSS after imports and matrix load (the mark reset there).",
+        "Bound: peak_bytes(V, d, 1024, k), + 12 * V * (k + k // 4 + 4) for bfloat16's candidates.",
         head,
     ]
     for name in VARIANTS:
