@@ -130,7 +130,7 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
     with open_store(settings) as store:
         table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
         if max_memory:
-            block_rows = block_rows_for_memory(len(table), table.dim, parse_bytes(max_memory))
+            block_rows = block_rows_for_memory(len(table), table.dim, parse_bytes(max_memory), k)
         say(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype} on {device}", quiet)
         with Progress(quiet) as progress:
             report = run_load(
