@@ -177,7 +177,7 @@ class Progress:
     LABELS = {"tokens": "tokens    ", "variants": "variants  ", "neighbours": "neighbours"}
 
     def __init__(self, quiet: bool):
-        self.quiet = quiet
+        self.quiet = quiet or not sys.stderr.isatty()  # bars only for a person watching
         self.stage = None
         self.bar = None
 
