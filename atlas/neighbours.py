@@ -293,7 +293,6 @@ class _Twins:
         if not hit.any():
             return got_ids, got_scores
         r, cr, ir, sr = rows[hit], c[hit], ids[hit], scores[hit]
-        w = self.members.shape[1]
         their = self.members[np.maximum(ir, 0)]  # (H, kk, w) ids of each neighbour's copies
         their_scores = np.where((their >= 0) & (ir >= 0)[:, :, None], sr[:, :, None], -np.inf)
         own = self.members[cr]  # (H, w) copies of the row's own vector

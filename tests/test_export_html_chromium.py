@@ -112,7 +112,6 @@ def test_clicking_a_node_shows_its_neighbours(page):
     fields = tab.evaluate("[...document.querySelectorAll('#info-fields dd')].map(d => d.textContent)")
     assert str(node.id) in fields
     shown = tab.evaluate("[...document.querySelectorAll('#info-out li')].map(li => li.textContent)")
-    by_id = {n.id: n for n in subgraph.nodes}
     expected = sorted((e for e in subgraph.edges if e.source == node.id), key=lambda e: e.rank)
     assert len(shown) == len(expected) == 3
     for line, edge in zip(shown, expected):
