@@ -7,13 +7,14 @@ constraint, so a retried transaction changes nothing.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 import neo4j
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from .errors import AuthenticationFailed, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
+from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
 from .queries import query
 
 SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
@@ -40,16 +41,32 @@ class Store:
             self.driver = neo4j.GraphDatabase.driver(
                 settings.uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"
             )
+        except (ConfigurationError, ValueError):
+            raise InvalidArgument(
+                f"{settings.uri!r} is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+            ) from None
+        with self.errors():
             self.driver.verify_connectivity()
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Turn the driver's failures into errors that say what to do."""
+        try:
+            yield
         except AuthError:
             raise AuthenticationFailed(
-                f"Neo4j at {settings.uri} refused user {settings.user!r}: wrong password? "
+                f"Neo4j at {self.settings.uri} refused user {self.settings.user!r}: wrong password? "
                 "set --password or NEO4J_PASSWORD"
             ) from None
-        except (ServiceUnavailable, OSError, ValueError) as exc:
-            if isinstance(exc, ValueError) and "URI" not in str(exc):
-                raise
-            raise Neo4jUnavailable(f"cannot reach Neo4j at {settings.uri} — {START_HINT}") from None
+        except (ServiceUnavailable, SessionExpired, OSError):
+            raise Neo4jUnavailable(f"cannot reach Neo4j at {self.settings.uri} — {START_HINT}") from None
+        except Neo4jError as exc:
+            if exc.code == "Neo.ClientError.Database.DatabaseNotFound":
+                raise InvalidArgument(
+                    f"Neo4j at {self.settings.uri} has no database {self.database!r}; "
+                    "set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
+                ) from None
+            raise AtlasError(f"Neo4j refused a statement: {exc.message or exc.code}") from None
 
     def close(self) -> None:
         self.driver.close()
@@ -63,9 +80,10 @@ class Store:
     # -- plumbing -------------------------------------------------------------------
     def read(self, statement: str, /, **params: Any) -> list[dict]:
         """Run the named read statement; rows as dicts."""
-        records, _, _ = self.driver.execute_query(
-            query(statement), params, database_=self.database, routing_=neo4j.RoutingControl.READ
-        )
+        with self.errors():
+            records, _, _ = self.driver.execute_query(
+                query(statement), params, database_=self.database, routing_=neo4j.RoutingControl.READ
+            )
         return [r.data() for r in records]
 
     def write(self, statement: str, /, **params: Any) -> list[dict]:
@@ -74,7 +92,7 @@ class Store:
         def work(tx):
             return [r.data() for r in tx.run(query(statement), params)]
 
-        with self.driver.session(database=self.database) as session:
+        with self.errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
     def write_batches(self, statement: str, /, batches: Iterable[list[dict]], **params: Any) -> Iterator[list[dict]]:
@@ -86,7 +104,9 @@ class Store:
 
         with self.driver.session(database=self.database) as session:
             for rows in batches:
-                yield session.execute_write(work, rows)
+                with self.errors():
+                    result = session.execute_write(work, rows)
+                yield result
 
     # -- schema and models ------------------------------------------------------------
     def ensure_schema(self) -> None:

@@ -215,3 +215,13 @@ def test_cuda_without_a_gpu(run, qwen_folder, model_name):
         pytest.skip("this machine has a GPU")
     line = error_line(run("load", qwen_folder[0], "--name", model_name, "--device", "cuda", "--quiet"))
     assert line == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu"
+
+
+def test_not_a_neo4j_uri(run):
+    line = error_line(run("models", env={"NEO4J_URI": "foo://x"}))
+    assert line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+
+
+def test_missing_database(run):
+    line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
+    assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
