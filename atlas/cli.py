@@ -219,7 +219,7 @@ def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
     with open_store(settings) as store:
         stored = store.require_model(model)
         found = views.find_token_by_id(store, model, parse_id(token)) if by_id else views.find_token(store, model, token)
-        rows = views.neighbours(store, model, found["id"], k or stored["k"], collapse_variants=collapse_variants)
+        rows = views.neighbours(store, model, found["id"], stored["k"] if k is None else k, collapse_variants=collapse_variants)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return

@@ -161,9 +161,10 @@ def test_k_out_of_range(run, qwen_folder, model_name, k):
     assert line == f"Error: k must be between 1 and {n_tokens - 1} (vocabulary size - 1), got {k}"
 
 
-def test_neighbours_k_above_stored_k(run, loaded):
-    line = error_line(run("neighbours", " list", "--model", loaded[0], "--k", 6))
-    assert "5" in line and line.startswith("Error: k must be between 1 and 5")
+@pytest.mark.parametrize("k", [6, 0])
+def test_neighbours_k_outside_stored_k(run, loaded, k):
+    line = error_line(run("neighbours", " list", "--model", loaded[0], "--k", k))
+    assert line.startswith("Error: k must be between 1 and 5") and line.endswith(f"got {k}")
 
 
 def test_token_not_in_vocabulary_suggests(run, loaded):
