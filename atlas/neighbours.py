@@ -124,6 +124,14 @@ def check_k(k: int, vocab_size: int) -> None:
         raise InvalidArgument(f"k must be between 1 and {vocab_size - 1} (vocabulary size - 1), got {k}")
 
 
+def check_settings(block_rows: int, dtype: str) -> None:
+    """Reject a block size or dtype :func:`iter_neighbours` cannot use."""
+    if dtype not in DTYPES:
+        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if block_rows < 1:
+        raise InvalidArgument(f"block rows must be at least 1, got {block_rows}")
+
+
 def peak_bytes(vocab_size: int, dim: int, block_rows: int, k: int = 20) -> int:
     """Upper bound on the float32 path's working memory in bytes (see the module docstring)."""
     return 8 * vocab_size * dim + 12 * vocab_size * k + 20 * vocab_size * block_rows + 80 * (WORKERS + 1) * SLAB_ENTRIES
@@ -200,10 +208,7 @@ def iter_neighbours(
 
     ``progress(n)`` is called with the number of rows just finished.
     """
-    if dtype not in DTYPES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if block_rows < 1:
-        raise InvalidArgument(f"block rows must be at least 1, got {block_rows}")
+    check_settings(block_rows, dtype)
     unit, valid = normalise(matrix)  # (V, d), (V,)
     check_k(k, unit.shape[0])
     device = resolve_device(device)

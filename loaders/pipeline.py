@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from atlas.errors import InvalidArgument, ModelExists
-from atlas.neighbours import check_k, iter_neighbours
+from atlas.neighbours import check_k, check_settings, iter_neighbours, resolve_device
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
 
@@ -50,7 +50,9 @@ def load(
     ``batch_size`` is the number of tokens or edges per write transaction.
     """
     began = time.perf_counter()
-    check_k(k, len(table))
+    check_k(k, len(table))  # every argument is checked before anything is written
+    check_settings(block_rows, dtype)
+    device = resolve_device(device)
     if batch_size < 1:
         raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
     report = progress or (lambda stage, done, total: None)

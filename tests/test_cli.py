@@ -186,6 +186,12 @@ def test_help_is_instant_and_complete():
         assert command in result.output
 
 
+def test_bad_block_rows_writes_nothing(run, qwen_folder, model_name):
+    line = error_line(run("load", qwen_folder[0], "--name", model_name, "--block-rows", 0, "--quiet"))
+    assert line == "Error: block rows must be at least 1, got 0"
+    assert model_name not in models_json(run)
+
+
 def test_max_memory_must_be_a_size(run, qwen_folder, model_name):
     line = error_line(run("load", qwen_folder[0], "--name", model_name, "--max-memory", "lots", "--quiet"))
     assert line == "Error: cannot read 'lots' as a memory size; write it like 2GB or 512MB"
