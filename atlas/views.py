@@ -323,7 +323,7 @@ def atlas_subgraph(
         if not ids:
             raise TokenNotFound(
                 f"none of the words {', '.join(repr(w) for w in given)} is a single token of {model}; "
-                "use `atlas find` to see close tokens"
+                "`atlas neighbours WORD` names close tokens"
             )
         title = "atlas of " + ", ".join(w for w in given if w not in missing)
     rows = store.read("prompt_subgraph", model=model, ids=sorted(set(ids)), k=k)
