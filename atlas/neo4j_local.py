@@ -117,8 +117,13 @@ def start(
     home = Path(home).expanduser().resolve()
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
-    for folder in ("conf", "data", "logs", "run"):
-        (home / folder).mkdir(parents=True, exist_ok=True)
+    try:
+        for folder in ("conf", "data", "logs", "run"):
+            (home / folder).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LauncherError(
+            f"cannot create the Neo4j home {home}: {exc.strerror}; choose a writable folder with --home or ATLAS_NEO4J_HOME"
+        ) from None
 
     with _locked(home / "run" / "launcher.lock"):
         pid = _running_pid(home)

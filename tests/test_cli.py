@@ -232,3 +232,13 @@ def test_not_a_neo4j_uri(run):
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
     assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
+
+
+def test_db_start_in_an_unusable_home(tmp_path):
+    (tmp_path / "file").write_text("")
+    home = tmp_path / "file" / "home"
+    result = CliRunner().invoke(main, ["db", "start", "--home", str(home)], catch_exceptions=False)
+    assert error_line(result) == (
+        f"Error: cannot create the Neo4j home {home}: Not a directory; "
+        "choose a writable folder with --home or ATLAS_NEO4J_HOME"
+    )
