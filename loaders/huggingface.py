@@ -170,6 +170,8 @@ def load_embedding_table(source: str, name: str | None = None, offline: bool = F
     so are tokenizer ids past the end of the matrix.
     """
     folder = resolve(source, offline, weights=True)
+    if source != BUNDLED and Path(source).expanduser().is_dir():
+        source = str(folder.resolve())  # recorded absolute, so the tokenizer is found from any working folder
     tokenizer = load_tokenizer(str(folder))
     matrix = read_embedding_matrix(folder)  # (rows, d)
     family = detect_family(tokenizer)

@@ -242,3 +242,14 @@ def test_db_start_in_an_unusable_home(tmp_path):
         f"Error: cannot create the Neo4j home {home}: Not a directory; "
         "choose a writable folder with --home or ATLAS_NEO4J_HOME"
     )
+
+
+def test_model_loaded_from_a_relative_folder_is_found_from_elsewhere(run, qwen_folder, model_name, monkeypatch, tmp_path):
+    folder = qwen_folder[0]
+    monkeypatch.chdir(folder.parent)
+    assert run("load", f"./{folder.name}", "--name", model_name, "--k", 2, "--quiet").exit_code == 0
+    assert models_json(run)[model_name]["source"] == str(folder.resolve())
+    monkeypatch.chdir(tmp_path)
+    result = run("tokens", " list", "--model", model_name, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 1
