@@ -354,8 +354,16 @@ def tokenizer_of(store, model: str, offline: bool):
     """The tokenizer a stored model was loaded from."""
     from loaders import load_tokenizer
 
+    from .errors import SourceNotFound
+
     props = store.require_model(model)
-    return props, load_tokenizer(props["source"], offline=offline)
+    try:
+        return props, load_tokenizer(props["source"], offline=offline)
+    except SourceNotFound:
+        raise SourceNotFound(
+            f"model {model!r} was loaded from {props['source']!r}, which cannot be read now; put the model back "
+            f"there, or load it again from where it is with `atlas load SOURCE --name {model} --replace`"
+        ) from None
 
 
 @main.command()

@@ -253,3 +253,16 @@ def test_model_loaded_from_a_relative_folder_is_found_from_elsewhere(run, qwen_f
     result = run("tokens", " list", "--model", model_name, "--json")
     assert result.exit_code == 0, result.stderr
     assert len(json.loads(result.stdout)) == 1
+
+
+@pytest.mark.parametrize("command", ["tokens", "prompt"])
+def test_model_whose_source_is_gone(run, qwen_folder, model_name, tmp_path, command):
+    import shutil
+
+    folder = shutil.copytree(qwen_folder[0], tmp_path / "moved-away")
+    assert run("load", folder, "--name", model_name, "--k", 2, "--quiet").exit_code == 0
+    shutil.rmtree(folder)
+    assert error_line(run(command, "list", "--model", model_name)) == (
+        f"Error: model {model_name!r} was loaded from {str(folder)!r}, which cannot be read now; put the model back "
+        f"there, or load it again from where it is with `atlas load SOURCE --name {model_name} --replace`"
+    )
