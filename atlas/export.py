@@ -75,6 +75,8 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
         stream.write("\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""])
         stream.flush()
         return []
+    if not out:
+        raise ExportError("no output file given; name a file with -o, or write - for stdout")
     targets = output_paths(fmt, out)
     temps: list[tuple[str, str]] = []
     try:

@@ -83,6 +83,12 @@ def test_failed_export_leaves_nothing(run, model, tmp_path):
     assert not target.parent.exists()
 
 
+def test_empty_output_name_is_refused(run, model):
+    result = run("atlas", "--model", model, "--words", 2, "--k", 2, "--format", "json", "-o", "")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == "Error: no output file given; name a file with -o, or write - for stdout\n"
+
+
 def test_words_file_reports_words_that_are_not_tokens(run, model, tmp_path):
     words = tmp_path / "words.txt"
     words.write_text("list\ncat\nxylophonequartz\n")
