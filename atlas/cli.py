@@ -154,8 +154,10 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
     say(f"Neo4j Browser: {browser_url(settings.uri)}")
     say("Paste this query there:")
     from .export import cypher_string
+    from .views import word_texts
 
-    click.echo(f"MATCH (t:Token {{model: {cypher_string(report.name)}, text: 'cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n")
+    cat = cypher_string(word_texts("cat", table.family)[0])  # " cat" where word-start tokens carry a space
+    click.echo(f"MATCH (t:Token {{model: {cypher_string(report.name)}, text: {cat}}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n")
 
 
 def parse_bytes(text: str) -> int:
@@ -376,11 +378,14 @@ def tokenizer_of(store, model: str, offline: bool):
 @neo4j_options
 def tokens(text, model, special, components, offline, as_json, settings):
     """The token table of TEXT: position, id, token and the first and last vector components."""
+    from .errors import InvalidArgument
     from .prompt import read_rows, token_table, tokenize
 
     with open_store(settings) as store:
         props, tokenizer = tokenizer_of(store, model, offline)
     pieces = tokenize(tokenizer, text, include_special=special)
+    if not pieces:
+        raise InvalidArgument("the text has no tokens; give some text")
     rows = token_table(pieces, read_rows(props["source"], [t.id for t in pieces], offline=offline), edge=components)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

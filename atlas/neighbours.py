@@ -68,10 +68,7 @@ def normalise(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ([[0.6000000238418579, 0.800000011920929], [0.0, 0.0]], [True, False])
     """
     e = np.asarray(matrix, dtype=np.float32)
-    if e.ndim != 2 or e.shape[0] == 0 or e.shape[1] == 0:
-        raise InvalidArgument(f"the embedding matrix must be 2-D and non-empty, got shape {e.shape}")
-    if not np.isfinite(e).all():
-        raise InvalidArgument("the embedding matrix contains NaN or infinite values; clean the source first")
+    check_matrix(e)
     norms = np.linalg.norm(e, axis=1)  # (V,)
     valid = norms > 0
     unit = np.zeros_like(e)
@@ -122,6 +119,14 @@ def check_k(k: int, vocab_size: int) -> None:
     """Reject a k the vocabulary cannot give: 1 <= k < vocab_size."""
     if k <= 0 or k >= vocab_size:
         raise InvalidArgument(f"k must be between 1 and {vocab_size - 1} (vocabulary size - 1), got {k}")
+
+
+def check_matrix(matrix: np.ndarray) -> None:
+    """Reject a matrix that has no rows or columns, or holds NaN or infinite values."""
+    if matrix.ndim != 2 or matrix.shape[0] == 0 or matrix.shape[1] == 0:
+        raise InvalidArgument(f"the embedding matrix must be 2-D and non-empty, got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise InvalidArgument("the embedding matrix contains NaN or infinite values; clean the source first")
 
 
 def check_settings(block_rows: int, dtype: str) -> None:

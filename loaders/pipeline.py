@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from atlas.errors import InvalidArgument, ModelExists
-from atlas.neighbours import check_k, check_settings, iter_neighbours, resolve_device
+from atlas.neighbours import check_k, check_matrix, check_settings, iter_neighbours, resolve_device
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
 
@@ -51,6 +51,7 @@ def load(
     """
     began = time.perf_counter()
     check_k(k, len(table))  # every argument is checked before anything is written
+    check_matrix(table.matrix)
     check_settings(block_rows, dtype)
     device = resolve_device(device)
     if batch_size < 1:

