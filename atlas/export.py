@@ -382,20 +382,23 @@ def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> 
     ]
     for batch in _batches([_node_record(n) for n in nodes]):
         statements.append(
-            "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
-            f"MERGE (t:Token {{model: {model}, id: row.id}})\n"
+            _unwind(batch) + f"MERGE (t:Token {{model: {model}, id: row.id}})\n"
             "SET t.text = row.text, t.raw = row.raw, t.special = row.special, t.variant = row.variant,"
             " t.seed = row.seed, t.members = row.members"
         )
     for batch in _batches([_edge_record(e) for e in edges]):
         statements.append(
-            "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
-            f"MATCH (a:Token {{model: {model}, id: row.source}})\n"
+            _unwind(batch) + f"MATCH (a:Token {{model: {model}, id: row.source}})\n"
             f"MATCH (b:Token {{model: {model}, id: row.target}})\n"
             "MERGE (a)-[r:SIMILAR_TO]->(b)\n"
             "SET r.score = row.score, r.rank = row.rank"
         )
     return {"": "".join(s + ";\n" for s in statements)}
+
+
+def _unwind(batch: list[dict]) -> str:
+    """``UNWIND [<literal maps>] AS row`` opening a statement over one batch of records."""
+    return "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
 
 
 def _batches(rows: list[dict]) -> Iterable[list[dict]]:

@@ -108,7 +108,7 @@ def _token(row: dict) -> dict:
     return {"id": row["id"], "text": row["text"], "raw": row["raw"], "special": bool(row["special"])}
 
 
-def check_k(props: dict, k: Any) -> int:
+def check_stored_k(props: dict, k: Any) -> int:
     """``k`` as an int in 1..the model's k, else InvalidArgument naming the model's k."""
     model_k = int(props["k"])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= model_k:
@@ -145,7 +145,7 @@ def neighbours(store: Store, model: str, token_id: int, k: int, collapse_variant
     stored ranks.
     """
     props = store.require_model(model)
-    k = check_k(props, k)
+    k = check_stored_k(props, k)
     _require_ids(store, model, [token_id])
     if not collapse_variants:
         rows = store.read("neighbours", model=model, id=int(token_id), k=k)
@@ -216,7 +216,7 @@ def prompt_subgraph(
     :func:`collapse`). ``title`` defaults to the prompt's token texts.
     """
     props = store.require_model(model)
-    k = check_k(props, k)
+    k = check_stored_k(props, k)
     if not tokens:
         raise InvalidArgument("the prompt has no tokens; give some text")
     stored = _require_ids(store, model, [t.id for t in tokens], "prompt token")
@@ -299,7 +299,7 @@ def atlas_subgraph(
     not single tokens of the vocabulary, in the order given; TokenNotFound when none is.
     """
     props = store.require_model(model)
-    k = check_k(props, k)
+    k = check_stored_k(props, k)
     family = props.get("family", "other")
     missing: list[str] = []
     if words is None:
@@ -464,7 +464,7 @@ def query_subgraph(store: Store, name: str, params: dict) -> Subgraph:
             if p.name == "k":  # a default k the model cannot give becomes the model's k
                 values["k"] = min(values["k"], int(props["k"]))
     if "k" in values:
-        check_k(props, values["k"])
+        check_stored_k(props, values["k"])
     rows = store.read(view, **values)
     shown = ", ".join(f"{p.name}={values[p.name]!r}" for p in declared if p.name != "model")
     subgraph = subgraph_from_rows(values["model"], f"{view} {shown}".strip(), rows, view)
