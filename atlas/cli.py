@@ -5,13 +5,16 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import click
 
 from . import __version__
+from .display import terminal_text
 from .errors import AtlasError
+from .settings import BOLT_PORT, DEFAULT_MODEL, HTTP_PORT, Settings, default_home
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -34,8 +37,6 @@ def say(message: str, quiet: bool = False) -> None:
 
 def neo4j_options(command):
     """``--uri/--user/--password/--database``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE."""
-    from .store import Settings
-
     defaults = Settings()
 
     @click.option("--uri", envvar="NEO4J_URI", default=defaults.uri, show_default=True, help="Neo4j Bolt URI.")
@@ -54,10 +55,8 @@ def neo4j_options(command):
 
 
 def model_option(command):
-    from loaders.huggingface import DEFAULT_MODEL_NAME
-
     return click.option(
-        "--model", "-m", envvar="ATLAS_MODEL", default=DEFAULT_MODEL_NAME, show_default=True, help="Stored model name."
+        "--model", "-m", envvar="ATLAS_MODEL", default=DEFAULT_MODEL, show_default=True, help="Stored model name."
     )(command)
 
 
@@ -70,12 +69,7 @@ def open_store(settings):
 def browser_url(uri: str) -> str:
     """Neo4j Browser's address for a Bolt URI on the default HTTP port."""
     host = urlparse(uri).hostname or "127.0.0.1"
-    return f"http://{host}:7474/browser/"
-
-
-def terminal_text(text: str) -> str:
-    """Token text quoted, with control characters escaped, safe to print on a terminal."""
-    return json.dumps(text, ensure_ascii=False)
+    return f"http://{host}:{HTTP_PORT}/browser/"
 
 
 def print_table(headers: list[str], rows: list[list]) -> None:
@@ -121,18 +115,24 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
     model folder; without it, the bundled all-MiniLM-L6-v2 is loaded.
     """
     from loaders import load_embedding_table
-    from loaders.huggingface import BUNDLED
     from loaders.pipeline import load as run_load
 
-    from .neighbours import block_rows_for_memory, resolve_device
+    from .lookup import word_texts
+    from .model_files import BUNDLED
+    from .neighbours import block_rows_for_memory
+    from .queries import browser_line
 
-    device = resolve_device(device)
     with open_store(settings) as store:
         table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
+        if table.unmatched:
+            say(
+                f"warning: the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
+                "they have no vectors and are not stored"
+            )
         if max_memory:
             block_rows = block_rows_for_memory(len(table), table.dim, parse_bytes(max_memory), k)
-        say(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype} on {device}", quiet)
-        with Progress(quiet) as progress:
+        say(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype}", quiet)
+        with ProgressDisplay(quiet) as progress:
             report = run_load(
                 store,
                 table,
@@ -142,22 +142,19 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
                 dtype=dtype,
                 block_rows=block_rows,
                 batch_size=batch_size,
-                progress=progress,
+                on_progress=progress,
             )
     if report.skipped:
         say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
     else:
         say(
             f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
-            f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s"
+            f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s ({report.device})"
         )
     say(f"Neo4j Browser: {browser_url(settings.uri)}")
     say("Paste this query there:")
-    from .export import cypher_string
-    from .views import word_texts
-
-    cat = cypher_string(word_texts("cat", table.family)[0])  # " cat" where word-start tokens carry a space
-    click.echo(f"MATCH (t:Token {{model: {cypher_string(report.name)}, text: {cat}}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n")
+    cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
+    click.echo(browser_line("browser_neighbours", model=report.name, text=cat))
 
 
 def parse_bytes(text: str) -> int:
@@ -173,36 +170,82 @@ def parse_bytes(text: str) -> int:
     return int(float(match.group(1)) * 1024**power)
 
 
-class Progress:
-    """Click progress bars on stderr, one per load stage; the library calls ``(stage, n, total)``."""
+class ProgressDisplay:
+    """Shows the library's ``(stage, done, stage total)`` calls on stderr.
+
+    On a terminal, a bar per stage; otherwise (a log file, a pipe) one plain line every
+    ``interval`` seconds: stage, done/total, rate and time left. Each stage's time is
+    reported under its own name when it ends. ``quiet`` shows nothing.
+    """
 
     LABELS = {"tokens": "tokens    ", "variants": "variants  ", "neighbours": "neighbours"}
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet or not sys.stderr.isatty()  # bars only for a person watching
-        self.stage = None
+    def __init__(self, quiet: bool, stream=None, interval: float = 5.0):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = interval
+        self.stage: str | None = None
         self.bar = None
 
     def __call__(self, stage: str, n: int, total: int) -> None:
         if self.quiet:
             return
+        now = time.monotonic()
         if stage != self.stage:
             self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(n)
+            self.stage, self.done, self.total, self.began, self.shown = stage, 0, total, now, now
+            if self.tty:
+                self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=self.stream)
+                self.bar.__enter__()
+        self.done += n
+        if self.bar is not None:
+            self.bar.update(n)
+        elif now - self.shown >= self.interval:
+            self.shown = now
+            click.echo(self.line(now), file=self.stream)
+
+    def line(self, now: float) -> str:
+        """``neighbours  45,056/151,665 (29.7 %)  1,210/s  1 min 28 s left``"""
+        seconds = max(now - self.began, 1e-9)
+        rate = self.done / seconds
+        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        share = 100 * self.done / self.total if self.total else 100.0
+        return (
+            f"{self.stage}  {self.done:,}/{self.total:,} ({share:.1f} %)  {rate:,.0f}/s  "
+            f"{duration(left) if left != float('inf') else '?'} left"
+        )
 
     def close(self) -> None:
+        if self.stage is None:
+            return
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+        click.echo(f"{self.stage}: {self.done:,} in {duration(time.monotonic() - self.began)}", file=self.stream)
+        self.stage = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        if exc[0] is None:
+            self.close()
+        elif self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+def duration(seconds: float) -> str:
+    """``4.2 s``, ``1 min 28 s``, ``2 h 05 min``.
+
+    >>> duration(4.21), duration(88), duration(7500)
+    ('4.2 s', '1 min 28 s', '2 h 05 min')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 # -- neighbours, models ---------------------------------------------------------------------
@@ -216,12 +259,13 @@ class Progress:
 @neo4j_options
 def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
     """The nearest tokens of TOKEN (its exact text, e.g. "cat" or " cat"), best first."""
-    from . import views
+    from .lookup import find_token, find_token_by_id
+    from .nearest import neighbours as nearest
 
     with open_store(settings) as store:
         stored = store.require_model(model)
-        found = views.find_token_by_id(store, model, parse_id(token)) if by_id else views.find_token(store, model, token)
-        rows = views.neighbours(store, model, found["id"], stored["k"] if k is None else k, collapse_variants=collapse_variants)
+        found = find_token_by_id(store, model, parse_id(token)) if by_id else find_token(store, model, token)
+        rows = nearest(store, model, found["id"], stored["k"] if k is None else k, collapse_variants=collapse_variants)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -269,8 +313,6 @@ def db():
 
 
 def home_option(command):
-    from .neo4j_local import default_home
-
     return click.option(
         "--home",
         envvar="ATLAS_NEO4J_HOME",
@@ -284,8 +326,8 @@ def home_option(command):
 @db.command("start")
 @home_option
 @click.option("--password", envvar="NEO4J_PASSWORD", default="token-atlas", show_default=True, help="Password for user neo4j.")
-@click.option("--bolt-port", default=7687, show_default=True, type=int)
-@click.option("--http-port", default=7474, show_default=True, type=int)
+@click.option("--bolt-port", default=BOLT_PORT, show_default=True, type=int)
+@click.option("--http-port", default=HTTP_PORT, show_default=True, type=int)
 @click.option("--heap", default="2g", show_default=True, help="JVM heap size.")
 @click.option("--pagecache", default="2g", show_default=True, help="Page cache size.")
 def db_start(home, password, bolt_port, http_port, heap, pagecache):
@@ -293,7 +335,7 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
     from . import neo4j_local
 
     server, started = neo4j_local.start(
-        home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, progress=say
+        home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
     )
     if started:
         say(f"Neo4j started (pid {server.pid}); logs in {server.log_path.parent}")
@@ -330,10 +372,9 @@ def db_status(home):
 @neo4j_options
 def variants(word, model, rebuild, as_json, settings):
     """The variant group of WORD: "list", " list", "List", "_list" and "##list" are one word."""
-    from loaders.pipeline import rebuild_variants
-
-    from . import views
     from .errors import InvalidArgument
+    from .lookup import variant_group
+    from .writes import rebuild_variants
 
     if not word and not rebuild:
         raise InvalidArgument("give a WORD to list its variant group, or --rebuild to recompute the groups")
@@ -343,7 +384,7 @@ def variants(word, model, rebuild, as_json, settings):
             say(f"rebuilt the variant groups of {model!r}: {count:,} tokens in groups")
         if not word:
             return
-        group = views.variant_group(store, model, word)
+        group = variant_group(store, model, word)
     if as_json:
         click.echo(json.dumps(group, ensure_ascii=False, indent=2))
         return
@@ -353,14 +394,13 @@ def variants(word, model, rebuild, as_json, settings):
 
 # -- tokens, prompt, atlas, export -------------------------------------------------------------------
 def tokenizer_of(store, model: str, offline: bool):
-    """The tokenizer a stored model was loaded from."""
-    from loaders import load_tokenizer
-
+    """The stored model's properties and the tokenizer it was loaded from."""
     from .errors import SourceNotFound
+    from .model_files import read_tokenizer
 
     props = store.require_model(model)
     try:
-        return props, load_tokenizer(props["source"], offline=offline)
+        return props, read_tokenizer(props["source"], offline=offline)
     except SourceNotFound:
         raise SourceNotFound(
             f"model {model!r} was loaded from {props['source']!r}, which cannot be read now; put the model back "
@@ -379,14 +419,16 @@ def tokenizer_of(store, model: str, offline: bool):
 def tokens(text, model, special, components, offline, as_json, settings):
     """The token table of TEXT: position, id, token and the first and last vector components."""
     from .errors import InvalidArgument
-    from .prompt import read_rows, token_table, tokenize
+    from .model_files import read_rows
+    from .prompt import token_table, tokenize
 
     with open_store(settings) as store:
         props, tokenizer = tokenizer_of(store, model, offline)
-    pieces = tokenize(tokenizer, text, include_special=special)
+    pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
     if not pieces:
         raise InvalidArgument("the text has no tokens; give some text")
-    rows = token_table(pieces, read_rows(props["source"], [t.id for t in pieces], offline=offline), edge=components)
+    vectors = read_rows(props["source"], [t.id for t in pieces], offline=offline, name=props.get("embedding_tensor"))
+    rows = token_table(pieces, vectors, edge=components)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -441,14 +483,15 @@ def emit(subgraph, fmt: str, output: str) -> None:
 @neo4j_options
 def prompt(text, model, k, special, collapse_variants, save, offline, fmt, output, settings):
     """The graph of a prompt: each token of TEXT with its k nearest tokens, and every edge among them."""
-    from . import views
     from .prompt import tokenize
+    from .seeded import prompt_subgraph
+    from .writes import save_prompt
 
     with open_store(settings) as store:
-        _, tokenizer = tokenizer_of(store, model, offline)
-        pieces = tokenize(tokenizer, text, include_special=special)
-        subgraph = views.prompt_subgraph(store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}")
-        saved = views.save_prompt(store, model, text, pieces) if save else None
+        props, tokenizer = tokenizer_of(store, model, offline)
+        pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
+        subgraph = prompt_subgraph(store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}")
+        saved = save_prompt(store, model, text, pieces) if save else None
     emit(subgraph, fmt, output)
     if saved:
         say("saved; see it in Neo4j Browser with:")
@@ -466,13 +509,13 @@ def prompt(text, model, k, special, collapse_variants, save, offline, fmt, outpu
 @neo4j_options
 def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, output, settings):
     """An atlas: N random whole words (or the words of a file), each with its k nearest tokens."""
-    from . import views
+    from .seeded import atlas_subgraph
 
     words = None
     if words_file is not None:
         words = [line.strip() for line in words_file if line.strip()]
     with open_store(settings) as store:
-        subgraph, missing = views.atlas_subgraph(store, model, words, n_words, seed, k, collapse_variants=collapse_variants)
+        subgraph, missing = atlas_subgraph(store, model, words, n_words, seed, k, collapse_variants=collapse_variants)
     if missing:
         say(f"not single tokens of {model}, left out: {', '.join(terminal_text(w) for w in missing)}")
     emit(subgraph, fmt, output)
@@ -485,8 +528,8 @@ def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, o
 @neo4j_options
 def export(name, params, fmt, output, settings):
     """Run a named query from cypher/ and export the subgraph it returns."""
-    from . import views
     from .errors import InvalidArgument
+    from .named_views import query_subgraph
 
     values = {}
     for item in params:
@@ -495,7 +538,7 @@ def export(name, params, fmt, output, settings):
             raise InvalidArgument(f"--param expects KEY=VALUE, got {item!r}")
         values[key] = value
     with open_store(settings) as store:
-        subgraph = views.query_subgraph(store, name, values)
+        subgraph = query_subgraph(store, name, values)
     emit(subgraph, fmt, output)
 
 

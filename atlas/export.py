@@ -19,7 +19,10 @@ from functools import lru_cache
 from importlib import resources
 from typing import Iterable, TextIO
 
+from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
+from atlas.display import display_text, script_json, visible_text
 from atlas.errors import ExportError
+from atlas.queries import query
 from atlas.subgraph import Edge, Node, Subgraph
 
 FORMATS = ("html", "graphml", "json", "csv", "cypher")
@@ -162,43 +165,6 @@ def _members(node: Node) -> str:
     return " ".join(str(int(m)) for m in node.members)
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def visible_text(text: str) -> str:
-    r"""``text`` with the characters XML 1.0 cannot hold written as ``\xNN`` / ``\uNNNN``.
-
-    Tab, newline and carriage return are kept. A backslash is kept as is, so the
-    escape is readable rather than reversible.
-
-    >>> visible_text("a\x00b\x1b\t")
-    'a\\x00b\\x1b\t'
-    """
-    return _XML_ILLEGAL.sub(_escape_char, text)
-
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\ufffe\uffff]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def display_text(text: str) -> str:
-    r"""The label a person sees: control characters escaped, spaces shown as ``␣``.
-
-    >>> display_text(" list\n")
-    '␣list\\n'
-    >>> display_text("")
-    '∅'
-    """
-    if not text:
-        return "∅"
-    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), None) or _escape_char(m), text).replace(" ", "␣")
-
-
-def _escape_char(match: re.Match) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 # --- json ------------------------------------------------------------------------------------
 
 
@@ -322,127 +288,27 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
 
 # --- cypher ----------------------------------------------------------------------------------
 
-_CYPHER_ESCAPES = {
-    "\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"
-}
-_CYPHER_SPECIAL = re.compile("[\\\\'\"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-
-
-def cypher_string(text: str) -> str:
-    r"""A single-quoted Cypher string literal for ``text``.
-
-    Backslash and both quotes are escaped, newline/tab/... use their short escapes and
-    other control characters ``\uXXXX``, so a literal never spans lines.
-
-    >>> print(cypher_string("it's a \\ \n"))
-    'it\'s a \\ \n'
-    """
-    return "'" + _CYPHER_SPECIAL.sub(_cypher_escape, text) + "'"
-
-
-def _cypher_escape(match: re.Match) -> str:
-    char = match.group()
-    return _CYPHER_ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
-def _cypher_value(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _float(value).replace("e+", "e")  # Cypher exponents take no plus sign
-    if isinstance(value, str):
-        return cypher_string(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_cypher_value(v) for v in value) + "]"
-    raise TypeError(f"no Cypher literal for {type(value).__name__}")
-
-
-def _cypher_map(record: dict) -> str:
-    return "{" + ", ".join(f"{key}: {_cypher_value(value)}" for key, value in record.items()) + "}"
-
 
 def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
     """Plain Cypher statements, each ending in ``;`` and a newline, that recreate the subgraph.
 
-    Tokens are MERGEd on (:Token {model, id}) and edges on (a)-[:SIMILAR_TO]->(b), so
-    running the script twice changes nothing. Values are literals (no ``:param``),
-    so cypher-shell ``-f`` and a driver (statement by statement, see
-    ``split_statements``) both run it.
+    The statements are ``schema_token_key``, ``export_tokens`` and ``export_edges``
+    from ``cypher/`` with their parameters written as literals (no ``:param``), so
+    cypher-shell ``-f`` and a driver (statement by statement, see
+    :func:`~atlas.cypher_literals.split_statements`) both run it. Tokens are MERGEd on
+    (:Token {model, id}) and edges on (a)-[:SIMILAR_TO]->(b), so running the script
+    twice changes nothing.
     """
-    model = cypher_string(subgraph.model)
     statements = [
-        f"// token atlas subgraph {cypher_string(subgraph.title)} of model {model}: "
+        f"// token atlas subgraph {cypher_string(subgraph.title)} of model {cypher_string(subgraph.model)}: "
         f"{len(nodes)} tokens, {len(edges)} SIMILAR_TO edges\n"
-        "// run in a Neo4j 5 database: cypher-shell -f FILE\n"
-        "CREATE CONSTRAINT IF NOT EXISTS FOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE"
+        "// run in a Neo4j 5 database: cypher-shell -f FILE\n" + inline(query("schema_token_key"), {})
     ]
-    for batch in _batches([_node_record(n) for n in nodes]):
-        statements.append(
-            _unwind(batch) + f"MERGE (t:Token {{model: {model}, id: row.id}})\n"
-            "SET t.text = row.text, t.raw = row.raw, t.special = row.special, t.variant = row.variant,"
-            " t.seed = row.seed, t.members = row.members"
-        )
-    for batch in _batches([_edge_record(e) for e in edges]):
-        statements.append(
-            _unwind(batch) + f"MATCH (a:Token {{model: {model}, id: row.source}})\n"
-            f"MATCH (b:Token {{model: {model}, id: row.target}})\n"
-            "MERGE (a)-[r:SIMILAR_TO]->(b)\n"
-            "SET r.score = row.score, r.rank = row.rank"
-        )
+    for name, records in (("export_tokens", [_node_record(n) for n in nodes]), ("export_edges", [_edge_record(e) for e in edges])):
+        for start in range(0, len(records), CYPHER_BATCH):
+            rows = Literal("[\n  " + ",\n  ".join(cypher_value(r) for r in records[start : start + CYPHER_BATCH]) + "\n]")
+            statements.append(inline(query(name), {"model": subgraph.model, "rows": rows}))
     return {"": "".join(s + ";\n" for s in statements)}
-
-
-def _unwind(batch: list[dict]) -> str:
-    """``UNWIND [<literal maps>] AS row`` opening a statement over one batch of records."""
-    return "UNWIND [\n" + ",\n".join("  " + _cypher_map(r) for r in batch) + "\n] AS row\n"
-
-
-def _batches(rows: list[dict]) -> Iterable[list[dict]]:
-    for start in range(0, len(rows), CYPHER_BATCH):
-        yield rows[start : start + CYPHER_BATCH]
-
-
-def split_statements(script: str) -> list[str]:
-    """Split a Cypher script on the ``;`` that end statements, for running them one by one.
-
-    Semicolons inside string literals, backtick names and comments do not split.
-    Returns the statements without their ``;``, stripped; pieces holding only
-    comments or whitespace are dropped.
-
-    >>> split_statements("RETURN ';' AS a;\\n// done\\nRETURN 2;\\n")
-    ["RETURN ';' AS a", '// done\\nRETURN 2']
-    """
-    statements: list[str] = []
-    start, i, has_code = 0, 0, False
-    n = len(script)
-    while i < n:
-        c = script[i]
-        if c in "'\"`":
-            has_code = True
-            i += 1
-            while i < n and script[i] != c:
-                i += 2 if script[i] == "\\" and c != "`" else 1
-            i += 1
-        elif script.startswith("//", i):
-            end = script.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif script.startswith("/*", i):
-            end = script.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        elif c == ";":
-            if has_code:
-                statements.append(script[start:i].strip())
-            start, i, has_code = i + 1, i + 1, False
-        else:
-            has_code = has_code or not c.isspace()
-            i += 1
-    if has_code:
-        statements.append(script[start:].strip())
-    return statements
 
 
 # --- html ------------------------------------------------------------------------------------
@@ -490,22 +356,6 @@ def variant_groups(nodes: list[Node]) -> dict[int, int | None]:
     return {n.id: number.get(n.variant) if n.variant is not None else None for n in nodes}
 
 
-def script_json(data) -> str:
-    """JSON that is safe inside an HTML ``<script>`` element.
-
-    ``<``, ``>``, ``&``, U+2028 and U+2029 only occur inside JSON strings, where the
-    ``\\uXXXX`` escapes mean the same, so ``</script>`` or ``<!--`` in token text
-    cannot end the element.
-
-    >>> script_json({"t": "</script>&"})
-    '{"t": "\\\\u003c/script\\\\u003e\\\\u0026"}'
-    """
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
-    for char in "<>&\u2028\u2029":
-        text = text.replace(char, f"\\u{ord(char):04x}")
-    return text
-
-
 @lru_cache(maxsize=None)
 def _static(name: str) -> str:
     return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
@@ -514,7 +364,7 @@ def _static(name: str) -> str:
 def _library() -> str:
     library = _static("force-graph.min.js")
     if "</script" in library.lower() or "<!--" in library:
-        raise ExportError("atlas/static/force-graph.min.js cannot be inlined; run `npm ci && npm run vendor` in web/")
+        raise ExportError("atlas/static/force-graph.min.js cannot be inlined; run `npm ci && npm run vendor` in atlas/static/npm/")
     return library
 
 

@@ -1,6 +1,6 @@
 """Provision and run a local Neo4j Community server from Maven Central jars, without Docker.
 
-A server lives in one home folder (``default_home()`` unless told otherwise)::
+A server lives in one home folder (``atlas.settings.default_home()`` unless told otherwise)::
 
     HOME/lib/            the jars (downloaded once with Maven; may be shared via ``lib_dir``)
     HOME/conf/neo4j.conf written on every start from ``atlas/neo4j/neo4j.conf``
@@ -10,8 +10,8 @@ A server lives in one home folder (``default_home()`` unless told otherwise)::
 
 ``start`` launches the server in its own process session so that it outlives the
 caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser.
-``stop`` stops only a server whose pid file it wrote. Progress messages go to an
-optional callback; nothing is printed.
+``stop`` stops only a server whose pid file it wrote. Messages for the user go to an
+optional ``say`` callback; nothing is printed.
 """
 
 from __future__ import annotations
@@ -35,14 +35,10 @@ from string import Template
 from typing import Callable, Iterator
 
 from atlas.errors import InvalidArgument, LauncherError
+from atlas.settings import BOLT_PORT, DEFAULT_PASSWORD, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION
 
-NEO4J_VERSION = "5.26.29"
 BROWSER_VERSION = "5.24.0"
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
-DEFAULT_PASSWORD = "token-atlas"
-DEFAULT_USER = "neo4j"
-DEFAULT_BOLT_PORT = 7687
-DEFAULT_HTTP_PORT = 7474
 DOWNLOAD_SIZE = "~133 MB"
 MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
@@ -72,7 +68,7 @@ _JVM_FLAGS = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
 )
 
-Progress = Callable[[str], None]
+Say = Callable[[str], None]  # a message for the user
 
 
 @dataclass(frozen=True)
@@ -87,20 +83,15 @@ class LocalServer:
     log_path: Path
 
 
-def default_home() -> Path:
-    """Where the shared development server lives: outside any repository, one folder per version."""
-    return Path.home() / ".cache" / "token-atlas" / f"neo4j-{NEO4J_VERSION}"
-
-
 def start(
     home: Path,
     password: str = DEFAULT_PASSWORD,
-    bolt_port: int = DEFAULT_BOLT_PORT,
-    http_port: int = DEFAULT_HTTP_PORT,
+    bolt_port: int = BOLT_PORT,
+    http_port: int = HTTP_PORT,
     heap: str = "2g",
     pagecache: str = "2g",
     timeout: float = 180,
-    progress: Progress | None = None,
+    say: Say | None = None,
     *,
     java: str | Path | None = None,
     mvn: str | Path | None = None,
@@ -113,7 +104,7 @@ def start(
     ``java`` and ``mvn`` are executables (default: found on PATH); ``lib_dir`` is
     the jar folder (default ``home/lib``), so several homes can share one download.
     """
-    say = progress or (lambda message: None)
+    say = say or (lambda message: None)
     home = Path(home).expanduser().resolve()
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
@@ -129,7 +120,7 @@ def start(
         pid = _running_pid(home)
         if pid is not None:
             running = _server(home, pid)
-            wanted = (f"bolt://127.0.0.1:{bolt_port}", f"http://127.0.0.1:{http_port}")
+            wanted = (f"bolt://{HOST}:{bolt_port}", f"http://{HOST}:{http_port}")
             if (running.bolt_uri, running.http_url) != wanted:
                 raise LauncherError(
                     f"the Neo4j server of {home} is already running at {running.bolt_uri} "
@@ -151,7 +142,7 @@ def start(
             say("setting the initial password")
             _set_initial_password(java_exe, lib, home, password)
 
-        say(f"starting Neo4j {NEO4J_VERSION} on bolt://127.0.0.1:{bolt_port}")
+        say(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
         server = _launch(java_exe, lib, home, heap)
         _wait_until_ready(server, password, timeout, started_now=True)
         say(f"Neo4j is up: {server.browser_url}")
@@ -229,7 +220,7 @@ def _check_arguments(password: str, bolt_port: int, http_port: int, heap: str, p
             raise InvalidArgument(f"the {name} size must look like 512m or 2g, not {size!r}")
 
 
-def _find_java(java: str | Path | None, say: Progress) -> str:
+def _find_java(java: str | Path | None, say: Say) -> str:
     if java is None:
         found = shutil.which("java")
         if found is None:
@@ -270,11 +261,11 @@ def _find_mvn(mvn: str | Path | None) -> str:
 
 
 def _check_port_free(port: int, home: Path) -> None:
-    """Raise if something already listens on 127.0.0.1:port."""
+    """Raise if something already listens on HOST:port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(("127.0.0.1", port))
+            probe.bind((HOST, port))
             return
         except OSError:
             pass
@@ -326,7 +317,7 @@ def _jars_present(lib: Path) -> bool:
     )
 
 
-def _provision(lib: Path, mvn: str | Path | None, say: Progress) -> None:
+def _provision(lib: Path, mvn: str | Path | None, say: Say) -> None:
     """Download the server's jars into ``lib`` with Maven, once; the folder appears only when complete."""
     if _jars_present(lib):
         return
@@ -412,7 +403,7 @@ def _wait_until_ready(server: LocalServer, password: str, timeout: float, starte
                 f"Neo4j exited while starting: {_failure_detail(server.home)} "
                 f"(read {server.log_path} and {server.home / 'logs' / 'console.log'})"
             )
-        if _accepts_tcp("127.0.0.1", bolt_port):
+        if _accepts_tcp(HOST, bolt_port):
             try:
                 with neo4j.GraphDatabase.driver(
                     server.bolt_uri, auth=(DEFAULT_USER, password), connection_timeout=5,
@@ -533,11 +524,11 @@ def _server(home: Path, pid: int) -> LocalServer:
     """The addresses of the server of ``home``, read back from the neo4j.conf it was started with."""
     conf = (home / "conf" / "neo4j.conf").read_text(encoding="utf-8")
     ports = dict(re.findall(r"^server\.(bolt|http)\.listen_address=[^:\n]*:(\d+)$", conf, re.MULTILINE))
-    http_url = f"http://127.0.0.1:{ports['http']}"
+    http_url = f"http://{HOST}:{ports['http']}"
     return LocalServer(
         home=home,
         pid=pid,
-        bolt_uri=f"bolt://127.0.0.1:{ports['bolt']}",
+        bolt_uri=f"bolt://{HOST}:{ports['bolt']}",
         http_url=http_url,
         browser_url=f"{http_url}/browser/",
         log_path=home / "logs" / "neo4j.log",

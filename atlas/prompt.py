@@ -1,8 +1,8 @@
-"""A prompt as the model sees it: its token ids and pieces, and the embedding rows of those tokens.
+"""A prompt as the model sees it: its token ids and pieces, and the table of their embedding rows.
 
-``tokenize`` and ``token_table`` are pure given a tokenizer and the rows; ``read_rows``
-reads only the rows a prompt needs from the model's safetensors file, so showing the
-vectors of a sentence never loads a whole (151,936 x 1,536) matrix.
+Both functions are pure given a tokenizer and the rows; :func:`atlas.model_files.read_rows`
+reads only the rows a prompt needs, so showing the vectors of a sentence never loads a
+whole (151,936 x 1,536) matrix.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, SourceNotFound
+from atlas.errors import InvalidArgument
 from atlas.variants import detect_family, readable_text
 
 
@@ -31,15 +31,17 @@ class PromptToken:
     text: str = ""
 
 
-def tokenize(tokenizer: Any, text: str, include_special: bool = False) -> list[PromptToken]:
+def tokenize(tokenizer: Any, text: str, include_special: bool = False, family: str | None = None) -> list[PromptToken]:
     """The tokens of ``text``, in order, as ``tokenizer`` splits it.
 
-    ``tokenizer`` is a transformers fast tokenizer (what ``loaders.load_tokenizer``
-    returns) or a ``tokenizers.Tokenizer``. ``include_special`` adds the model's
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` (what :func:`atlas.model_files.read_tokenizer`
+    returns) or a transformers fast tokenizer. ``include_special`` adds the model's
     special tokens (``[CLS]`` ... ``[SEP]`` for BERT-like models) as the model would.
+    ``family`` is the tokenizer's family when it is known (a stored model records it);
+    otherwise it is detected from the tokenizer.
 
-    >>> from loaders import default_source, load_tokenizer
-    >>> [(t.position, t.id, t.piece) for t in tokenize(load_tokenizer(default_source()), "HTML coders")]
+    >>> from atlas.model_files import default_source, read_tokenizer
+    >>> [(t.position, t.id, t.piece) for t in tokenize(read_tokenizer(default_source()), "HTML coders")]
     [(0, 16129, 'html'), (1, 3642, 'code'), (2, 2869, '##rs')]
     """
     if hasattr(tokenizer, "convert_ids_to_tokens"):  # transformers
@@ -48,7 +50,7 @@ def tokenize(tokenizer: Any, text: str, include_special: bool = False) -> list[P
     else:  # tokenizers.Tokenizer
         encoding = tokenizer.encode(text, add_special_tokens=include_special)
         ids, pieces = list(encoding.ids), list(encoding.tokens)
-    family = detect_family(tokenizer)
+    family = family or detect_family(tokenizer)
     return [
         PromptToken(position, int(token_id), piece, readable_text(piece, family))
         for position, (token_id, piece) in enumerate(zip(ids, pieces))
@@ -66,7 +68,7 @@ def token_table(
     ``last`` are the first and last ``edge`` components of the token's input
     embedding, as Python floats. ``matrix_rows`` is either ``{token id: row}`` or an
     array with one row per token in ``tokens`` order (what
-    ``read_rows(source, [t.id for t in tokens])`` returns).
+    ``atlas.model_files.read_rows(source, [t.id for t in tokens])`` returns).
 
     >>> rows = np.arange(12, dtype=np.float32).reshape(2, 6)
     >>> token_table([PromptToken(0, 7, "a"), PromptToken(1, 9, "Ġb", " b")], rows, edge=2)[1]
@@ -99,70 +101,3 @@ def token_table(
             }
         )
     return table
-
-
-def read_rows(source: str, ids: Sequence[int], offline: bool = False) -> np.ndarray:
-    """Rows ``ids`` (in that order, repeats allowed) of the model's input-embedding matrix, (len(ids), d) float32.
-
-    Only those rows are read, with safetensors' ``get_slice`` (one contiguous slice per
-    run of consecutive ids). A checkpoint without safetensors is read whole as a
-    fallback.
-    """
-    from loaders.huggingface import (
-        safetensors_keys,
-        embedding_tensor_name,
-        read_embedding_matrix,
-        resolve,
-    )
-
-    wanted = [int(i) for i in ids]
-    if any(i < 0 for i in wanted):
-        raise InvalidArgument(f"token ids cannot be negative, got {min(wanted)}")
-    folder = resolve(source, offline, weights=True)
-    name = embedding_tensor_name(folder)
-    if name is None:
-        matrix = read_embedding_matrix(folder)  # (rows, d)
-        _check_ids(wanted, matrix.shape[0], source)
-        return np.ascontiguousarray(matrix[wanted], dtype=np.float32)
-
-    from safetensors import safe_open
-
-    unique = sorted(set(wanted))
-    found: dict[int, np.ndarray] = {}
-    try:
-        with safe_open(str(safetensors_keys(folder)[name]), "pt") as f:
-            tensor = f.get_slice(name)
-            shape = tensor.get_shape()
-            _check_ids(unique, shape[0], source)
-            for start, stop in _runs(unique):
-                block = tensor[start:stop].float().numpy()  # (stop - start, d)
-                found.update((start + i, block[i]) for i in range(stop - start))
-    except OSError as exc:
-        raise SourceNotFound(f"cannot read the embeddings of {source!r}: {exc}".splitlines()[0]) from None
-    if not wanted:
-        return np.zeros((0, shape[1]), dtype=np.float32)
-    return np.stack([found[i] for i in wanted]).astype(np.float32, copy=False)
-
-
-def _check_ids(ids: Sequence[int], rows: int, source: str) -> None:
-    beyond = [i for i in ids if i >= rows]
-    if beyond:
-        raise InvalidArgument(
-            f"token ids {beyond} are past the end of the embedding matrix of {source!r} ({rows} rows); "
-            "the tokenizer has tokens the model has no vectors for"
-        )
-
-
-def _runs(sorted_ids: Sequence[int]) -> list[tuple[int, int]]:
-    """Half-open ranges of consecutive ids.
-
-    >>> _runs([1, 2, 3, 7, 9, 10])
-    [(1, 4), (7, 8), (9, 11)]
-    """
-    runs: list[tuple[int, int]] = []
-    for i in sorted_ids:
-        if runs and runs[-1][1] == i:
-            runs[-1] = (runs[-1][0], i + 1)
-        else:
-            runs.append((i, i + 1))
-    return runs

@@ -1,9 +1,12 @@
-"""Load Cypher statements by name from the ``cypher`` package (one statement per file)."""
+"""Load Cypher statements by name from the ``cypher`` package (one statement per file); the only module that reads it."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from typing import Any
+
+from atlas.cypher_literals import inline
 
 
 @lru_cache(maxsize=None)
@@ -37,3 +40,12 @@ def header(name: str) -> str:
 def resource_text(filename: str) -> str:
     """A non-query file shipped in ``cypher/`` (the Browser stylesheet or guide)."""
     return resources.files("cypher").joinpath(filename).read_text(encoding="utf-8")
+
+
+def browser_line(name: str, **params: Any) -> str:
+    """The statement ``name`` on one line with its parameters written as literals, to paste into Neo4j Browser.
+
+    >>> browser_line("browser_neighbours", model="m", text=" cat")
+    "MATCH (t:Token {model: 'm', text: ' cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
+    """
+    return inline(query(name), params, one_line=True)

@@ -8,7 +8,6 @@ constraint, so a retried transaction changes nothing.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 import neo4j
@@ -16,19 +15,10 @@ from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceU
 
 from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
 from .queries import query
+from .settings import DEFAULT_URI, Settings
 
 SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where Neo4j is and how to log in."""
-
-    uri: str = "bolt://127.0.0.1:7687"
-    user: str = "neo4j"
-    password: str = "token-atlas"
-    database: str = "neo4j"
 
 
 class Store:
@@ -43,7 +33,7 @@ class Store:
             )
         except (ConfigurationError, ValueError):
             raise InvalidArgument(
-                f"{settings.uri!r} is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+                f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)"
             ) from None
         with self.errors():
             self.driver.verify_connectivity()

@@ -1,8 +1,17 @@
-"""The one shape every view produces and every exporter takes: token nodes and scored edges."""
+"""The one shape every view produces and every exporter takes: token nodes and scored edges.
+
+Views build it from statement rows with ``nodes`` and ``edges`` lists
+(:func:`subgraph_from_rows`), ordered (nodes by id, edges by source, rank, target) so
+the same inputs give byte-identical exports; :func:`collapse` draws each variant group
+as one node.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+from atlas.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -43,3 +52,95 @@ class Subgraph:
 
     def node_ids(self) -> set[int]:
         return {n.id for n in self.nodes}
+
+
+def subgraph_from_rows(model: str, title: str, rows: Sequence[dict], statement: str) -> Subgraph:
+    """A Subgraph from rows with ``nodes`` and ``edges`` lists (the named-view contract), ordered."""
+    nodes: dict[int, Node] = {}
+    edges: dict[tuple[int, int], Edge] = {}
+    for row in rows:
+        if "nodes" not in row or "edges" not in row:
+            raise InvalidArgument(f"{statement} must return columns nodes and edges, got {', '.join(row) or 'none'}")
+        for item in row["nodes"] or []:
+            node = _node(item, statement)
+            if node.id in nodes:
+                node = replace(nodes[node.id], seed=nodes[node.id].seed or node.seed)
+            nodes[node.id] = node
+        for item in row["edges"] or []:
+            edge = _edge(item, statement)
+            edges.setdefault((edge.source, edge.target), edge)
+    for edge in edges.values():
+        for end in (edge.source, edge.target):
+            if end not in nodes:
+                raise InvalidArgument(
+                    f"{statement} returned edge {edge.source} -> {edge.target} but not node {end}; return both ends"
+                )
+    return Subgraph(
+        model=model,
+        title=title,
+        nodes=sorted(nodes.values(), key=lambda n: n.id),
+        edges=sorted(edges.values(), key=lambda e: (e.source, e.rank, e.target)),
+    )
+
+
+def _node(item: dict, statement: str) -> Node:
+    if not isinstance(item, dict) or item.get("id") is None or item.get("text") is None:
+        raise InvalidArgument(f"{statement} returned a node without id or text: {item!r}")
+    return Node(
+        id=int(item["id"]),
+        text=str(item["text"]),
+        raw=str(item.get("raw") or ""),
+        special=bool(item.get("special") or False),
+        variant=item.get("variant"),
+        seed=bool(item.get("seed") or False),
+    )
+
+
+def _edge(item: dict, statement: str) -> Edge:
+    if not isinstance(item, dict) or any(item.get(f) is None for f in ("source", "target", "score", "rank")):
+        raise InvalidArgument(f"{statement} returned an edge without source, target, score or rank: {item!r}")
+    return Edge(int(item["source"]), int(item["target"]), float(item["score"]), int(item["rank"]))
+
+
+def collapse(subgraph: Subgraph) -> Subgraph:
+    """Draw each variant group as one node.
+
+    A group (nodes sharing a variant key) becomes the node of its lowest token id,
+    with that token's text and ``members`` = every token id of the group shown (left
+    empty for a group of one token); it is a seed if any member is. Edges are
+    re-pointed to group nodes; edges inside a group are dropped; parallel edges are
+    merged, keeping the best score and its rank (ties: the lower rank). Nodes without
+    a key stay as they are.
+
+    >>> g = Subgraph("m", "t", [Node(1, "list", variant="list"), Node(4, " List", variant="list"),
+    ...     Node(7, "cat", variant="cat")], [Edge(1, 4, 0.9, 1), Edge(1, 7, 0.5, 2), Edge(4, 7, 0.6, 1)])
+    >>> c = collapse(g)
+    >>> [(n.id, n.members) for n in c.nodes], c.edges
+    ([(1, (1, 4)), (7, ())], [Edge(source=1, target=7, score=0.6, rank=1)])
+    """
+    groups: dict[str, list[Node]] = {}
+    for node in subgraph.nodes:
+        if node.variant is not None:
+            groups.setdefault(node.variant, []).append(node)
+    home = {n.id: n.id for n in subgraph.nodes}  # token id -> the node id it is drawn as
+    nodes = {n.id: n for n in subgraph.nodes if n.variant is None}
+    for members in groups.values():
+        members = sorted(members, key=lambda n: n.id)
+        rep = members[0]
+        ids = tuple(n.id for n in members)
+        nodes[rep.id] = replace(rep, seed=any(n.seed for n in members), members=ids if len(ids) > 1 else ())
+        home.update((i, rep.id) for i in ids)
+    edges: dict[tuple[int, int], Edge] = {}
+    for edge in sorted(subgraph.edges, key=lambda e: (e.source, e.rank, e.target)):
+        source, target = home[edge.source], home[edge.target]
+        if source == target:
+            continue
+        best = edges.get((source, target))
+        if best is None or (edge.score, -edge.rank) > (best.score, -best.rank):
+            edges[(source, target)] = Edge(source, target, edge.score, edge.rank)
+    return Subgraph(
+        model=subgraph.model,
+        title=subgraph.title,
+        nodes=sorted(nodes.values(), key=lambda n: n.id),
+        edges=sorted(edges.values(), key=lambda e: (e.source, e.rank, e.target)),
+    )

@@ -262,10 +262,11 @@ def variant_key(raw: str, family: str, special: bool = False) -> str | None:
 
 
 def group_rows(raw_pieces: list[str], special: list[bool], family: str) -> list[tuple[int, str]]:
-    """``(token_id, key)`` for every token that has a variant key.
+    """``(index, key)`` for every piece that has a variant key, ``index`` being its place in ``raw_pieces``.
 
-    ``raw_pieces[i]`` and ``special[i]`` describe token id ``i``.  Tokens
-    without a key (special, whitespace-only) are left out.
+    ``raw_pieces[i]`` and ``special[i]`` describe the same token (row ``i`` of an
+    embedding table, whose token id is ``ids[i]``).  Pieces without a key
+    (special, whitespace-only) are left out.
 
     >>> group_rows(["[CLS]", "list", "##list", "lists"], [True, False, False, False], "wordpiece")
     [(1, 'list'), (2, 'list'), (3, 'lists')]
@@ -276,8 +277,8 @@ def group_rows(raw_pieces: list[str], special: list[bool], family: str) -> list[
             f"raw_pieces has {len(raw_pieces)} entries but special has {len(special)}"
         )
     rows = []
-    for token_id, (raw, is_special) in enumerate(zip(raw_pieces, special)):
+    for index, (raw, is_special) in enumerate(zip(raw_pieces, special)):
         key = variant_key(raw, family, is_special)
         if key is not None:
-            rows.append((token_id, key))
+            rows.append((index, key))
     return rows

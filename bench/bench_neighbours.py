@@ -227,7 +227,8 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     included); the load reads it again, as ``atlas load`` would.
     """
     from atlas.errors import AtlasError
-    from atlas.store import Settings, Store
+    from atlas.settings import Settings
+    from atlas.store import Store
     from loaders import default_source, load_embedding_table
     from loaders.pipeline import load
 
@@ -247,7 +248,7 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
         began = time.perf_counter()
         table = load_embedding_table(default_source(), name=BENCH_MODEL)
         read = time.perf_counter()
-        report = load(store, table, k, replace=True, progress=progress)
+        report = load(store, table, k, replace=True, on_progress=progress)
         ended = time.perf_counter()
     finally:
         if store.model(BENCH_MODEL) is not None:

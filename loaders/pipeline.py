@@ -12,13 +12,16 @@ from typing import Callable
 import numpy as np
 
 from atlas.errors import InvalidArgument, ModelExists
-from atlas.neighbours import check_k, check_matrix, check_settings, iter_neighbours, resolve_device
+from atlas.neighbours import NeighbourBlocks, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
+from atlas.writes import write_edge_batch, write_tokens, write_variants
 
 from .source import EmbeddingTable
 
-Progress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
+StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
+
+WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class LoadReport:
     variants: int
     skipped: bool  # the same model was already complete: nothing was written
     seconds: float
+    device: str  # where the neighbours were computed
 
 
 def load(
@@ -41,22 +45,21 @@ def load(
     dtype: str = "float32",
     block_rows: int = 1024,
     batch_size: int = 20_000,
-    progress: Progress | None = None,
+    on_progress: StageProgress | None = None,
 ) -> LoadReport:
     """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges.
 
     Idempotent: re-running the same load of a complete model writes nothing; re-running
     an interrupted one finishes it. ``replace`` deletes the stored model first.
-    ``batch_size`` is the number of tokens or edges per write transaction.
+    ``batch_size`` is the number of tokens or edges per write transaction. Every
+    argument is checked before anything is written.
     """
     began = time.perf_counter()
-    check_k(k, len(table))  # every argument is checked before anything is written
-    check_matrix(table.matrix)
-    check_settings(block_rows, dtype)
-    device = resolve_device(device)
     if batch_size < 1:
         raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
-    report = progress or (lambda stage, done, total: None)
+    blocks = iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype)  # checks the rest
+    device = blocks.device
+    progress = on_progress or (lambda stage, done, total: None)
     props = {
         "source": table.source,
         "dim": table.dim,
@@ -72,7 +75,7 @@ def load(
     elif existing is not None:
         same = all(existing.get(key) == value for key, value in props.items())
         if same and existing.get("status") == "complete":
-            return LoadReport(table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began)
+            return LoadReport(table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began, device)
         if not same:
             raise ModelExists(
                 f"model {table.name!r} is already stored with other settings "
@@ -81,64 +84,46 @@ def load(
             )
 
     store.ensure_schema()
-    store.write("model_begin", name=table.name, props={**props, "created_at": datetime.now(timezone.utc).isoformat()})
+    extra = {"embedding_tensor": table.tensor} if table.tensor else {}
+    store.write("model_begin", name=table.name, props={**props, **extra, "created_at": datetime.now(timezone.utc).isoformat()})
 
     tokens = token_rows(table.ids, table.text, table.raw, table.special)
-    element_ids: dict[int, str] = {}
-    for written in store.write_batches("tokens_write", batched(tokens, batch_size), model=table.name):
-        element_ids.update((r["id"], r["element_id"]) for r in written)
-        report("tokens", len(written), len(tokens))
+    element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
     variants = variant_rows(table.ids, table.raw, table.special, table.family)
-    batches = list(batched(variants, batch_size))
-    for batch, _ in zip(batches, store.write_batches("variants_write", batches, model=table.name)):
-        report("variants", len(batch), len(variants))
+    write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
     keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
     # a model stored just now has no edges to replace: plain CREATE is enough and faster
     statement = "edges_create" if existing is None or replace else "edges_write"
-    edges = _write_edges(store, table, keys, statement, k, device, dtype, block_rows, max(1, batch_size // k), report)
+    rows_per_batch = max(1, batch_size // k)
+    edges = _write_edges(store, blocks, keys, statement, rows_per_batch, lambda n: progress("neighbours", n, len(table)))
     store.write("model_complete", name=table.name, edges=edges)
-    return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began)
+    return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began, device)
 
 
-WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
-
-
-def _write_edges(store, table, keys, statement, k, device, dtype, block_rows, rows_per_batch, report) -> int:
+def _write_edges(
+    store: Store,
+    blocks: NeighbourBlocks,
+    keys: np.ndarray,
+    statement: str,
+    rows_per_batch: int,
+    done: Callable[[int], None],
+) -> int:
     """Compute blocks in this thread while WRITERS threads write the batches of earlier blocks.
 
     At most two blocks' batches wait unwritten, so memory stays bounded. Batches touch
     disjoint source tokens; a transaction that hits a deadlock is retried by the driver.
     """
     total = 0
+    done(0)  # the stage starts now: its preparation is timed as its own
     pending: deque[list[Future]] = deque()
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        for block in iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype):
+        for block in blocks:
             rows = edge_rows(block.start, block.ids, block.scores, keys)
-            pending.append([writers.submit(_write_batch, store, statement, b) for b in batched(rows, rows_per_batch)])
+            pending.append([writers.submit(write_edge_batch, store, statement, b) for b in batched(rows, rows_per_batch)])
             while len(pending) > 2:
                 total += sum(f.result() for f in pending.popleft())
-            report("neighbours", len(block.ids), len(table))
+            done(len(block.ids))
         for futures in pending:
             total += sum(f.result() for f in futures)
     return total
-
-
-def _write_batch(store: Store, statement: str, rows: list[dict]) -> int:
-    for _ in store.write_batches(statement, [rows]):
-        pass
-    return sum(len(r["targets"]) for r in rows)
-
-
-def rebuild_variants(store: Store, name: str, batch_size: int = 20_000) -> int:
-    """Recompute a stored model's variant groups from its tokens (for models loaded before grouping existed)."""
-    props = store.require_model(name)
-    while store.write("variants_delete_batch", model=name, limit=batch_size)[0]["deleted"]:
-        pass
-    tokens = store.read("tokens_all", model=name)
-    ids = np.array([t["id"] for t in tokens], dtype=np.int64)
-    rows = variant_rows(ids, [t["raw"] for t in tokens], [bool(t["special"]) for t in tokens], props["family"])
-    store.ensure_schema()
-    for _ in store.write_batches("variants_write", batched(rows, batch_size), model=name):
-        pass
-    return len(rows)

@@ -14,6 +14,8 @@ class EmbeddingTable:
     Row ``i`` of ``matrix`` is token ``ids[i]``. Matrix rows that no token owns (a
     model padded past its tokenizer, such as Qwen's 151,936 rows for about 151,665
     tokens) are not in the table: ``matrix_rows`` records how many the source had.
+    Tokens the tokenizer has past the matrix's last row have no vector and are not in
+    the table either: ``unmatched`` counts them.
     """
 
     name: str  # the model name the graph is stored under
@@ -25,6 +27,8 @@ class EmbeddingTable:
     special: list[bool]
     family: str  # tokenizer family, see atlas.variants.FAMILIES
     matrix_rows: int
+    tensor: str | None = None  # the safetensors key of the input embeddings, when read from safetensors
+    unmatched: int = 0  # tokenizer tokens with no matrix row
 
     @property
     def dim(self) -> int:

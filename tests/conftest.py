@@ -12,25 +12,16 @@ Tests using these fixtures get the ``neo4j`` marker, so ``-m "not neo4j"`` skips
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from atlas import neo4j_local
 from atlas.errors import AtlasError
+from atlas.settings import DEFAULT_DATABASE, DEFAULT_PASSWORD, DEFAULT_USER, Settings, default_home
 
-NEO4J_FIXTURES = {"neo4j_settings", "neo4j_driver"}
-
-
-@dataclass(frozen=True)
-class Neo4jSettings:
-    """Where the tests' Neo4j is and how to log in."""
-
-    uri: str
-    user: str
-    password: str
-    database: str = "neo4j"
+NEO4J_FIXTURES = {"neo4j_settings", "neo4j_driver", "dev_server", "spare_home"}  # fixtures that need or start a Neo4j
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -57,29 +48,27 @@ def _neo4j_container():
         from testcontainers.community.neo4j import Neo4jContainer
     except ImportError:  # testcontainers before 4.13
         from testcontainers.neo4j import Neo4jContainer
-    return Neo4jContainer(neo4j_local.DOCKER_IMAGE, password=neo4j_local.DEFAULT_PASSWORD)
+    return Neo4jContainer(neo4j_local.DOCKER_IMAGE, password=DEFAULT_PASSWORD)
 
 
-def local_home():
+def local_home() -> Path:
     """The launcher's home: ATLAS_NEO4J_HOME as the CLI reads it, else the default."""
-    from pathlib import Path
-
-    return Path(os.environ["ATLAS_NEO4J_HOME"]) if os.environ.get("ATLAS_NEO4J_HOME") else neo4j_local.default_home()
+    return Path(os.environ["ATLAS_NEO4J_HOME"]) if os.environ.get("ATLAS_NEO4J_HOME") else default_home()
 
 
 @pytest.fixture(scope="session")
-def neo4j_settings() -> Iterator[Neo4jSettings]:
+def neo4j_settings() -> Iterator[Settings]:
     if _docker_answers():
         with _neo4j_container() as container:
-            yield Neo4jSettings(container.get_connection_url(), "neo4j", neo4j_local.DEFAULT_PASSWORD)
+            yield Settings(container.get_connection_url(), DEFAULT_USER, DEFAULT_PASSWORD)
         return
 
     if os.environ.get("NEO4J_URI"):
-        yield Neo4jSettings(
+        yield Settings(
             uri=os.environ["NEO4J_URI"],
-            user=os.environ.get("NEO4J_USER", neo4j_local.DEFAULT_USER),
-            password=os.environ.get("NEO4J_PASSWORD", neo4j_local.DEFAULT_PASSWORD),
-            database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+            user=os.environ.get("NEO4J_USER", DEFAULT_USER),
+            password=os.environ.get("NEO4J_PASSWORD", DEFAULT_PASSWORD),
+            database=os.environ.get("NEO4J_DATABASE", DEFAULT_DATABASE),
         )
         return
 
@@ -89,14 +78,14 @@ def neo4j_settings() -> Iterator[Neo4jSettings]:
     except AtlasError as error:
         pytest.fail(f"no Neo4j for the tests (no Docker, no NEO4J_URI, launcher failed): {error}", pytrace=False)
     try:
-        yield Neo4jSettings(server.bolt_uri, neo4j_local.DEFAULT_USER, neo4j_local.DEFAULT_PASSWORD)
+        yield Settings(server.bolt_uri, DEFAULT_USER, DEFAULT_PASSWORD)
     finally:
         if started:
             neo4j_local.stop(home)
 
 
 @pytest.fixture(scope="session")
-def neo4j_driver(neo4j_settings: Neo4jSettings):
+def neo4j_driver(neo4j_settings: Settings):
     from neo4j import GraphDatabase
 
     with GraphDatabase.driver(
@@ -121,9 +110,37 @@ def model_name(neo4j_settings, request) -> Iterator[str]:
     """A model name no other test uses; the model is deleted afterwards."""
     import uuid
 
-    from atlas.store import Settings, Store
+    from atlas.store import Store
 
     name = f"test-{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
     yield name
-    with Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database)) as store:
+    with Store(neo4j_settings) as store:
         store.delete_model(name)
+
+
+@pytest.fixture
+def run(neo4j_settings):
+    """Invoke ``atlas`` in-process with the tests' Neo4j settings in the environment; returns click's Result."""
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+
+    def invoke(*args, env=None):
+        base = {
+            "NEO4J_URI": neo4j_settings.uri,
+            "NEO4J_USER": neo4j_settings.user,
+            "NEO4J_PASSWORD": neo4j_settings.password,
+            "NEO4J_DATABASE": neo4j_settings.database,
+        }
+        return CliRunner().invoke(main, [str(a) for a in args], env={**base, **(env or {})}, catch_exceptions=False)
+
+    return invoke
+
+
+def error_line(result) -> str:
+    """The one line the CLI printed on stderr (and nothing on stdout), after a failure."""
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]

@@ -13,9 +13,10 @@ from typing import Iterator
 import numpy as np
 
 import loaders
-from atlas import views
+from atlas.model_files import default_source, load_tokenizer
 from atlas.prompt import tokenize
-from atlas.store import Settings, Store
+from atlas.store import Store
+from atlas.writes import save_prompt as save
 from loaders.pipeline import load
 from loaders.source import EmbeddingTable
 
@@ -29,7 +30,7 @@ def minilm_slice(name: str, size: int = 3000, seed: int = 0, texts: tuple[str, .
     Always holds the tokens of ``ARTICLE_PROMPT`` and of ``texts``; the rest is a
     seeded random sample of the other non-special tokens.
     """
-    full = loaders.load_embedding_table(loaders.default_source(), name=name)
+    full = loaders.load_embedding_table(default_source(), name=name)
     row_of_id = {int(i): row for row, i in enumerate(full.ids)}
     row_of_text = {text: row for row, text in enumerate(full.text)}
     wanted = {row_of_id[i] for i in prompt_token_ids(ARTICLE_PROMPT)} | {row_of_text[t] for t in texts}
@@ -51,13 +52,13 @@ def minilm_slice(name: str, size: int = 3000, seed: int = 0, texts: tuple[str, .
 
 def prompt_token_ids(text: str) -> list[int]:
     """The MiniLM token ids of ``text``, without [CLS] and [SEP]."""
-    return [t.id for t in tokenize(loaders.load_tokenizer(loaders.default_source()), text)]
+    return [t.id for t in tokenize(load_tokenizer(default_source()), text)]
 
 
 def save_prompt(store: Store, model: str, text: str) -> list[int]:
     """Save ``text`` the way ``atlas prompt --save`` does; returns its token ids in order."""
-    tokens = tokenize(loaders.load_tokenizer(loaders.default_source()), text)
-    views.save_prompt(store, model, text, tokens)
+    tokens = tokenize(load_tokenizer(default_source()), text)
+    save(store, model, text, tokens)
     return [t.id for t in tokens]
 
 
@@ -66,7 +67,7 @@ def saved_minilm_slice(neo4j_settings, prefix: str, k: int = 10) -> Iterator[str
     """A ``minilm_slice`` loaded with ``k`` neighbours under a fresh name starting ``prefix``,
     with ``ARTICLE_PROMPT`` saved; yields the name and deletes the model afterwards."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    store = Store(Settings(neo4j_settings.uri, neo4j_settings.user, neo4j_settings.password, neo4j_settings.database))
+    store = Store(neo4j_settings)
     try:
         load(store, minilm_slice(name), k=k)
         save_prompt(store, name, ARTICLE_PROMPT)

@@ -12,7 +12,7 @@ import pytest
 
 from atlas import browser
 from atlas.errors import InvalidArgument
-from loaders.huggingface import DEFAULT_MODEL_NAME
+from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 from sample_models import ARTICLE_PROMPT, saved_minilm_slice
 
 

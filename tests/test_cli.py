@@ -1,6 +1,8 @@
 """The CLI through CliRunner against a real Neo4j: exit codes, output, and the exact error lines."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -8,34 +10,10 @@ from click.testing import CliRunner
 
 from atlas.cli import main
 from atlas.neighbours import all_neighbours
+from conftest import error_line
 from loaders import load_embedding_table
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //{$x}`"
-
-
-@pytest.fixture
-def run(neo4j_settings):
-    """Invoke ``atlas`` with the tests' Neo4j settings in the environment."""
-
-    def invoke(*args, env=None):
-        base = {
-            "NEO4J_URI": neo4j_settings.uri,
-            "NEO4J_USER": neo4j_settings.user,
-            "NEO4J_PASSWORD": neo4j_settings.password,
-            "NEO4J_DATABASE": neo4j_settings.database,
-        }
-        return CliRunner().invoke(main, [str(a) for a in args], env={**base, **(env or {})}, catch_exceptions=False)
-
-    return invoke
-
-
-def error_line(result) -> str:
-    """The one line the CLI printed on stderr (and nothing on stdout)."""
-    assert result.exit_code == 1, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 @pytest.fixture
@@ -124,13 +102,22 @@ def test_models_table(run, loaded):
 
 def test_neighbours_table_and_id(run, loaded):
     name = loaded[0]
-    by_text = run("neighbours", " list", "--model", name, "--json")
-    first = json.loads(by_text.stdout)
-    token_id = run("neighbours", " list", "--model", name, "--k", 2)
-    assert token_id.exit_code == 0
-    rows = token_id.stdout.splitlines()
+    first = json.loads(run("neighbours", " list", "--model", name, "--json").stdout)
+    table = run("neighbours", " list", "--model", name, "--k", 2)
+    assert table.exit_code == 0
+    rows = table.stdout.splitlines()
     assert rows[0].split() == ["rank", "id", "score", "token"] and len(rows) == 3
-    assert rows[1].split()[:2] == ["1", str(first[0]["id"])]
+    assert [r.split()[:3] for r in rows[1:]] == [[str(n["rank"]), str(n["id"]), f"{n['score']:.4f}"] for n in first[:2]]
+    list_id = _id_of(run, name, " list")
+    by_id = run("neighbours", list_id, "--id", "--model", name, "--json", "--k", 2)
+    assert json.loads(by_id.stdout) == first[:2]
+    assert f'nearest tokens of " list" (id {list_id})' in run("neighbours", list_id, "--id", "--model", name).stderr
+
+
+def _id_of(run, model: str, text: str) -> str:
+    """The token id of ``text``, as the variants command lists it."""
+    group = json.loads(run("variants", text, "--model", model, "--json").stdout)
+    return str(next(t["id"] for t in group["tokens"] if t["text"] == text))
 
 
 @pytest.mark.parametrize(
@@ -168,8 +155,15 @@ def test_neighbours_k_outside_stored_k(run, loaded, k):
 
 
 def test_token_not_in_vocabulary_suggests(run, loaded):
-    line = error_line(run("neighbours", "Lis", "--model", loaded[0]))
-    assert line.startswith(f"Error: token 'Lis' is not in the vocabulary of {loaded[0]}")
+    name, folder, _ = loaded
+    line = error_line(run("neighbours", "Lis", "--model", name))
+    texts = load_embedding_table(str(folder)).text
+    close = sorted((t for t in texts if t.strip().lower().startswith("lis")), key=lambda t: (len(t), t))[:8]
+    assert close, "the tiny vocabulary has tokens starting with 'lis'"
+    assert line == (
+        f"Error: token 'Lis' is not in the vocabulary of {name}; close tokens: "
+        + ", ".join(repr(t) for t in close) + " (use one of them, or --id)"
+    )
 
 
 def test_nasty_token_text_is_data(run, loaded, neo4j_driver):
@@ -182,8 +176,16 @@ def test_nasty_token_text_is_data(run, loaded, neo4j_driver):
 def test_help_is_instant_and_complete():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("load", "neighbours", "models", "db"):
-        assert command in result.output
+    listed = result.output.split("Commands:")[1].split()
+    assert set(main.commands) <= set(listed), "every command is listed in `atlas --help`"
+    # instant: `atlas --help` imports none of the heavy libraries (checked in a fresh interpreter)
+    code = (
+        "import sys; from click.testing import CliRunner; from atlas.cli import main; "
+        "r = CliRunner().invoke(main, ['--help']); assert r.exit_code == 0; "
+        "print(' '.join(m for m in ('torch', 'transformers', 'numpy', 'neo4j', 'tokenizers') if m in sys.modules))"
+    )
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert heavy == []
 
 
 def test_bad_block_rows_writes_nothing(run, qwen_folder, model_name):

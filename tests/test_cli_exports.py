@@ -4,20 +4,6 @@ import json
 
 import networkx as nx
 import pytest
-from click.testing import CliRunner
-
-from atlas.cli import main
-
-
-@pytest.fixture
-def run(neo4j_settings):
-    env = {
-        "NEO4J_URI": neo4j_settings.uri,
-        "NEO4J_USER": neo4j_settings.user,
-        "NEO4J_PASSWORD": neo4j_settings.password,
-        "NEO4J_DATABASE": neo4j_settings.database,
-    }
-    return lambda *args: CliRunner().invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
 @pytest.fixture

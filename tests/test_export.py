@@ -13,20 +13,10 @@ import uuid
 import networkx as nx
 import pytest
 
+from atlas.cypher_literals import cypher_string, split_statements
+from atlas.display import display_text, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.export import (
-    FORMATS,
-    components,
-    cypher_string,
-    display_text,
-    output_paths,
-    render,
-    script_json,
-    split_statements,
-    variant_groups,
-    visible_text,
-    write,
-)
+from atlas.export import EDGE_FIELDS, FORMATS, NODE_FIELDS, components, output_paths, render, variant_groups, write
 from atlas.subgraph import Edge, Node, Subgraph
 
 NASTY = "</script><b>\"x\"&'"
@@ -346,7 +336,7 @@ def unwound_rows(statement: str):
 def test_cypher_script_literals_decode_to_the_exact_records():
     statements = split_statements(render(sample(), "cypher")[""])
     assert len(statements) == 3
-    assert statements[0].endswith("CREATE CONSTRAINT IF NOT EXISTS FOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE")
+    assert statements[0].endswith("CREATE CONSTRAINT token_model_id IF NOT EXISTS\nFOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE")
     nodes, edges = records(sample())
     assert unwound_rows(statements[1]) == nodes
     assert unwound_rows(statements[2]) == edges
@@ -435,7 +425,21 @@ def test_render_is_deterministic_and_independent_of_input_order(fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_subgraph_renders(fmt):
-    assert all(isinstance(text, str) and text for text in render(Subgraph("m", "empty"), fmt).values())
+    parts = render(Subgraph("m", "empty"), fmt)
+    if fmt == "json":
+        data = json.loads(parts[""])
+        assert (data["nodes"], data["links"], data["graph"]) == ([], [], {"model": "m", "title": "empty"})
+    elif fmt == "graphml":
+        graph = nx.read_graphml(io.BytesIO(parts[""].encode()))
+        assert (graph.number_of_nodes(), graph.number_of_edges(), graph.graph["title"]) == (0, 0, "empty")
+    elif fmt == "csv":
+        assert parts == {"nodes": ",".join(NODE_FIELDS) + "\r\n", "edges": ",".join(EDGE_FIELDS) + "\r\n"}
+    elif fmt == "cypher":
+        statements = split_statements(parts[""])
+        assert len(statements) == 1 and "CREATE CONSTRAINT" in statements[0]
+    else:
+        data = json.loads(re.search(r'id="graph-data">(.*?)</script>', parts[""], re.S).group(1))
+        assert (data["nodes"], data["links"], data["title"]) == ([], [], "empty")
 
 
 def test_unknown_format_is_refused():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from atlas.export import display_text, write
+from atlas.display import display_text
+from atlas.export import write
 from atlas.subgraph import Edge, Node, Subgraph
 from chromium import CHROMIUM, Chromium
 

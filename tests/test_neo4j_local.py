@@ -2,7 +2,8 @@
 
 The shared development server (``default_home()``, ports 7687/7474) is started if
 needed and left running. One spare server on a temporary home and free ports
-shares its jars and is the one that gets stopped; it is started at most twice.
+shares its jars and is the one that gets stopped; each test that needs it running
+gets it running, so the tests pass in any order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from neo4j import GraphDatabase
 
 from atlas import neo4j_local
 from atlas.errors import InvalidArgument, LauncherError
+from atlas.settings import DEFAULT_PASSWORD, DEFAULT_USER
 from conftest import local_home
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +30,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _answers(server: neo4j_local.LocalServer, password: str = neo4j_local.DEFAULT_PASSWORD) -> tuple:
-    with GraphDatabase.driver(server.bolt_uri, auth=(neo4j_local.DEFAULT_USER, password)) as driver:
+def _answers(server: neo4j_local.LocalServer, password: str = DEFAULT_PASSWORD) -> tuple:
+    with GraphDatabase.driver(server.bolt_uri, auth=(DEFAULT_USER, password)) as driver:
         records, _, _ = driver.execute_query(
             "CALL dbms.components() YIELD versions, edition RETURN versions[0] AS version, edition",
             database_="neo4j",
@@ -52,14 +54,21 @@ def dev_server() -> neo4j_local.LocalServer:
 
 
 @pytest.fixture(scope="module")
-def spare(dev_server, tmp_path_factory):
-    """A second server on its own home and free ports, reusing the development server's jars."""
+def spare_home(dev_server, tmp_path_factory):
+    """A home and free ports for a second server that reuses the development server's jars; stopped at the end."""
     home = tmp_path_factory.mktemp("spare-neo4j")
     ports = {"bolt_port": _free_port(), "http_port": _free_port()}
     options = dict(ports, heap="512m", pagecache="128m", lib_dir=dev_server.home / "lib")
-    server, started = neo4j_local.start(home, **options)
-    yield server, started, options
+    yield home, options
     neo4j_local.stop(home)
+
+
+@pytest.fixture
+def spare(spare_home):
+    """The second server, running (started now if an earlier test stopped it): (server, started, options)."""
+    home, options = spare_home
+    server, started = neo4j_local.start(home, **options)
+    return server, started, options
 
 
 # --- pure parts ------------------------------------------------------------------
@@ -98,7 +107,7 @@ def test_compose_runs_the_same_server():
     env = service["environment"]
     assert service["image"] == neo4j_local.DOCKER_IMAGE
     assert sorted(service["ports"]) == ["127.0.0.1:7474:7474", "127.0.0.1:7687:7687"]
-    assert env["NEO4J_AUTH"] == f"neo4j/${{NEO4J_PASSWORD:-{neo4j_local.DEFAULT_PASSWORD}}}"
+    assert env["NEO4J_AUTH"] == f"neo4j/${{NEO4J_PASSWORD:-{DEFAULT_PASSWORD}}}"
     assert env["NEO4J_browser_remote__content__hostname__whitelist"] == neo4j_local.REMOTE_CONTENT_ALLOWLIST
     assert {"NEO4J_server_memory_heap_max__size", "NEO4J_server_memory_pagecache_size"} <= set(env)
     assert "NEO4J_PLUGINS" not in env
@@ -174,8 +183,10 @@ def test_second_start_reuses_the_running_server(dev_server):
 
 
 @pytest.mark.neo4j
-def test_spare_server_starts_on_its_own_ports(spare):
-    server, started, options = spare
+def test_spare_server_starts_on_its_own_ports(spare_home):
+    home, options = spare_home
+    neo4j_local.stop(home)  # whatever ran before: this test sees a start
+    server, started = neo4j_local.start(home, **options)
     assert started is True
     assert server.bolt_uri == f"bolt://127.0.0.1:{options['bolt_port']}"
     assert (server.home / "run" / "neo4j.pid").read_text().strip() == str(server.pid)

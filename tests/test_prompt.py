@@ -7,9 +7,8 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from atlas.errors import InvalidArgument
-from atlas.prompt import PromptToken, _runs, read_rows, token_table, tokenize
-from loaders import default_source, load_tokenizer
-from loaders.huggingface import read_embedding_matrix, resolve
+from atlas.model_files import _runs, default_source, load_tokenizer, read_embedding_matrix, read_rows, read_tokenizer, resolve
+from atlas.prompt import PromptToken, token_table, tokenize
 
 ARTICLE = "HTML coders are not considered programmers"
 ARTICLE_IDS = [16129, 3642, 2869, 2024, 2025, 2641, 28547]
@@ -120,3 +119,11 @@ def test_read_rows_rejects_ids_past_the_matrix():
 )
 def test_runs(ids, runs):
     assert _runs(ids) == runs
+
+
+@pytest.mark.parametrize("include_special", [False, True])
+def test_read_tokenizer_splits_like_transformers(minilm, include_special):
+    """The fast path (tokenizers, no transformers) gives the same tokens, also past the saved padding length of 128."""
+    fast = read_tokenizer(default_source())
+    for text in (ARTICLE, "", "a list of lists " * 60, "Straße\tcafé\n日本語 🙂 [CLS] x"):
+        assert tokenize(fast, text, include_special, family="wordpiece") == tokenize(minilm, text, include_special)

@@ -16,27 +16,17 @@ import pytest
 from atlas import queries
 from atlas.errors import InvalidArgument, ModelNotLoaded, TokenNotFound
 from atlas.export import render
+from atlas.lookup import find_token, find_token_by_id, variant_group
+from atlas.model_files import default_source, load_tokenizer
+from atlas.named_views import PARAM_TYPES, query_subgraph, statement_parameters, view_names, view_parameters
+from atlas.nearest import neighbours
 from atlas.prompt import PromptToken, tokenize
-from atlas.store import Settings, Store
+from atlas.seeded import atlas_subgraph, is_word, prompt_subgraph, random_words
+from atlas.store import Store
+from atlas.subgraph import collapse
 from atlas.variants import readable_text, variant_key
-from atlas.views import (
-    PARAM_TYPES,
-    atlas_subgraph,
-    collapse,
-    find_token,
-    find_token_by_id,
-    is_word,
-    neighbours,
-    prompt_subgraph,
-    query_subgraph,
-    random_words,
-    save_prompt,
-    statement_parameters,
-    variant_group,
-    view_names,
-    view_parameters,
-)
-from loaders import EmbeddingTable, default_source, load_tokenizer
+from atlas.writes import save_prompt
+from loaders import EmbeddingTable
 from loaders.pipeline import load
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //"
@@ -146,8 +136,7 @@ def hand_table(name: str) -> EmbeddingTable:
 
 @pytest.fixture(scope="module")
 def store(neo4j_settings):
-    s = neo4j_settings
-    with Store(Settings(s.uri, s.user, s.password, s.database)) as store:
+    with Store(neo4j_settings) as store:
         yield store
 
 

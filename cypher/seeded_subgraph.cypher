@@ -1,4 +1,4 @@
-// The subgraph around seed tokens: the seeds, the $k nearest tokens of each seed, and every SIMILAR_TO edge among all of them (any stored rank).
+// The subgraph around seed tokens: the seeds, the $k nearest tokens of each seed, and every SIMILAR_TO edge among all of them (any stored rank). Prompts, atlases and every named view (view_*.cypher, which find the seeds) share it.
 // Parameters: $model (string), $ids (list of token ids: the seeds), $k (integer).
 // Returns one row: nodes (maps: id, text, raw, special, variant, seed) and edges (maps: source, target, score, rank).
 MATCH (s:Token {model: $model})

