@@ -35,7 +35,8 @@ from string import Template
 from typing import Callable, Iterator
 
 from atlas.errors import InvalidArgument, LauncherError
-from atlas.settings import BOLT_PORT, DEFAULT_PASSWORD, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION
+from atlas.queries import query
+from atlas.settings import BOLT_PORT, DEFAULT_DATABASE, DEFAULT_PASSWORD, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION
 
 BROWSER_VERSION = "5.24.0"
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
@@ -410,7 +411,7 @@ def _wait_until_ready(server: LocalServer, password: str, timeout: float, starte
                     max_connection_lifetime=30,
                 ) as driver:
                     driver.verify_connectivity()
-                    driver.execute_query("RETURN 1", database_="neo4j")
+                    driver.execute_query(query("ping"), database_=DEFAULT_DATABASE)
                 if _serves_browser(server.browser_url):
                     return
             except AuthError as error:

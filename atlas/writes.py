@@ -22,7 +22,7 @@ Done = Callable[[int], None]  # called with how many items a batch just wrote
 
 
 def write_tokens(store: Store, model: str, rows: list[dict], batch_size: int, done: Done) -> dict[int, str]:
-    """MERGE the token rows in batches; returns each token id's element id (for the edge writes)."""
+    """Write the token rows in batches (merged on model and id); returns each token id's element id (for the edge writes)."""
     element_ids: dict[int, str] = {}
     for written in store.write_batches("tokens_write", batched(rows, batch_size), model=model):
         element_ids.update((r["id"], r["element_id"]) for r in written)
