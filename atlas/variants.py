@@ -193,23 +193,42 @@ def readable_text(raw: str, family: str) -> str:
       stays visible: ``"##list"`` -> ``"##list"``.
     - ``other``: unchanged.
 
+    A vocabulary may also hold the four characters ``\xe6`` as text (Qwen's
+    does). So that an escape and such text never read the same, a run of
+    literal backslashes right before ``x`` and two hex digits, or before an
+    escaped byte, is doubled: the text ``\xaa`` reads ``\\xaa`` while the lone
+    byte 0xAA reads ``\xaa``. Other backslashes (``\n``, ``\\``) stay as they are.
+
     For one piece this agrees with the tokenizer's own ``decode([id])`` except
     that (a) the escapes above stand where ``decode`` writes U+FFFD, and (b) a
     SentencePiece decoder drops the leading space of the first piece it
     decodes, whereas this keeps it (" list" and "list" are different pieces).
     Control characters are returned as they are; escaping them for a terminal
     or HTML is the exporter's job.
+
+    >>> readable_text("æĹ", "byte_bpe"), readable_text("\\xaa", "byte_bpe"), readable_text("\\n", "byte_bpe")
+    ('\\xe6\\x97', '\\\\xaa', '\\n')
     """
     _check_family(family)
     if family == "byte_bpe":
-        return _byte_level_bytes(raw).decode("utf-8", errors="backslashreplace")
+        return _escape_bytes(_byte_level_bytes(raw).decode("utf-8", errors="surrogateescape"))
     if family == "sentencepiece":
         byte = _BYTE_PIECE.fullmatch(raw)
         if byte is not None:
             value = int(byte.group(1), 16)
             return chr(value) if value < 0x80 else f"\\x{value:02x}"
-        return raw.replace(SPACE_MARK, " ")
+        return _escape_bytes(raw.replace(SPACE_MARK, " "))
     return raw
+
+
+_LONE_BYTE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
+_BACKSLASHES_BEFORE_ESCAPE = re.compile(r"\\+(?=[xX][0-9a-fA-F]{2}|[\udc80-\udcff])")
+
+
+def _escape_bytes(text: str) -> str:
+    r"""Lone bytes (as surrogateescape decodes them) as ``\xNN``; literal backslashes before such text doubled."""
+    text = _BACKSLASHES_BEFORE_ESCAPE.sub(lambda m: m.group() * 2, text)
+    return _LONE_BYTE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
 
 
 # ---------------------------------------------------------------------------

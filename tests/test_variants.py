@@ -404,3 +404,21 @@ def test_docstring_examples_hold():
 
     result = doctest.testmod(atlas.variants)
     assert result.attempted >= 8 and result.failed == 0
+
+
+def test_byte_level_texts_never_collide():
+    """Every sequence of up to 4 bytes from an alphabet of backslash, x, hex digits and lone bytes reads differently."""
+    import itertools
+
+    from atlas.variants import _bytes_to_unicode
+
+    table = _bytes_to_unicode()
+    alphabet = [0x5C, ord("x"), ord("a"), ord("F"), 0xAA, 0xE6, 0x97, ord(" ")]
+    seen: dict[str, bytes] = {}
+    for n in range(1, 5):
+        for combo in itertools.product(alphabet, repeat=n):
+            text = readable_text("".join(table[b] for b in combo), "byte_bpe")
+            assert seen.setdefault(text, bytes(combo)) == bytes(combo), (text, seen[text], bytes(combo))
+    assert readable_text(table[0xAA], "byte_bpe") == "\\xaa"  # a lone byte keeps its short escape
+    assert readable_text("\\xaa", "byte_bpe") == "\\\\xaa"  # the same four characters as text
+    assert readable_text("\\n", "byte_bpe") == "\\n"  # other backslashes stay
