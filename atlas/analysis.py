@@ -1,0 +1,441 @@
+"""Network analysis of an exact k-nearest-neighbour graph: hubs, mutual pairs, communities and a 2D map.
+
+Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
+for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.neighbours.all_neighbours`
+gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
+(leidenalg on igraph, the RB configuration model) on the undirected graph weighted by
+cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
+on the map is near in the stored edges. Both libraries are imported where they are used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from atlas.errors import InvalidArgument
+from atlas.variants import SPACE_FAMILIES, has_byte_escape, is_word
+
+RESOLUTION = 20.0  # Leiden's resolution: topic-sized communities (MiniLM: about 430 of about 70 tokens)
+EPOCHS = 200  # UMAP optimisation epochs
+MIN_DIST = 0.1  # UMAP: how tightly points may pack
+LABEL_WORDS = 3  # members named in a community's label
+ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
+KIND_NAMES = ("ordinary", "special", "whitespace", "fragment")
+
+Stage = Callable[[str], None]  # told the name of each stage as it starts
+
+
+@dataclass(frozen=True)
+class Community:
+    """One community: ``id`` 0 is the largest; ``x``, ``y`` where its label goes (the median of its members)."""
+
+    id: int
+    size: int
+    label: str
+    x: float
+    y: float
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyse` finds in a graph of n tokens (row order of its input)."""
+
+    cited: np.ndarray  # (n,) int32 in-degree: how many tokens list this one among their k nearest
+    mutual: np.ndarray  # (n, k) bool: the edge exists in both directions (False where there is no edge)
+    community: np.ndarray  # (n,) int32 community id, -1 for a token without edges
+    xy: np.ndarray  # (n, 2) float32 map position, NaN for a token without edges
+    communities: list[Community]
+    links: np.ndarray  # (m, 4) float64 rows (a, b, edges, weight): SIMILAR_TO edges between communities a < b
+    modularity: float
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def cited_skewness(self) -> float:
+        return skewness(self.cited)
+
+
+# --- per-edge and per-token counts ------------------------------------------------------------
+
+
+def check_graph(neighbours: np.ndarray, scores: np.ndarray) -> None:
+    """Reject a graph whose arrays do not fit together."""
+    if neighbours.ndim != 2 or scores.shape != neighbours.shape:
+        raise InvalidArgument(
+            f"neighbours and scores must both be (n, k); got {neighbours.shape} and {scores.shape}"
+        )
+    n = neighbours.shape[0]
+    if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= n):
+        raise InvalidArgument(f"neighbour indices must lie in -1..{n - 1}")
+
+
+def cited(neighbours: np.ndarray) -> np.ndarray:
+    """In-degree of every row: how many rows list it among their neighbours.
+
+    >>> cited(np.array([[1, 2], [0, -1], [1, 0]])).tolist()
+    [2, 2, 1]
+    """
+    targets = neighbours[neighbours >= 0]
+    return np.bincount(targets, minlength=neighbours.shape[0]).astype(np.int32)
+
+
+def mutual(neighbours: np.ndarray) -> np.ndarray:
+    """(n, k) bool: row i lists j and row j lists i.
+
+    >>> mutual(np.array([[1, 2], [0, -1], [1, 0]])).tolist()
+    [[True, True], [True, False], [False, True]]
+    """
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n, dtype=np.int64), k)
+    target = neighbours.ravel().astype(np.int64)
+    present = target >= 0
+    keys = np.sort(source[present] * n + target[present])
+    wanted = target * n + source
+    found = np.searchsorted(keys, wanted)
+    found = np.minimum(found, max(len(keys) - 1, 0))
+    hit = present & (keys[found] == wanted) if len(keys) else np.zeros_like(present)
+    return hit.reshape(n, k)
+
+
+def undirected(neighbours: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair joined by an edge in either direction once: ``(pairs (m, 2) with a < b, weights (m,))``.
+
+    A pair's weight is its cosine (the same both ways).
+
+    >>> pairs, weights = undirected(np.array([[1], [0], [0]]), np.array([[0.5], [0.5], [0.25]], np.float32))
+    >>> pairs.tolist(), weights.tolist()
+    ([[0, 1], [0, 2]], [0.5, 0.25])
+    """
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n, dtype=np.int64), k)
+    target = neighbours.ravel().astype(np.int64)
+    keep = target >= 0
+    a = np.minimum(source[keep], target[keep])
+    b = np.maximum(source[keep], target[keep])
+    _, first = np.unique(a * n + b, return_index=True)
+    return np.stack([a[first], b[first]], axis=1), scores.ravel()[keep][first].astype(np.float64)
+
+
+def has_edges(neighbours: np.ndarray) -> np.ndarray:
+    """(n,) bool: the row has an edge in or out."""
+    out = (neighbours >= 0).any(axis=1)
+    return out | (cited(neighbours) > 0)
+
+
+def skewness(values: np.ndarray) -> float:
+    """Sample skewness (the third standardised moment) of ``values``; 0 for a constant.
+
+    >>> round(skewness(np.array([1, 1, 1, 10])), 3)
+    1.155
+    """
+    x = np.asarray(values, dtype=np.float64)
+    spread = x.std()
+    if x.size == 0 or spread == 0:
+        return 0.0
+    return float(np.mean((x - x.mean()) ** 3) / spread**3)
+
+
+# --- communities -----------------------------------------------------------------------------
+
+
+def communities(
+    neighbours: np.ndarray, scores: np.ndarray, resolution: float = RESOLUTION, seed: int = 0
+) -> tuple[np.ndarray, float]:
+    """Leiden communities of the undirected graph weighted by cosine: ``(labels (n,) int32, modularity)``.
+
+    Labels are numbered by size (0 = largest), ties by their lowest row; a row without
+    edges gets -1. ``modularity`` is the plain (resolution 1) weighted modularity of the
+    partition. The same graph, resolution and seed give the same labels.
+    """
+    import igraph
+    import leidenalg
+
+    check_graph(neighbours, scores)
+    if not resolution > 0:
+        raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
+    n = neighbours.shape[0]
+    pairs, weights = undirected(neighbours, scores)
+    graph = igraph.Graph(n=n, edges=pairs, directed=False)
+    weights = np.maximum(weights, 1e-6)  # Leiden needs positive weights; a cosine at or below 0 barely links
+    graph.es["weight"] = weights
+    partition = leidenalg.find_partition(
+        graph, leidenalg.RBConfigurationVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed
+    )
+    labels = np.asarray(partition.membership, dtype=np.int64)
+    labels[~has_edges(neighbours)] = -1
+    labels = number_by_size(labels)
+    modularity = graph.modularity(np.maximum(labels, 0).tolist(), weights="weight") if len(pairs) else 0.0
+    return labels, float(modularity)
+
+
+def number_by_size(labels: np.ndarray) -> np.ndarray:
+    """Renumber labels 0.. by size, largest first, ties by lowest member; -1 stays -1.
+
+    >>> number_by_size(np.array([5, 7, 7, -1, 5, 9])).tolist()
+    [0, 1, 1, -1, 0, 2]
+    """
+    out = np.full(labels.shape, -1, dtype=np.int32)
+    kept = labels >= 0
+    if not kept.any():
+        return out
+    values, first, inverse, counts = np.unique(labels[kept], return_index=True, return_inverse=True, return_counts=True)
+    order = np.lexsort((first, -counts))  # by size descending, then first appearance
+    rank = np.empty(len(values), dtype=np.int32)
+    rank[order] = np.arange(len(values), dtype=np.int32)
+    out[kept] = rank[inverse.ravel()]
+    return out
+
+
+def community_links(labels: np.ndarray, neighbours: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """SIMILAR_TO edges between communities: rows ``(a, b, edges, weight)`` with a < b, by (a, b).
+
+    ``edges`` counts the directed edges either way, ``weight`` sums their cosines.
+
+    >>> community_links(np.array([0, 0, 1]), np.array([[1], [2], [1]]), np.array([[.9], [.5], [.5]])).tolist()
+    [[0.0, 1.0, 2.0, 1.0]]
+    """
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n), k)
+    target = neighbours.ravel()
+    keep = target >= 0
+    ca, cb = labels[source[keep]].astype(np.int64), labels[target[keep]].astype(np.int64)
+    w = scores.ravel()[keep].astype(np.float64)
+    cross = (ca != cb) & (ca >= 0) & (cb >= 0)
+    a, b, w = np.minimum(ca, cb)[cross], np.maximum(ca, cb)[cross], w[cross]
+    if not len(a):
+        return np.zeros((0, 4))
+    size = int(labels.max()) + 1
+    values, inverse, counts = np.unique(a * size + b, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse.ravel(), weights=w)
+    return np.stack([values // size, values % size, counts, sums], axis=1).astype(np.float64)
+
+
+# --- kinds and labels ------------------------------------------------------------------------
+
+
+def token_kinds(texts: Sequence[str], special: Sequence[bool], family: str) -> np.ndarray:
+    """(n,) uint8 kind of each token: special, whitespace only, a byte fragment, or ordinary.
+
+    A byte fragment is a piece holding part of a multi-byte character (its readable text
+    has an escaped lone byte); only byte-level and SentencePiece vocabularies have them.
+
+    >>> token_kinds([" list", "[CLS]", " \\n", "\\\\xe6\\\\x97"], [False, True, False, False], "byte_bpe").tolist()
+    [0, 1, 2, 3]
+    """
+    kinds = np.zeros(len(texts), dtype=np.uint8)
+    fragments = family in SPACE_FAMILIES
+    for i, (text, is_special) in enumerate(zip(texts, special)):
+        if is_special:
+            kinds[i] = SPECIAL
+        elif not text.strip():
+            kinds[i] = WHITESPACE
+        elif fragments and has_byte_escape(text):
+            kinds[i] = FRAGMENT
+    return kinds
+
+
+def community_labels(
+    labels: np.ndarray,
+    texts: Sequence[str],
+    cited_counts: np.ndarray,
+    kinds: np.ndarray,
+    keys: Sequence[str | None],
+    family: str,
+    words: int = LABEL_WORDS,
+) -> list[str]:
+    """A label for each community id 0..max: its ``words`` most-cited whole-word members, one per variant group.
+
+    Whole words are those :func:`atlas.variants.is_word` accepts. A community without any
+    takes its most-cited ordinary members (numbers, punctuation, code); one with no
+    ordinary member either is named by its kind ("special tokens", "whitespace",
+    "byte fragments"). Members are shown trimmed and joined by " · ".
+
+    >>> community_labels(np.array([0, 0, 0, 1]), [" List", " list", " lists", "1990"], np.array([5, 9, 1, 2]),
+    ...                  np.zeros(4, np.uint8), ["list", "list", "lists", "1990"], "byte_bpe")
+    ['list · lists', '1990']
+    """
+    count = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    order = np.lexsort((np.arange(len(labels)), -cited_counts.astype(np.int64), labels))  # by community, most cited first
+    start = np.searchsorted(labels[order], np.arange(count))
+    stop = np.searchsorted(labels[order], np.arange(count), side="right")
+    names = []
+    for c in range(count):
+        members = order[start[c] : stop[c]]
+        ordinary = [i for i in members.tolist() if kinds[i] == ORDINARY]
+        whole = [i for i in ordinary if is_word(texts[i], family)]
+        picked = _distinct(whole or ordinary, texts, keys, words)
+        if picked:
+            names.append(" · ".join(_shown(texts[i]) for i in picked))
+        else:
+            kind = int(np.bincount(kinds[members], minlength=4).argmax())
+            names.append({SPECIAL: "special tokens", WHITESPACE: "whitespace", FRAGMENT: "byte fragments"}.get(kind, f"community {c}"))
+    return names
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def _shown(text: str) -> str:
+    return _SPACES.sub(" ", text.strip()) or text
+
+
+def _distinct(rows: list[int], texts: Sequence[str], keys: Sequence[str | None], words: int) -> list[int]:
+    """The first ``words`` rows whose variant key (or, without one, trimmed text) is new."""
+    seen: set[str] = set()
+    picked = []
+    for i in rows:
+        key = keys[i] if keys[i] is not None else _shown(texts[i]).casefold()
+        if key not in seen:
+            seen.add(key)
+            picked.append(i)
+            if len(picked) == words:
+                break
+    return picked
+
+
+def centres(labels: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """(c, 2) where each community's label goes: the median of its members' positions.
+
+    >>> centres(np.array([0, 0, 0, 1]), np.array([[0, 0], [1, 1], [9, 2], [5, 5]], np.float32)).tolist()
+    [[1.0, 1.0], [5.0, 5.0]]
+    """
+    count = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+    out = np.zeros((count, 2), dtype=np.float32)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    for c in range(count):
+        out[c] = np.median(xy[order[bounds[c] : bounds[c + 1]]], axis=0)
+    return out
+
+
+# --- the map ---------------------------------------------------------------------------------
+
+
+def layout(
+    neighbours: np.ndarray, scores: np.ndarray, seed: int = 0, epochs: int = EPOCHS, min_dist: float = MIN_DIST
+) -> np.ndarray:
+    """UMAP's 2D layout of the exact graph: (n, 2) float32, NaN for a row without edges.
+
+    UMAP is given the graph itself (each row's neighbours and cosine distances), not
+    the vectors, so it never searches for neighbours of its own. Seeded: the same
+    graph, seed and epochs give the same positions (UMAP then runs on one thread).
+    Positions are centred on the origin and scaled so the larger side spans 0..100.
+    """
+    check_graph(neighbours, scores)
+    if epochs < 1:
+        raise InvalidArgument(f"the layout needs at least 1 epoch, got {epochs}")
+    n, k = neighbours.shape
+    placed = has_edges(neighbours)
+    xy = np.full((n, 2), np.nan, dtype=np.float32)
+    if placed.sum() < 3:
+        xy[placed] = 0.0
+        return xy
+    rows = np.flatnonzero(placed)
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows))
+    sub = np.where(neighbours[rows] >= 0, index[np.maximum(neighbours[rows], 0)], -1)  # (m, k) in placed numbering
+    knn = np.concatenate([np.arange(len(rows))[:, None], sub], axis=1).astype(np.int32)  # UMAP counts a point as its own first neighbour
+    dist = np.concatenate([np.zeros((len(rows), 1)), 1.0 - scores[rows]], axis=1)
+    dist = np.where(knn >= 0, np.clip(np.nan_to_num(dist, nan=1.0), 0.0, 2.0), 0.0).astype(np.float32)
+    xy[rows] = _umap(knn, dist, seed, epochs, min_dist)
+    return xy
+
+
+def _umap(knn: np.ndarray, dist: np.ndarray, seed: int, epochs: int, min_dist: float) -> np.ndarray:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns about numba, disconnected graphs and its own defaults
+        from umap.umap_ import find_ab_params, fuzzy_simplicial_set, simplicial_set_embedding
+
+        m = knn.shape[0]
+        state = np.random.get_state()
+        np.random.seed(seed)  # umap places disconnected components with the global generator
+        try:
+            graph, _, _ = fuzzy_simplicial_set(
+                np.zeros((m, 1), np.float32), knn.shape[1], np.random.RandomState(seed), "cosine",
+                knn_indices=knn, knn_dists=dist,
+            )
+            a, b = find_ab_params(1.0, min_dist)
+            embedding, _ = simplicial_set_embedding(
+                None, graph, 2, 1.0, a, b, 1.0, 5, epochs, "spectral", np.random.RandomState(seed),
+                "euclidean", {}, False, {}, False,
+            )
+        finally:
+            np.random.set_state(state)
+    embedding = embedding.astype(np.float64)
+    low, high = embedding.min(axis=0), embedding.max(axis=0)
+    scale = 100.0 / max(float((high - low).max()), 1e-12)
+    return ((embedding - (low + high) / 2) * scale).astype(np.float32)
+
+
+def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -> float:
+    """How much of each row's ``k`` nearest the map keeps: the mean share of them among its ``k`` nearest on the map.
+
+    Rows without a position are left out.
+    """
+    from scipy.spatial import cKDTree
+
+    k = neighbours.shape[1] if k is None else k
+    placed = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    if len(placed) <= k:
+        return float("nan")
+    _, near = cKDTree(xy[placed]).query(xy[placed], k + 1)
+    on_map = placed[near[:, 1:]]  # (m, k) row indices
+    true = neighbours[placed, :k]
+    hits = sum(len(set(a) & set(b)) for a, b in zip(on_map.tolist(), true.tolist()))
+    return hits / (len(placed) * k)
+
+
+# --- everything at once ----------------------------------------------------------------------
+
+
+def analyse(
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    texts: Sequence[str],
+    special: Sequence[bool],
+    keys: Sequence[str | None],
+    family: str,
+    *,
+    resolution: float = RESOLUTION,
+    seed: int = 0,
+    epochs: int = EPOCHS,
+    stage: Stage | None = None,
+) -> Analysis:
+    """Hubs, mutual pairs, communities with labels and links, and the map, of one graph.
+
+    ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
+    ``stage(name)`` is told as each of "hubs", "communities" and "layout" starts.
+    """
+    check_graph(neighbours, scores)
+    if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
+        raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
+    say = stage or (lambda name: None)
+    say("hubs")
+    in_degree = cited(neighbours)
+    both = mutual(neighbours)
+    say("communities")
+    labels, modularity = communities(neighbours, scores, resolution, seed)
+    say("layout")
+    xy = layout(neighbours, scores, seed, epochs)
+    kinds = token_kinds(texts, special, family)
+    names = community_labels(labels, texts, in_degree, kinds, keys, family)
+    where = centres(labels, np.nan_to_num(xy))
+    sizes = np.bincount(labels[labels >= 0], minlength=len(names))
+    found = [
+        Community(c, int(sizes[c]), names[c], float(where[c, 0]), float(where[c, 1])) for c in range(len(names))
+    ]
+    return Analysis(
+        cited=in_degree,
+        mutual=both,
+        community=labels,
+        xy=xy,
+        communities=found,
+        links=community_links(labels, neighbours, scores),
+        modularity=modularity,
+        settings={"resolution": float(resolution), "seed": int(seed), "epochs": int(epochs), "min_dist": MIN_DIST},
+    )
