@@ -54,6 +54,18 @@ def neo4j_options(command):
     return wrapper
 
 
+def analysis_options(command):
+    """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (load and analyse)."""
+    from .analysis import EPOCHS, RESOLUTION
+
+    command = click.option("--epochs", default=EPOCHS, show_default=True, type=int, help="UMAP layout epochs.")(command)
+    command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(command)
+    return click.option(
+        "--resolution", default=RESOLUTION, show_default=True, type=float,
+        help="Leiden resolution: higher gives more, smaller communities.",
+    )(command)
+
+
 def model_option(command):
     return click.option(
         "--model", "-m", envvar="ATLAS_MODEL", default=DEFAULT_MODEL, show_default=True, help="Stored model name."
@@ -106,15 +118,22 @@ def main():
 @click.option("--block-rows", default=1024, show_default=True, type=int, help="Rows per similarity block.")
 @click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
 @click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
+@analysis_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @neo4j_options
-def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, quiet, settings):
-    """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j.
+def load(
+    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, resolution, seed,
+    epochs, quiet, settings,
+):
+    """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
     SOURCE is a Hugging Face model id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local
-    model folder; without it, the bundled all-MiniLM-L6-v2 is loaded.
+    model folder; without it, the bundled all-MiniLM-L6-v2 is loaded. The analysis at the end
+    (communities, hubs, mutual pairs, map positions; see `atlas analyse`) is stored in the graph.
     """
     from loaders import load_embedding_table
+    from loaders.pipeline import AnalysisSettings
     from loaders.pipeline import load as run_load
 
     from .lookup import word_texts
@@ -142,6 +161,7 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
                 dtype=dtype,
                 block_rows=block_rows,
                 batch_size=batch_size,
+                analyse=None if no_analysis else AnalysisSettings(resolution, seed, epochs),
                 on_progress=progress,
             )
     if report.skipped:
@@ -151,10 +171,20 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
             f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
             f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s ({report.device})"
         )
+    if report.communities is not None:
+        say(f"analysed: {report.communities:,} communities; see every token on one page with:")
+        say(f"  atlas map{model_flag(report.name)} -o map.html")
     say(f"Neo4j Browser: {browser_url(settings.uri)}")
     say("Paste this query there:")
     cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
     click.echo(browser_line("browser_neighbours", model=report.name, text=cat))
+
+
+def model_flag(name: str) -> str:
+    """`` --model NAME`` for a command line, quoted for a shell when needed; nothing for the default model."""
+    import shlex
+
+    return "" if name == DEFAULT_MODEL else f" --model {shlex.quote(name)}"
 
 
 def parse_bytes(text: str) -> int:
@@ -173,12 +203,11 @@ def parse_bytes(text: str) -> int:
 class ProgressDisplay:
     """Shows the library's ``(stage, done, stage total)`` calls on stderr.
 
-    On a terminal, a bar per stage; otherwise (a log file, a pipe) one plain line every
-    ``interval`` seconds: stage, done/total, rate and time left. Each stage's time is
-    reported under its own name when it ends. ``quiet`` shows nothing.
+    On a terminal, a bar per stage that counts; otherwise (a log file, a pipe) one plain
+    line every ``interval`` seconds: stage, done/total, rate and time left. A stage
+    without a count (total 0 or 1: communities, layout) is announced when it starts.
+    Each stage's time is reported under its own name when it ends. ``quiet`` shows nothing.
     """
-
-    LABELS = {"tokens": "tokens    ", "variants": "variants  ", "neighbours": "neighbours"}
 
     def __init__(self, quiet: bool, stream=None, interval: float = 5.0):
         self.quiet = quiet
@@ -195,9 +224,11 @@ class ProgressDisplay:
         if stage != self.stage:
             self.close()
             self.stage, self.done, self.total, self.began, self.shown = stage, 0, total, now, now
-            if self.tty:
-                self.bar = click.progressbar(length=total, label=self.LABELS.get(stage, stage), file=self.stream)
+            if total > 1 and self.tty:
+                self.bar = click.progressbar(length=total, label=f"{stage:<10}", file=self.stream)
                 self.bar.__enter__()
+            elif total <= 1:
+                click.echo(f"{stage} ...", file=self.stream)
         self.done += n
         if self.bar is not None:
             self.bar.update(n)
@@ -206,13 +237,14 @@ class ProgressDisplay:
             click.echo(self.line(now), file=self.stream)
 
     def line(self, now: float) -> str:
-        """``neighbours  45,056/151,665 (29.7 %)  1,210/s  1 min 28 s left``"""
+        """``neighbours  45,056/151,665 (29.7 %)  1,210/s  1 min 28 s left``, or ``layout  running for 25.0 s``."""
         seconds = max(now - self.began, 1e-9)
+        if self.total <= 1:
+            return f"{self.stage}  running for {duration(seconds)}" + (f", {self.done:,} so far" if self.done > 1 else "")
         rate = self.done / seconds
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
-        share = 100 * self.done / self.total if self.total else 100.0
         return (
-            f"{self.stage}  {self.done:,}/{self.total:,} ({share:.1f} %)  {rate:,.0f}/s  "
+            f"{self.stage}  {self.done:,}/{self.total:,} ({100 * self.done / self.total:.1f} %)  {rate:,.0f}/s  "
             f"{duration(left) if left != float('inf') else '?'} left"
         )
 
@@ -222,7 +254,9 @@ class ProgressDisplay:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
-        click.echo(f"{self.stage}: {self.done:,} in {duration(time.monotonic() - self.began)}", file=self.stream)
+        took = duration(time.monotonic() - self.began)
+        counted = self.total > 1 or self.done > 1
+        click.echo(f"{self.stage}: {self.done:,} in {took}" if counted else f"{self.stage}: {took}", file=self.stream)
         self.stage = None
 
     def __enter__(self):
@@ -284,26 +318,129 @@ def parse_id(text: str) -> int:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--verify", is_flag=True, help="Check that each model's graph is exactly what its load promised.")
 @neo4j_options
-def models(as_json, settings):
-    """The models stored in Neo4j, with token, edge and variant-group counts and load status."""
+def models(as_json, verify, settings):
+    """The models stored in Neo4j: counts, load and analysis status, communities and hubness.
+
+    ``hub skew`` is the skewness of the in-degree distribution (how many tokens list a token
+    among their k nearest): far above 0 when a few hubs are everybody's neighbour.
+    With --verify, each model's graph is checked against what its load promised.
+    """
+    from .verify import problems
+
     with open_store(settings) as store:
         rows = store.models()
+        checked = {m["model"]["name"]: problems(store, m["model"]["name"]) for m in rows} if verify else {}
     if as_json:
-        out = [{**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]} for r in rows]
+        out = [
+            {**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]}
+            | ({"problems": checked[r["model"]["name"]]} if verify else {})
+            for r in rows
+        ]
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    if not rows:
+    elif not rows:
         say("no models loaded yet; load one with `atlas load`")
-        return
-    print_table(
-        ["name", "status", "tokens", "edges", "k", "dim", "dtype", "variant groups", "source"],
-        [
-            [m["model"]["name"], m["model"].get("status"), f"{m['tokens']:,}", f"{m['edges']:,}", m["model"].get("k"),
-             m["model"].get("dim"), m["model"].get("dtype"), f"{m['variants']:,}", m["model"].get("source")]
-            for m in rows
-        ],
+    else:
+        print_table(
+            ["name", "status", "tokens", "edges", "k", "dim", "dtype", "variant groups", "analysis", "communities",
+             "hub skew", "source"],
+            [
+                [m["model"]["name"], m["model"].get("status"), f"{m['tokens']:,}", f"{m['edges']:,}", m["model"].get("k"),
+                 m["model"].get("dim"), m["model"].get("dtype"), f"{m['variants']:,}", m["model"].get("analysis") or "-",
+                 _count(m["model"].get("communities")), _figure(m["model"].get("cited_skewness")), m["model"].get("source")]
+                for m in rows
+            ],
+        )
+    for name, found in checked.items():
+        say(f"{name}: " + ("consistent" if not found else "; ".join(found)))
+    if any(checked.values()):
+        raise click.ClickException(
+            "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"
+        )
+
+
+def _count(value) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+# -- analysis: analyse, hubs, map --------------------------------------------------------------
+@main.command()
+@model_option
+@analysis_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@neo4j_options
+def analyse(model, resolution, seed, epochs, quiet, settings):
+    """Compute communities, hubs, mutual pairs and a 2D map of a stored model and store them in its graph.
+
+    Communities are Leiden's on the exact graph (weighted by cosine); each gets a label from
+    its most-cited whole words and (:Community)-[:LINKED]->(:Community) counts the edges between
+    them. Every token gets `community`, `cited` (its in-degree) and `x`, `y` (UMAP's layout of the
+    exact graph); every edge `mutual`. `atlas load` runs this at its end.
+    """
+    from loaders.analyse import analyse_stored
+
+    with open_store(settings) as store, ProgressDisplay(quiet) as progress:
+        report = analyse_stored(store, model, resolution, seed, epochs, on_progress=progress)
+    say(
+        f"analysed {model!r}: {report.tokens:,} tokens in {report.communities:,} communities "
+        f"(modularity {report.modularity:.3f}), in-degree skewness {report.cited_skewness:.2f}, in {report.seconds:.1f} s"
     )
+    say(f"see every token on one page with: atlas map{model_flag(model)} -o map.html")
+
+
+@main.command()
+@model_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="How many hubs.")
+@click.option("--special", is_flag=True, help="Include special tokens.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@neo4j_options
+def hubs(model, limit, special, as_json, settings):
+    """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph)."""
+    from .errors import AnalysisMissing
+
+    with open_store(settings) as store:
+        props = store.require_model(model)
+        if props.get("analysis") != "complete":
+            raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
+        rows = store.read("hubs", model=model, limit=limit, skip_special=not special)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    say(f"the {len(rows)} most-cited tokens of {model} (k={props['k']}; in-degree skewness {_figure(props.get('cited_skewness'))}):")
+    print_table(
+        ["cited", "id", "token", "community"],
+        [[f"{r['cited']:,}", r["id"], terminal_text(r["text"]), terminal_text(r["label"] or "-")] for r in rows],
+    )
+
+
+@main.command("map")
+@model_option
+@click.option("--format", "fmt", type=click.Choice(["html", "parquet"]), default="html", show_default=True)
+@click.option("-o", "--output", required=True, help="File to write (html: one offline page; parquet: for embedding-atlas).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@neo4j_options
+def map_command(model, fmt, output, quiet, settings):
+    """A map of every token of an analysed model: one offline page (or a parquet file for embedding-atlas).
+
+    The page draws every token at its map position coloured by community, with community labels,
+    search (a typed word flies to its token and highlights its variant group), each token's
+    neighbours on click and the Cypher that shows it in Neo4j Browser.
+    """
+    from .export import write_bytes
+    from .stored_graph import read_map
+    from .vocab_map import render
+
+    with open_store(settings) as store, ProgressDisplay(quiet) as progress:
+        props = store.require_model(model)
+        vmap = read_map(store, model, done=lambda n: progress("read", n, int(props.get("vocab_size", 0))))
+    data = render(vmap, fmt)
+    write_bytes(data, output)
+    say(f"wrote {output} ({len(data) / 2**20:.1f} MB: {len(vmap.ids):,} tokens, {len(vmap.communities):,} communities)")
 
 
 # -- db -----------------------------------------------------------------------------------------

@@ -47,3 +47,15 @@ class LauncherError(AtlasError):
 
 class ExportError(AtlasError):
     """A subgraph cannot be written in the requested format."""
+
+
+class ModelBusy(AtlasError):
+    """Another load or analysis of the same model name is running."""
+
+
+class ModelInconsistent(AtlasError):
+    """A stored model's graph is not what its load promised (wrong edge or token counts)."""
+
+
+class AnalysisMissing(AtlasError):
+    """The model has no complete analysis (communities, hubs, map positions) yet."""

@@ -94,12 +94,29 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
     return list(targets.values())
 
 
-def _write_temp(path: str, text: str) -> str:
-    """Write ``text`` as UTF-8 to a fresh temporary file beside ``path``; returns its name."""
+def write_bytes(data: bytes, out: str, stdout=None) -> None:
+    """Write ``data`` to ``out`` the way :func:`write` writes a file (``-``: stdout), for binary exports."""
+    if out == "-":
+        stream = stdout if stdout is not None else sys.stdout.buffer
+        stream.write(data)
+        stream.flush()
+        return
+    if not out:
+        raise ExportError("no output file given; name a file with -o, or write - for stdout")
+    temp = _write_temp(out, data)
+    try:
+        _replace(temp, out)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _write_temp(path: str, text: str | bytes) -> str:
+    """Write ``text`` (as UTF-8) or bytes to a fresh temporary file beside ``path``; returns its name."""
     folder = os.path.dirname(path) or "."
     temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
     try:
-        data = text.encode("utf-8")
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ExportError(f"cannot write {path}: a token text is not valid Unicode ({e.reason})") from e
     try:

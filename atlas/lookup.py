@@ -12,10 +12,9 @@ import numpy as np
 
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.store import Store
-from atlas.variants import variant_key
+from atlas.variants import SPACE_FAMILIES, variant_key
 
 SUGGESTIONS = 8  # close tokens named when a typed token is not in the vocabulary
-SPACE_FAMILIES = ("byte_bpe", "sentencepiece")  # families whose word-start pieces begin with a space
 
 
 def typed_key(text: str, family: str) -> str | None:

@@ -11,12 +11,12 @@ from typing import Sequence
 import numpy as np
 
 from atlas.errors import InvalidArgument, TokenNotFound
-from atlas.lookup import SPACE_FAMILIES, check_stored_k, require_ids, word_texts
+from atlas.lookup import check_stored_k, require_ids, word_texts
 from atlas.prompt import PromptToken
 from atlas.store import Store
 from atlas.subgraph import Subgraph, collapse, subgraph_from_rows
+from atlas.variants import is_word
 
-MIN_WORD_LENGTH = 2  # letters in a random atlas word
 STATEMENT = "seeded_subgraph"
 
 
@@ -51,30 +51,8 @@ def prompt_subgraph(
     return collapse(subgraph) if collapse_variants else subgraph
 
 
-def is_word(text: str, family: str) -> bool:
-    """Whether a token is a whole word the random atlas may draw.
-
-    A word is at least ``MIN_WORD_LENGTH`` letters (``str.isalpha``: any script,
-    no digits, punctuation or brackets, so ``[unused3]``, ``<unk>`` and ``##ing`` are
-    out). For byte-level BPE and SentencePiece the token must start a word: its text
-    is one space followed by the letters (`` list``); a piece without the space is
-    usually the inside of a word (``ization``). For WordPiece and other families the
-    text is the letters alone (``##`` continuation pieces are out).
-
-    >>> [is_word(t, "byte_bpe") for t in [" list", "list", " a", " C++"]]
-    [True, False, False, False]
-    >>> [is_word(t, "wordpiece") for t in ["list", "##list", "[unused3]", "café"]]
-    [True, False, False, True]
-    """
-    if family in SPACE_FAMILIES:
-        if not text.startswith(" "):
-            return False
-        text = text[1:]
-    return len(text) >= MIN_WORD_LENGTH and text.isalpha()
-
-
 def random_words(store: Store, model: str, n: int, seed: int) -> list[dict]:
-    """``n`` distinct random whole words of the model (see :func:`is_word`): ``[{id, text, raw}]``.
+    """``n`` distinct random whole words of the model (see :func:`atlas.variants.is_word`): ``[{id, text, raw}]``.
 
     The candidates are every non-special token that is a word, ordered by id; ``n`` of
     them are drawn without replacement with ``numpy.random.default_rng(seed)``, in the

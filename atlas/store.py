@@ -8,7 +8,7 @@ constraint, so a retried transaction changes nothing.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import neo4j
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -17,7 +17,10 @@ from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelInco
 from .queries import query
 from .settings import DEFAULT_URI, Settings
 
-SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
+SCHEMA = (
+    "schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key",
+    "schema_community_key", "schema_token_community", "schema_lease_key",
+)
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
 
 
@@ -124,12 +127,17 @@ class Store:
     def models(self) -> list[dict]:
         return self.read("model_list")
 
-    def delete_model(self, name: str, batch: int = 5000) -> int:
-        """Delete a model's tokens, edges, variant groups, prompts and its node, in batches."""
+    def delete_model(self, name: str, batch: int = 5000, done: Callable[[int], None] | None = None) -> int:
+        """Delete a model's tokens, edges, variant groups, prompts, communities and its node, in batches.
+
+        ``done(n)`` is told after each batch of n nodes.
+        """
         total = 0
         while True:
             deleted = self.write("model_delete_batch", model=name, limit=batch)[0]["deleted"]
             total += deleted
+            if done is not None:
+                done(deleted)
             if deleted == 0:
                 break
         self.write("model_delete_node", name=name)

@@ -30,6 +30,8 @@ from typing import Any
 from atlas.errors import InvalidArgument, TokenizerUnavailable
 
 FAMILIES = ("wordpiece", "byte_bpe", "sentencepiece", "other")
+SPACE_FAMILIES = ("byte_bpe", "sentencepiece")  # families whose word-start pieces begin with a space
+MIN_WORD_LENGTH = 2  # letters in a whole word (see is_word)
 
 SPACE_MARK = "\u2581"  # "▁", SentencePiece's visible space
 WORDPIECE_PREFIX = "##"
@@ -223,6 +225,40 @@ def readable_text(raw: str, family: str) -> str:
 
 _LONE_BYTE = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
 _BACKSLASHES_BEFORE_ESCAPE = re.compile(r"\\+(?=[xX][0-9a-fA-F]{2}|[\udc80-\udcff])")
+
+
+_BYTE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\x[0-9a-f]{2}")  # an odd run of backslashes, x, two hex digits
+
+
+def has_byte_escape(text: str) -> bool:
+    r"""Whether readable text holds an escaped lone byte: the piece is a fragment of a multi-byte character.
+
+    >>> has_byte_escape("\\xe6\\x97"), has_byte_escape(" list"), has_byte_escape("\\\\xaa")
+    (True, False, False)
+    """
+    return _BYTE_ESCAPE.search(text) is not None
+
+
+def is_word(text: str, family: str) -> bool:
+    """Whether a token is a whole word the random atlas may draw.
+
+    A word is at least ``MIN_WORD_LENGTH`` letters (``str.isalpha``: any script,
+    no digits, punctuation or brackets, so ``[unused3]``, ``<unk>`` and ``##ing`` are
+    out). For byte-level BPE and SentencePiece the token must start a word: its text
+    is one space followed by the letters (`` list``); a piece without the space is
+    usually the inside of a word (``ization``). For WordPiece and other families the
+    text is the letters alone (``##`` continuation pieces are out).
+
+    >>> [is_word(t, "byte_bpe") for t in [" list", "list", " a", " C++"]]
+    [True, False, False, False]
+    >>> [is_word(t, "wordpiece") for t in ["list", "##list", "[unused3]", "café"]]
+    [True, False, False, True]
+    """
+    if family in SPACE_FAMILIES:
+        if not text.startswith(" "):
+            return False
+        text = text[1:]
+    return len(text) >= MIN_WORD_LENGTH and text.isalpha()
 
 
 def _escape_bytes(text: str) -> str:

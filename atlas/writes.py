@@ -7,15 +7,17 @@ pipeline (``loaders.pipeline``) decides what to write when.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Callable, Sequence
 
 import numpy as np
 
+from atlas.analysis import Analysis
 from atlas.errors import InvalidArgument
 from atlas.lookup import require_ids
 from atlas.prompt import PromptToken
 from atlas.queries import browser_line
-from atlas.rows import batched, variant_rows
+from atlas.rows import analysis_token_rows, batched, variant_rows
 from atlas.store import Store
 
 Done = Callable[[int], None]  # called with how many items a batch just wrote
@@ -71,3 +73,51 @@ def save_prompt(store: Store, model: str, text: str, tokens: Sequence[PromptToke
     rows = [{"position": int(t.position), "id": int(t.id)} for t in tokens]
     store.write("prompt_save", model=model, text=text, rows=rows)
     return browser_line("browser_prompt", model=model, text=text)
+
+
+def write_analysis(
+    store: Store, model: str, ids: np.ndarray, result: Analysis, batch_size: int = 20_000, done: Done | None = None
+) -> None:
+    """Store an analysis of ``model`` (rows of ``result`` are tokens ``ids``), replacing any earlier one.
+
+    The Model node says ``analysis: 'running'`` until every token property, Community
+    node and LINKED relationship is written, then ``'complete'`` with the settings and
+    figures. Every write is idempotent, so an interrupted analysis is finished by
+    running it again.
+    """
+    tell = done or (lambda n: None)
+    store.ensure_schema()
+    store.write("model_analysis", name=model, status="running", props={})
+    batches = list(batched(analysis_token_rows(ids, result), batch_size))
+    for batch, _ in zip(batches, store.write_batches("analysis_tokens_write", batches, model=model)):
+        tell(len(batch))
+    while store.write("community_links_delete_batch", model=model, limit=batch_size)[0]["deleted"]:
+        pass
+    count = len(result.communities)
+    while store.write("communities_delete_batch", model=model, **{"from": count, "limit": batch_size})[0]["deleted"]:
+        pass
+    communities = [{"id": c.id, "size": c.size, "label": c.label, "x": c.x, "y": c.y} for c in result.communities]
+    for _ in store.write_batches("communities_write", batched(communities, batch_size), model=model):
+        pass
+    links = [{"a": int(a), "b": int(b), "edges": int(e), "weight": float(w)} for a, b, e, w in result.links.tolist()]
+    for _ in store.write_batches("community_links_write", batched(links, batch_size), model=model):
+        pass
+    figures = {
+        **{f"analysis_{key}": value for key, value in result.settings.items()},
+        "communities": count,
+        "modularity": result.modularity,
+        "cited_skewness": result.cited_skewness,
+        "analysed_at": datetime.now(timezone.utc).isoformat(),
+    }
+    store.write("model_analysis", name=model, status="complete", props=figures)
+
+
+def write_mutual(store: Store, model: str, ids: np.ndarray, neighbours: np.ndarray, both: np.ndarray, batch_size: int = 20_000) -> None:
+    """Mark every SIMILAR_TO edge of ``model`` mutual or not (for edges written without the flag)."""
+    rows = [
+        {"id": int(ids[i]), "mutual": ids[neighbours[i][both[i]]].tolist()}
+        for i in range(len(ids))
+    ]
+    for _ in store.write_batches("edges_mutual_write", batched(rows, max(1, batch_size // max(1, neighbours.shape[1]))), model=model):
+        pass
+    store.write("model_mutual", name=model)

@@ -1,4 +1,11 @@
-"""The load pipeline: an embedding table -> exact neighbours -> Neo4j, streamed block by block."""
+"""The load pipeline: an embedding table -> exact neighbours -> Neo4j -> the analysis.
+
+One load of a model name runs at a time (:class:`atlas.lease.Lease`). The neighbours of
+every token are computed first (a V x k table, 36 MB for 151,665 tokens at k=20), so
+each edge is written with its mutual flag, each token knows its in-degree, and the
+analysis at the end works on the load's own graph. A model is marked ``complete`` only
+after the database was checked to hold exactly that graph.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +18,30 @@ from typing import Callable
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, ModelExists
+from atlas import analysis
+from atlas.errors import InvalidArgument, ModelBusy, ModelExists, ModelInconsistent
+from atlas.lease import Lease
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
-from atlas.writes import write_edge_batch, write_tokens, write_variants
+from atlas.verify import problems
+from atlas.writes import write_analysis, write_edge_batch, write_tokens, write_variants
 
+from .analyse import analyse_stored
 from .source import EmbeddingTable
 
 StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How the load's analysis runs (see :mod:`atlas.analysis`)."""
+
+    resolution: float = analysis.RESOLUTION
+    seed: int = 0
+    epochs: int = analysis.EPOCHS
 
 
 @dataclass(frozen=True)
@@ -33,6 +53,7 @@ class LoadReport:
     skipped: bool  # the same model was already complete: nothing was written
     seconds: float
     device: str  # where the neighbours were computed
+    communities: int | None = None  # None: no analysis ran
 
 
 def load(
@@ -45,20 +66,22 @@ def load(
     dtype: str = "float32",
     block_rows: int = 1024,
     batch_size: int = 20_000,
+    analyse: AnalysisSettings | None = AnalysisSettings(),
     on_progress: StageProgress | None = None,
+    lease_seconds: float | None = None,
 ) -> LoadReport:
-    """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges.
+    """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges, then (unless ``analyse`` is None) analyse them.
 
-    Idempotent: re-running the same load of a complete model writes nothing; re-running
-    an interrupted one finishes it. ``replace`` deletes the stored model first.
-    ``batch_size`` is the number of tokens or edges per write transaction. Every
-    argument is checked before anything is written.
+    Idempotent: re-running the same load of a complete model writes nothing (but
+    analyses it if it has no analysis yet); re-running an interrupted one finishes it.
+    ``replace`` deletes the stored model first. ``batch_size`` is the number of tokens
+    or edges per write transaction. Every argument is checked before anything is
+    written. Raises ModelBusy while another load of the same name runs.
     """
     began = time.perf_counter()
     if batch_size < 1:
         raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
     blocks = iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype)  # checks the rest
-    device = blocks.device
     progress = on_progress or (lambda stage, done, total: None)
     props = {
         "source": table.source,
@@ -69,61 +92,134 @@ def load(
         "dtype": dtype,
         "family": table.family,
     }
-    existing = store.model(table.name)
-    if existing is not None and replace:
-        store.delete_model(table.name)
-    elif existing is not None:
-        same = all(existing.get(key) == value for key, value in props.items())
-        if same and existing.get("status") == "complete":
-            return LoadReport(table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began, device)
-        if not same:
-            raise ModelExists(
-                f"model {table.name!r} is already stored with other settings "
-                f"(k={existing.get('k')}, dtype={existing.get('dtype')}, source={existing.get('source')}); "
-                "pass --replace to reload it or --name to store this one beside it"
+    with Lease(store, table.name, **({"seconds": lease_seconds} if lease_seconds else {})) as lease:
+        existing = store.model(table.name)
+        if existing is not None and replace:
+            store.delete_model(table.name, done=lambda n: progress("delete", n, 0))
+            existing = None
+        elif existing is not None:
+            same = all(existing.get(key) == value for key, value in props.items())
+            if not same:
+                raise ModelExists(
+                    f"model {table.name!r} is already stored with other settings "
+                    f"(k={existing.get('k')}, dtype={existing.get('dtype')}, source={existing.get('source')}); "
+                    "pass --replace to reload it or --name to store this one beside it"
+                )
+            if existing.get("status") == "complete":
+                communities = None
+                if analyse is not None and existing.get("analysis") != "complete":
+                    communities = _analyse_stored(store, table.name, analyse, progress, lease)
+                return LoadReport(
+                    table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began,
+                    blocks.device, communities,
+                )
+
+        neighbours, scores = _compute(blocks, len(table), k, progress)  # (V, k) row numbers, (V, k) cosines
+        store.ensure_schema()
+        extra = {"embedding_tensor": table.tensor} if table.tensor else {}
+        store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
+
+        tokens = token_rows(table.ids, table.text, table.raw, table.special)
+        element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
+        variants = variant_rows(table.ids, table.raw, table.special, table.family)
+        write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
+
+        keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
+        both = analysis.mutual(neighbours)
+        # a model stored just now has no edges to replace: plain CREATE is enough and faster
+        statement = "edges_create" if existing is None else "edges_write"
+        expected = int((neighbours >= 0).sum())
+        edges = _write_edges(
+            store, neighbours, scores, both, keys, statement, max(1, batch_size // k),
+            lambda n: progress("edges", n, expected),
+        )
+        progress("verify", 0, 1)
+        counts = (neighbours >= 0).sum(axis=1)
+        per_token, zero_rows = int(counts.max(initial=0)), int((counts == 0).sum())
+        wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows)
+        if wrong or lease.lost:
+            reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
+            raise ModelInconsistent(
+                f"the graph of {table.name!r} is not exact after the load: {reason}; it stays 'loading': "
+                "run the same `atlas load` again to rewrite it"
             )
+        progress("verify", 1, 1)
+        store.write("model_complete", name=table.name, edges=edges, per_token=per_token, zero_rows=zero_rows)
 
-    store.ensure_schema()
-    extra = {"embedding_tensor": table.tensor} if table.tensor else {}
-    store.write("model_begin", name=table.name, props={**props, **extra, "created_at": datetime.now(timezone.utc).isoformat()})
+        communities = None
+        if analyse is not None:
+            communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, progress, lease)
+    return LoadReport(
+        table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities
+    )
 
-    tokens = token_rows(table.ids, table.text, table.raw, table.special)
-    element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
-    variants = variant_rows(table.ids, table.raw, table.special, table.family)
-    write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
-    keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
-    # a model stored just now has no edges to replace: plain CREATE is enough and faster
-    statement = "edges_create" if existing is None or replace else "edges_write"
-    rows_per_batch = max(1, batch_size // k)
-    edges = _write_edges(store, blocks, keys, statement, rows_per_batch, lambda n: progress("neighbours", n, len(table)))
-    store.write("model_complete", name=table.name, edges=edges)
-    return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began, device)
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def _compute(blocks: NeighbourBlocks, rows: int, k: int, progress: StageProgress) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's neighbours: ``(ids (V, k) int32 row numbers, -1 for none; scores (V, k) float32)``."""
+    neighbours = np.full((rows, k), -1, dtype=np.int32)
+    scores = np.full((rows, k), np.nan, dtype=np.float32)
+    progress("neighbours", 0, rows)  # the stage starts now: its preparation is timed as its own
+    for block in blocks:
+        stop = block.start + len(block.ids)
+        neighbours[block.start : stop] = block.ids
+        scores[block.start : stop] = block.scores
+        progress("neighbours", len(block.ids), rows)
+    return neighbours, scores
 
 
 def _write_edges(
     store: Store,
-    blocks: NeighbourBlocks,
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    both: np.ndarray,
     keys: np.ndarray,
     statement: str,
     rows_per_batch: int,
     done: Callable[[int], None],
 ) -> int:
-    """Compute blocks in this thread while WRITERS threads write the batches of earlier blocks.
+    """Write every row's edges, ``rows_per_batch`` source tokens per transaction, in WRITERS concurrent transactions.
 
-    At most two blocks' batches wait unwritten, so memory stays bounded. Batches touch
-    disjoint source tokens; a transaction that hits a deadlock is retried by the driver.
+    Batches touch disjoint source tokens; a transaction that hits a deadlock is retried by the driver.
     """
     total = 0
-    done(0)  # the stage starts now: its preparation is timed as its own
-    pending: deque[list[Future]] = deque()
+    done(0)
+    pending: deque[Future] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        for block in blocks:
-            rows = edge_rows(block.start, block.ids, block.scores, keys)
-            pending.append([writers.submit(write_edge_batch, store, statement, b) for b in batched(rows, rows_per_batch)])
-            while len(pending) > 2:
-                total += sum(f.result() for f in pending.popleft())
-            done(len(block.ids))
-        for futures in pending:
-            total += sum(f.result() for f in futures)
+        for s in range(0, len(neighbours), rows_per_batch):
+            part = slice(s, s + rows_per_batch)
+            rows = edge_rows(s, neighbours[part], scores[part], keys, both[part])
+            pending.append(writers.submit(write_edge_batch, store, statement, rows))
+            while len(pending) > 2 * WRITERS:
+                written = pending.popleft().result()
+                total += written
+                done(written)
+        for future in pending:
+            written = future.result()
+            total += written
+            done(written)
     return total
+
+
+def _analyse(store, table, neighbours, scores, variants, settings, batch_size, progress, lease) -> int:
+    """Analyse the load's own graph and store the result; returns the number of communities."""
+    keys: list[str | None] = [None] * len(table)
+    row_of = {int(token): row for row, token in enumerate(table.ids.tolist())}
+    for v in variants:
+        keys[row_of[v["id"]]] = v["key"]
+    result = analysis.analyse(
+        neighbours, scores, table.text, table.special, keys, table.family,
+        resolution=settings.resolution, seed=settings.seed, epochs=settings.epochs,
+        stage=lambda name: progress(name, 0, 1),
+    )
+    if lease.lost:
+        raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
+    write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
+    return len(result.communities)
+
+
+def _analyse_stored(store, name, settings, progress, lease) -> int:
+    return analyse_stored(store, name, settings.resolution, settings.seed, settings.epochs, progress, lease=lease).communities

@@ -21,10 +21,10 @@ from atlas.model_files import default_source, load_tokenizer
 from atlas.named_views import PARAM_TYPES, query_subgraph, statement_parameters, view_names, view_parameters
 from atlas.nearest import neighbours
 from atlas.prompt import PromptToken, tokenize
-from atlas.seeded import atlas_subgraph, is_word, prompt_subgraph, random_words
+from atlas.seeded import atlas_subgraph, prompt_subgraph, random_words
 from atlas.store import Store
 from atlas.subgraph import collapse
-from atlas.variants import readable_text, variant_key
+from atlas.variants import is_word, readable_text, variant_key
 from atlas.writes import save_prompt
 from loaders import EmbeddingTable
 from loaders.pipeline import load

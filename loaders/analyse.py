@@ -1,0 +1,62 @@
+"""The analysis of a stored model: read its graph back, analyse it, store the result."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Callable
+
+from atlas import analysis
+from atlas.errors import ModelBusy
+from atlas.lease import Lease
+from atlas.stored_graph import read_graph
+from atlas.store import Store
+from atlas.writes import write_analysis, write_mutual
+
+StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    name: str
+    tokens: int
+    communities: int
+    modularity: float
+    cited_skewness: float
+    seconds: float
+
+
+def analyse_stored(
+    store: Store,
+    name: str,
+    resolution: float = analysis.RESOLUTION,
+    seed: int = 0,
+    epochs: int = analysis.EPOCHS,
+    on_progress: StageProgress | None = None,
+    batch_size: int = 20_000,
+    lease: Lease | None = None,
+) -> AnalysisReport:
+    """Recompute the analysis of the complete model ``name`` from its stored graph and store it, replacing any earlier one.
+
+    Holds the model's lease while it runs (or uses ``lease``, one the caller holds).
+    """
+    began = time.perf_counter()
+    progress = on_progress or (lambda stage, done, total: None)
+    props = store.require_model(name)
+    with nullcontext(lease) if lease is not None else Lease(store, name) as held:
+        total = int(props.get("vocab_size", 0))
+        graph = read_graph(store, name, done=lambda n: progress("read", n, total))
+        result = analysis.analyse(
+            graph.neighbours, graph.scores, graph.text, graph.special, graph.keys, props.get("family", "other"),
+            resolution=resolution, seed=seed, epochs=epochs, stage=lambda stage: progress(stage, 0, 1),
+        )
+        if not props.get("mutual_edges"):
+            progress("mutual", 0, len(graph))
+            write_mutual(store, name, graph.ids, graph.neighbours, result.mutual, batch_size)
+        if held.lost:
+            raise ModelBusy(f"another load took over model {name!r} during its analysis; its analysis was not written")
+        write_analysis(store, name, graph.ids, result, batch_size, lambda n: progress("analysis", n, len(graph)))
+    return AnalysisReport(
+        name, len(graph), len(result.communities), result.modularity, result.cited_skewness, time.perf_counter() - began
+    )
