@@ -17,10 +17,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from atlas.errors import InvalidArgument
+from atlas.settings import EPOCHS, RESOLUTION
 from atlas.variants import SPACE_FAMILIES, has_byte_escape, is_word
 
-RESOLUTION = 20.0  # Leiden's resolution: topic-sized communities (MiniLM: about 430 of about 70 tokens)
-EPOCHS = 200  # UMAP optimisation epochs
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds

@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .display import terminal_text
 from .errors import AtlasError
-from .settings import BOLT_PORT, DEFAULT_MODEL, HTTP_PORT, Settings, default_home
+from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, HTTP_PORT, RESOLUTION, Settings, default_home
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -56,8 +56,6 @@ def neo4j_options(command):
 
 def analysis_options(command):
     """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (load and analyse)."""
-    from .analysis import EPOCHS, RESOLUTION
-
     command = click.option("--epochs", default=EPOCHS, show_default=True, type=int, help="UMAP layout epochs.")(command)
     command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(command)
     return click.option(
@@ -289,7 +287,7 @@ def duration(seconds: float) -> str:
 @click.option("--k", "k", type=int, help="How many (default: all stored, the model's k).")
 @click.option("--id", "by_id", is_flag=True, help="TOKEN is a token id, not its text.")
 @click.option("--collapse-variants", is_flag=True, help="Hide the token's own variants and show one token per variant group.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, text, score, rank}.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {id, text, score, rank, community}.")
 @neo4j_options
 def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
     """The nearest tokens of TOKEN (its exact text, e.g. "cat" or " cat"), best first."""
@@ -304,7 +302,15 @@ def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     say(f"nearest tokens of {terminal_text(found['text'])} (id {found['id']}) in {model}:")
-    print_table(["rank", "id", "score", "token"], [[r["rank"], r["id"], f"{r['score']:.4f}", terminal_text(r["text"])] for r in rows])
+    analysed = stored.get("analysis") == "complete"
+    print_table(
+        ["rank", "id", "score", "token"] + (["community"] if analysed else []),
+        [
+            [r["rank"], r["id"], f"{r['score']:.4f}", terminal_text(r["text"])]
+            + ([terminal_text(r["community"] or "-")] if analysed else [])
+            for r in rows
+        ],
+    )
 
 
 def parse_id(text: str) -> int:

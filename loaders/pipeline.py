@@ -66,11 +66,11 @@ def load(
     dtype: str = "float32",
     block_rows: int = 1024,
     batch_size: int = 20_000,
-    analyse: AnalysisSettings | None = AnalysisSettings(),
+    analyse: AnalysisSettings | None = None,
     on_progress: StageProgress | None = None,
     lease_seconds: float | None = None,
 ) -> LoadReport:
-    """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges, then (unless ``analyse`` is None) analyse them.
+    """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges, then (with ``analyse``) analyse them.
 
     Idempotent: re-running the same load of a complete model writes nothing (but
     analyses it if it has no analysis yet); re-running an interrupted one finishes it.

@@ -1,0 +1,175 @@
+"""The network analysis against references: a planted partition, brute-force counts, determinism, labels."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from atlas import analysis
+from atlas.errors import InvalidArgument
+from atlas.neighbours import all_neighbours
+
+
+def planted(groups: int = 12, size: int = 60, dim: int = 48, spread: float = 0.35, seed: int = 0):
+    """Unit vectors around ``groups`` random centres: ``(matrix (groups * size, dim), truth (n,))``."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(groups, dim))
+    truth = np.repeat(np.arange(groups), size)
+    matrix = centres[truth] + spread * rng.normal(size=(len(truth), dim)) * np.sqrt(1.0 / dim) * 4
+    return matrix.astype(np.float32), truth
+
+
+def nmi(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised mutual information (arithmetic mean normalisation), from the contingency table."""
+    n = len(a)
+    joint = Counter(zip(a.tolist(), b.tolist()))
+    pa, pb = Counter(a.tolist()), Counter(b.tolist())
+    mi = sum(c / n * math.log(c * n / (pa[x] * pb[y])) for (x, y), c in joint.items())
+    ha = -sum(c / n * math.log(c / n) for c in pa.values())
+    hb = -sum(c / n * math.log(c / n) for c in pb.values())
+    return 2 * mi / (ha + hb) if ha + hb else 1.0
+
+
+@pytest.fixture(scope="module")
+def graph():
+    matrix, truth = planted()
+    ids, scores = all_neighbours(matrix, 10)
+    return ids.astype(np.int32), scores, truth
+
+
+def test_planted_partition_is_recovered(graph):
+    ids, scores, truth = graph
+    labels, modularity = analysis.communities(ids, scores, resolution=1.0, seed=0)
+    assert nmi(labels, truth) >= 0.9
+    assert modularity > 0.5
+    assert labels.min() == 0 and set(np.unique(labels)) == set(range(labels.max() + 1))
+    sizes = np.bincount(labels)
+    assert (np.diff(sizes) <= 0).all(), "communities are numbered by size, largest first"
+
+
+def test_communities_are_deterministic_for_a_seed(graph):
+    ids, scores, _ = graph
+    first, _ = analysis.communities(ids, scores, resolution=5.0, seed=3)
+    again, _ = analysis.communities(ids, scores, resolution=5.0, seed=3)
+    assert (first == again).all()
+    finer, _ = analysis.communities(ids, scores, resolution=50.0, seed=3)
+    assert finer.max() > first.max(), "a higher resolution gives more communities"
+
+
+def brute_cited(ids: np.ndarray) -> np.ndarray:
+    counts = np.zeros(len(ids), dtype=int)
+    for row in ids:
+        for j in row:
+            if j >= 0:
+                counts[j] += 1
+    return counts
+
+
+def brute_mutual(ids: np.ndarray) -> np.ndarray:
+    lists = [set(r[r >= 0].tolist()) for r in ids]
+    return np.array([[j >= 0 and i in lists[j] for j in row.tolist()] for i, row in enumerate(ids)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cited_and_mutual_match_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(150, 8)).astype(np.float32)
+    matrix[[7, 40]] = 0  # zero rows: no neighbours, nobody's neighbour
+    ids, _ = all_neighbours(matrix, 6)
+    assert (analysis.cited(ids) == brute_cited(ids)).all()
+    assert (analysis.mutual(ids) == brute_mutual(ids)).all()
+    assert analysis.cited(ids).sum() == (ids >= 0).sum()
+
+
+def test_links_sum_to_the_cross_community_edges(graph):
+    ids, scores, _ = graph
+    labels, _ = analysis.communities(ids, scores, resolution=20.0, seed=0)
+    links = analysis.community_links(labels, ids, scores)
+    source = np.repeat(np.arange(len(ids)), ids.shape[1])
+    target = ids.ravel()
+    cross = labels[source] != labels[target]
+    assert links[:, 2].sum() == cross.sum()
+    assert math.isclose(links[:, 3].sum(), float(scores.ravel()[cross].astype(np.float64).sum()), rel_tol=1e-9)
+    assert (links[:, 0] < links[:, 1]).all()
+    pairs = {(int(a), int(b)) for a, b in links[:, :2]}
+    assert len(pairs) == len(links)
+
+
+def test_undirected_pairs_each_once():
+    ids = np.array([[1, 2], [0, 2], [0, -1]])
+    scores = np.array([[0.9, 0.5], [0.9, 0.4], [0.5, np.nan]], np.float32)
+    pairs, weights = analysis.undirected(ids, scores)
+    assert pairs.tolist() == [[0, 1], [0, 2], [1, 2]]
+    assert weights.tolist() == pytest.approx([0.9, 0.5, 0.4])
+
+
+def test_layout_is_deterministic_and_keeps_neighbours_near(graph):
+    ids, scores, truth = graph
+    first = analysis.layout(ids, scores, seed=1, epochs=60)
+    again = analysis.layout(ids, scores, seed=1, epochs=60)
+    assert first.dtype == np.float32 and first.shape == (len(ids), 2)
+    assert np.array_equal(first, again)
+    assert np.isfinite(first).all()
+    assert math.isclose(float(np.ptp(first, axis=0).max()), 100.0, rel_tol=1e-4)
+    # the planted groups come apart on the map: a point's nearest on the map share its group
+    from scipy.spatial import cKDTree
+
+    _, near = cKDTree(first).query(first, 11)
+    assert (truth[near[:, 1:]] == truth[:, None]).mean() > 0.9
+    kept = analysis.preservation(ids, first)
+    random = analysis.preservation(ids, np.random.default_rng(0).normal(size=first.shape).astype(np.float32))
+    assert kept > 0.2 and kept > 10 * random
+
+
+def test_rows_without_edges_get_no_place_and_no_community():
+    rng = np.random.default_rng(4)
+    matrix = rng.normal(size=(80, 6)).astype(np.float32)
+    matrix[[3, 50]] = 0
+    ids, scores = all_neighbours(matrix, 5)
+    xy = analysis.layout(ids, scores, epochs=20)
+    labels, _ = analysis.communities(ids, scores)
+    assert np.isnan(xy[[3, 50]]).all() and np.isfinite(np.delete(xy, [3, 50], axis=0)).all()
+    assert (labels[[3, 50]] == -1).all() and (np.delete(labels, [3, 50]) >= 0).all()
+
+
+def test_token_kinds():
+    texts = [" list", "[CLS]", "  \n", "\\xe6\\x97", "\\\\xaa", "##ing", " 2025"]
+    special = [False, True, False, False, False, False, False]
+    kinds = analysis.token_kinds(texts, special, "byte_bpe").tolist()
+    assert kinds == [analysis.ORDINARY, analysis.SPECIAL, analysis.WHITESPACE, analysis.FRAGMENT, 0, 0, 0]
+    assert analysis.token_kinds(["\\xe6"], [False], "wordpiece").tolist() == [0], "WordPiece has no byte pieces"
+
+
+def test_labels_are_whole_words_one_per_variant_group_most_cited_first():
+    texts = [" Church", " church", " CHURCH", " monastery", "[SEP]", " \n", "\\xe6", " abbey", "ch", " 1990", " 1991", "[PAD]"]
+    special = [False, False, False, False, True, False, False, False, False, False, False, True]
+    keys = ["church", "church", "church", "monastery", None, None, "\\xe6", "abbey", "ch", "1990", "1991", None]
+    cited = np.array([50, 90, 1, 40, 999, 500, 400, 30, 800, 5, 7, 3])
+    labels = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2])
+    kinds = analysis.token_kinds(texts, special, "byte_bpe")
+    names = analysis.community_labels(labels, texts, cited, kinds, keys, "byte_bpe")
+    assert names == ["church · monastery · abbey", "1991 · 1990", "special tokens"]
+
+
+def test_analyse_puts_it_together(graph):
+    ids, scores, truth = graph
+    n = len(ids)
+    texts = [f" w{truth[i]}x{i}" for i in range(n)]
+    result = analysis.analyse(ids, scores, texts, [False] * n, [None] * n, "byte_bpe", resolution=1.0, epochs=30)
+    assert len(result.communities) == result.community.max() + 1
+    assert sum(c.size for c in result.communities) == n
+    assert [c.id for c in result.communities] == list(range(len(result.communities)))
+    assert result.settings == {"resolution": 1.0, "seed": 0, "epochs": 30, "min_dist": analysis.MIN_DIST}
+    assert result.cited_skewness == pytest.approx(analysis.skewness(brute_cited(ids)))
+
+
+def test_bad_graphs_are_refused():
+    with pytest.raises(InvalidArgument, match=r"neighbours and scores must both be \(n, k\)"):
+        analysis.communities(np.zeros((3, 2), int), np.zeros((3, 3)))
+    with pytest.raises(InvalidArgument, match="neighbour indices must lie in -1..2"):
+        analysis.layout(np.array([[1], [5], [0]]), np.ones((3, 1)))
+    with pytest.raises(InvalidArgument, match="resolution must be above 0"):
+        analysis.communities(np.array([[1], [0]]), np.ones((2, 1)), resolution=0)
