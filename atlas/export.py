@@ -2,7 +2,7 @@
 
 ``render`` turns a subgraph into text (pure, deterministic: nodes by id, edges by
 (source, rank, target), floats as ``repr`` so they round-trip, no timestamps);
-``write`` puts that text on a stream or into files atomically.
+``write`` puts that text on a stream or into files (see :mod:`atlas.output` for how).
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import secrets
 import sys
 from functools import lru_cache
 from importlib import resources
@@ -22,6 +20,7 @@ from typing import Iterable, TextIO
 from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
 from atlas.display import display_text, script_json, visible_text
 from atlas.errors import ExportError
+from atlas.output import write_files, write_stream
 from atlas.queries import query
 from atlas.subgraph import Edge, Node, Subgraph
 
@@ -65,67 +64,32 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
     """Render ``subgraph`` as ``fmt`` and write it to ``out``; returns the paths written.
 
     ``out == "-"`` writes to ``stdout`` (default ``sys.stdout``) and returns ``[]``;
-    csv then writes the nodes table, one blank line, and the edges table.
-    Otherwise each file is written to a temporary file in the same folder and moved
-    into place with ``os.replace``, so a failed export leaves no partial file and an
-    existing file is only replaced by a complete one. csv writes two files named
-    after ``out`` without its ``.csv`` suffix: ``-o atlas.csv`` gives
-    ``atlas.nodes.csv`` and ``atlas.edges.csv``.
+    csv then writes the nodes table, one blank line, and the edges table. Otherwise the
+    files are written by the rules of :mod:`atlas.output`: a regular file is replaced
+    atomically, keeping its permissions, so a failed export leaves no partial file and an
+    existing file is only replaced by a complete one; a symbolic link keeps pointing at
+    its target, which gets the export; a FIFO or device (``/dev/null``, ``/dev/stdout``)
+    is written into; a hard-linked file is replaced under the name given, so its other
+    names keep the old content. csv writes two files named after ``out`` without its
+    ``.csv`` suffix: ``-o atlas.csv`` gives ``atlas.nodes.csv`` and ``atlas.edges.csv``.
     """
     parts = render(subgraph, fmt)
     if out == "-":
-        stream = stdout if stdout is not None else sys.stdout
-        stream.write("\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""])
-        stream.flush()
+        text = "\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""]
+        write_stream(stdout if stdout is not None else sys.stdout, text)
         return []
     if not out:
         raise ExportError("no output file given; name a file with -o, or write - for stdout")
     targets = output_paths(fmt, out)
-    temps: list[tuple[str, str]] = []
-    try:
-        for role, path in targets.items():
-            temps.append((_write_temp(path, parts[role]), path))
-        for temp, path in temps:
-            _replace(temp, path)
-    finally:
-        for temp, _ in temps:
-            if os.path.exists(temp):
-                os.unlink(temp)
+    write_files({path: _utf8(path, parts[role]) for role, path in targets.items()})
     return list(targets.values())
 
 
-def _write_temp(path: str, text: str) -> str:
-    """Write ``text`` as UTF-8 to a fresh temporary file beside ``path``; returns its name."""
-    folder = os.path.dirname(path) or "."
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+def _utf8(path: str, text: str) -> bytes:
     try:
-        data = text.encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ExportError(f"cannot write {path}: a token text is not valid Unicode ({e.reason})") from e
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileNotFoundError as e:
-        raise ExportError(
-            f"cannot write {path}: folder {folder} does not exist; create it or choose another path"
-        ) from e
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        os.unlink(temp)
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
-    return temp
-
-
-def _replace(temp: str, path: str) -> None:
-    try:
-        os.replace(temp, path)
-    except IsADirectoryError as e:
-        raise ExportError(f"cannot write {path}: it is a folder; give a file name") from e
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
 
 
 # --- checks and shared helpers -------------------------------------------------------------
