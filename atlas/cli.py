@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import click
 
 from . import __version__
-from .display import terminal_text
+from .display import escape_controls, terminal_text
 from .errors import AtlasError
 from .settings import BOLT_PORT, DEFAULT_MODEL, HTTP_PORT, Settings, default_home
 
@@ -459,7 +459,7 @@ def emit(subgraph, fmt: str, output: str) -> None:
 
     if fmt == "table":
         texts = {n.id: n.text for n in subgraph.nodes}
-        say(f"{subgraph.title}: {len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges")
+        say(f"{escape_controls(subgraph.title)}: {len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges")
         print_table(
             ["source", "rank", "score", "target"],
             [[terminal_text(texts[e.source]), e.rank, f"{e.score:.4f}", terminal_text(texts[e.target])]
