@@ -536,6 +536,8 @@ def export(name, params, fmt, output, settings):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidArgument(f"--param expects KEY=VALUE, got {item!r}")
+        if key in values:
+            raise InvalidArgument(f"--param {escape_controls(key)} is given twice; give each parameter once")
         values[key] = value
     with open_store(settings) as store:
         subgraph = query_subgraph(store, name, values)
