@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Iterable, TextIO
 
 from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
-from atlas.display import display_text, script_json, visible_text
+from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
 from atlas.output import write_files, write_stream
 from atlas.queries import query
@@ -333,7 +333,12 @@ def _library() -> str:
 
 
 def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
-    """One self-contained page: the vendored force-graph library, the data and the viewer script."""
+    """One self-contained page: the vendored force-graph library, the data and the viewer script.
+
+    The data keeps the exact texts; what the page shows of them (``label``, ``rawLabel``,
+    ``variantLabel``, ``titleLabel``, ``modelLabel``) has control and bidi characters
+    escaped, and the page isolates each shown text so it cannot reorder its neighbours.
+    """
     component = components(nodes, edges)
     group = variant_groups(nodes)
     degree = {n.id: 0 for n in nodes}
@@ -344,11 +349,14 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
     data = {
         "model": subgraph.model,
         "title": subgraph.title,
+        "modelLabel": escape_controls(subgraph.model),
+        "titleLabel": escape_controls(subgraph.title),
         "nodes": [
             _node_record(n)
             | {
                 "label": display_text(n.text),
                 "rawLabel": display_text(n.raw),
+                "variantLabel": None if n.variant is None else escape_controls(n.variant),
                 "degree": degree[n.id],
                 "component": component[n.id],
                 "group": group[n.id],
