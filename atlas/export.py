@@ -12,7 +12,6 @@ import io
 import json
 import math
 import re
-import sys
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable, TextIO
@@ -20,7 +19,7 @@ from typing import Iterable, TextIO
 from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
 from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.output import write_files, write_stream
+from atlas.output import STDOUT, write_files, write_output
 from atlas.queries import query
 from atlas.subgraph import Edge, Node, Subgraph
 
@@ -74,9 +73,9 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
     ``.csv`` suffix: ``-o atlas.csv`` gives ``atlas.nodes.csv`` and ``atlas.edges.csv``.
     """
     parts = render(subgraph, fmt)
-    if out == "-":
+    if out == STDOUT:
         text = "\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""]
-        write_stream(stdout if stdout is not None else sys.stdout, text)
+        write_output(out, text, stdout)
         return []
     if not out:
         raise ExportError("no output file given; name a file with -o, or write - for stdout")

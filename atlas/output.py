@@ -1,6 +1,7 @@
 """Where an export goes: a stream, a regular file replaced atomically, or a special file written into.
 
-:func:`write_files` puts bytes or text (as UTF-8) at each path, by what the path is:
+:func:`write_output` writes bytes or text (as UTF-8) to ``-`` (stdout) or a path, and
+:func:`write_files` writes several paths together. A path is written by what it is:
 
 - nothing yet: a new file, written in full beside it and moved into place, with the mode
   a new file gets under the umask;
@@ -28,11 +29,13 @@ import os
 import re
 import secrets
 import stat
+import sys
 from typing import BinaryIO, Mapping, TextIO, Union
 
 from atlas.errors import ExportError
 
 Data = Union[bytes, str]
+STDOUT = "-"  # the output name that means standard output
 
 _DESCRIPTOR = re.compile(r"/(?:dev|proc/(?:self|thread-self|\d+))/fd/\d+")
 _ADVICE = {
@@ -40,6 +43,14 @@ _ADVICE = {
     errno.EDQUOT: "free some space or write elsewhere",
     errno.EPIPE: "its reader stopped reading before the end",
 }
+
+
+def write_output(out: str, data: Data, stdout: TextIO | BinaryIO | None = None) -> None:
+    """Write ``data`` to ``out``: ``-`` is ``stdout`` (default ``sys.stdout``), anything else a path."""
+    if out == STDOUT:
+        write_stream(stdout if stdout is not None else sys.stdout, data)
+    else:
+        write_file(out, data)
 
 
 def write_stream(stream: TextIO | BinaryIO, data: Data) -> None:
@@ -95,6 +106,8 @@ def _bytes(path: str, data: Data) -> bytes:
 
 def _where(path: str) -> tuple[bool, str, os.stat_result | None]:
     """(write into it?, the file to write or replace, its status or None when there is none yet)."""
+    if not path:
+        raise ExportError(f"no output file given; name a file, or write {STDOUT} for stdout")
     try:
         old = os.stat(path)
     except FileNotFoundError:

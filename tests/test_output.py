@@ -15,7 +15,7 @@ import pytest
 
 from atlas.errors import ExportError
 from atlas.export import render, write
-from atlas.output import write_file, write_files, write_stream
+from atlas.output import write_file, write_files, write_output, write_stream
 from atlas.subgraph import Edge, Node, Subgraph
 
 BIG = 4 << 20  # bytes: more than a pipe holds, so a writer must wait for its reader
@@ -215,3 +215,13 @@ def test_write_stream_takes_bytes_and_text():
     binary = io.BytesIO()
     write_stream(binary, b"\x01")
     assert binary.getvalue() == b"\x01"
+
+
+def test_write_output_takes_dash_for_stdout_and_refuses_no_name(tmp_path):
+    stream = io.StringIO()
+    write_output("-", "text", stdout=stream)
+    assert stream.getvalue() == "text"
+    write_output(str(tmp_path / "out.bin"), b"\x00")
+    assert (tmp_path / "out.bin").read_bytes() == b"\x00"
+    with pytest.raises(ExportError, match="^no output file given; name a file, or write - for stdout$"):
+        write_output("", b"")
