@@ -12,8 +12,8 @@
 - a FIFO, a character or block device, or a name of an open descriptor (``/dev/stdout``,
   ``/dev/fd/N``, ``/proc/self/fd/N``, or a link to one): written into, with no temporary
   file and no rename, so ``-o /dev/null`` stays the device and ``-o fifo`` feeds its reader;
-  a regular file reached through a descriptor's name is appended to, as a shell's ``>>``
-  would have it;
+  a regular file reached through a descriptor's name is appended to, so what it holds
+  already (a shell's ``>>``) is kept;
 - a folder: refused.
 
 A regular file with other hard links is replaced like any other: the name given gets the

@@ -137,6 +137,17 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
     assert os.listdir(tmp_path) == ["atlas.json"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_replacing_a_file_keeps_its_owner(tmp_path):
+    target = tmp_path / "atlas.json"
+    target.write_text("old")
+    os.chown(target, 65534, 65534)
+    os.chmod(target, 0o4750)  # a set-id bit survives: it is set after the owner
+    write(sample(), "json", str(target))
+    after = os.stat(target)
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (65534, 65534, 0o4750)
+
+
 def test_a_new_file_gets_the_mode_the_umask_gives(tmp_path):
     old = os.umask(0o027)
     try:
