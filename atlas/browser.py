@@ -9,12 +9,18 @@ send a preflight ``OPTIONS`` first). The host must be in the server's
 
 ``serve`` starts a server in a background thread and returns it with the two
 URLs; nothing is printed. The files come from the installed ``cypher`` package.
+
+The server is meant for one Browser on this machine, and stays well-behaved with any
+client: at most ``max_connections`` connections are served at once (more wait in the
+listen queue), a connection that sends nothing for ``idle_timeout`` seconds is closed,
+and a client that disconnects early ends its connection quietly.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,6 +35,8 @@ DEFAULT_PORT = 8765
 GUIDE_FILE = "guide.html"
 STYLE_FILE = "atlas.grass"
 STYLE_URL_PLACEHOLDER = "__ATLAS_STYLE_URL__"  # in guide.html, replaced by the served stylesheet URL
+IDLE_TIMEOUT = 10.0  # seconds a connection may stay silent (or not read) before it is closed
+MAX_CONNECTIONS = 16  # connections served at once, one thread each; more wait to be accepted
 
 
 @dataclass(frozen=True)
@@ -80,17 +88,51 @@ def guide_html(style_url: str) -> str:
 
 
 class BrowserServer(ThreadingHTTPServer):
-    """The HTTP server of the guide and stylesheet, running in a daemon thread once started."""
+    """The HTTP server of the guide and stylesheet, running in a daemon thread once started.
+
+    Each connection gets a thread, at most ``max_connections`` at a time; the accepting
+    thread waits for a free one, so further connections queue in the kernel (up to
+    ``request_queue_size``). A connection silent for ``idle_timeout`` seconds is closed.
+    """
 
     daemon_threads = True
+    request_queue_size = 64  # connections that may wait to be accepted while every handler is busy
 
-    def __init__(self, address: tuple[str, int]):
+    def __init__(
+        self, address: tuple[str, int], idle_timeout: float = IDLE_TIMEOUT, max_connections: int = MAX_CONNECTIONS
+    ):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
         self.urls = urls(host, port)
+        self.idle_timeout = idle_timeout
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request answered
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self.serve_forever, name="atlas-browser", daemon=True)
+
+    def process_request(self, request, client_address) -> None:
+        """Serve the connection in its own thread once fewer than ``max_connections`` are being served."""
+        while not self._slots.acquire(timeout=0.2):
+            if self._stopping.is_set():
+                self.shutdown_request(request)
+                return
+        thread = threading.Thread(
+            target=self._serve_connection, args=(request, client_address), name="atlas-browser-connection", daemon=True
+        )
+        thread.start()
+
+    def _serve_connection(self, request, client_address) -> None:
+        try:
+            self.process_request_thread(request, client_address)  # handles errors, then closes the connection
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that disconnects early or goes silent is not an error; anything else is reported as usual."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> None:
         self._thread.start()
@@ -101,7 +143,8 @@ class BrowserServer(ThreadingHTTPServer):
             self._thread.join(timeout=0.5)
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port; connections still open are closed by their idle timeout."""
+        self._stopping.set()
         if self._thread.is_alive():
             self.shutdown()
             self._thread.join()
@@ -111,17 +154,27 @@ class BrowserServer(ThreadingHTTPServer):
         self.stop()
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> tuple[BrowserServer, Urls]:
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    idle_timeout: float = IDLE_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+) -> tuple[BrowserServer, Urls]:
     """Serve the guide and stylesheet on ``host``:``port`` (0 picks a free port) in a background thread.
 
     Returns the running server (stop it with ``server.stop()`` or a ``with`` block) and
     its URLs. Raises InvalidArgument when the port is out of range, already in use, or
-    the host cannot be listened on.
+    the host cannot be listened on, or when ``idle_timeout`` or ``max_connections`` is
+    not positive.
     """
     if not 0 <= port <= 65535:
         raise InvalidArgument(f"port must be between 0 and 65535, got {port}")
+    if not idle_timeout > 0:
+        raise InvalidArgument(f"the idle timeout must be more than 0 seconds, got {idle_timeout}")
+    if max_connections < 1:
+        raise InvalidArgument(f"the server must take at least 1 connection at a time, got {max_connections}")
     try:
-        server = BrowserServer((host, port))
+        server = BrowserServer((host, port), idle_timeout, max_connections)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise InvalidArgument(f"port {port} on {host} is already in use — pick another port with --port") from None
@@ -135,6 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: BrowserServer
     server_version = "token-atlas"
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout  # StreamRequestHandler.setup gives it to the socket
+        super().setup()
 
     def do_GET(self) -> None:
         self._answer(send_body=True)

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import click
 
 from . import __version__
-from .display import terminal_text
+from .display import escape_controls, terminal_text
 from .errors import AtlasError
 from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, HTTP_PORT, RESOLUTION, Settings, default_home
 
@@ -437,7 +437,7 @@ def map_command(model, fmt, output, quiet, settings):
     search (a typed word flies to its token and highlights its variant group), each token's
     neighbours on click and the Cypher that shows it in Neo4j Browser.
     """
-    from .export import write_bytes
+    from .output import write_output
     from .stored_graph import read_map
     from .vocab_map import render
 
@@ -445,7 +445,7 @@ def map_command(model, fmt, output, quiet, settings):
         props = store.require_model(model)
         vmap = read_map(store, model, done=lambda n: progress("read", n, int(props.get("vocab_size", 0))))
     data = render(vmap, fmt)
-    write_bytes(data, output)
+    write_output(output, data)
     say(f"wrote {output} ({len(data) / 2**20:.1f} MB: {len(vmap.ids):,} tokens, {len(vmap.communities):,} communities)")
 
 
@@ -602,7 +602,7 @@ def emit(subgraph, fmt: str, output: str) -> None:
 
     if fmt == "table":
         texts = {n.id: n.text for n in subgraph.nodes}
-        say(f"{subgraph.title}: {len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges")
+        say(f"{escape_controls(subgraph.title)}: {len(subgraph.nodes)} tokens, {len(subgraph.edges)} edges")
         print_table(
             ["source", "rank", "score", "target"],
             [[terminal_text(texts[e.source]), e.rank, f"{e.score:.4f}", terminal_text(texts[e.target])]
@@ -679,6 +679,8 @@ def export(name, params, fmt, output, settings):
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise InvalidArgument(f"--param expects KEY=VALUE, got {item!r}")
+        if key in values:
+            raise InvalidArgument(f"--param {escape_controls(key)} is given twice; give each parameter once")
         values[key] = value
     with open_store(settings) as store:
         subgraph = query_subgraph(store, name, values)

@@ -13,7 +13,8 @@ import re
 from typing import Any, Mapping
 
 _ESCAPES = {"\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-_SPECIAL = re.compile("[\\\\'\"\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# escaped: backslash, quotes, C0, DEL, C1, separators, the bidi controls a terminal would obey, lone surrogates
+_SPECIAL = re.compile("[\\\\'\"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -21,7 +22,8 @@ def cypher_string(text: str) -> str:
     r"""A single-quoted Cypher string literal for ``text``.
 
     Backslash and both quotes are escaped, newline/tab/... use their short escapes and
-    other control characters ``\uXXXX``, so a literal never spans lines.
+    other control and bidi characters ``\uXXXX``, so a literal never spans lines and a
+    line holding one (a Browser query printed on a terminal) is never reordered.
 
     >>> print(cypher_string("it's a \\ \n"))
     'it\'s a \\ \n'

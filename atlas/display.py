@@ -27,6 +27,18 @@ def _escape_control(match: re.Match) -> str:
     return _NAMED.get(match.group()) or _escape_char(match)
 
 
+def escape_controls(text: str) -> str:
+    r"""``text`` with control and bidi characters written as visible escapes, nothing else changed.
+
+    For a line that holds token text among other words, such as a subgraph's title:
+    readable rather than reversible (a backslash already in the text is kept as is).
+
+    >>> print(escape_controls("atlas of \x1b[2J\x07, \u202egnp.exe, k=3"))
+    atlas of \x1b[2J\x07, \u202egnp.exe, k=3
+    """
+    return _CONTROL.sub(_escape_control, text)
+
+
 def terminal_text(text: str) -> str:
     r"""Token text in double quotes, safe to print on a terminal.
 
@@ -37,7 +49,7 @@ def terminal_text(text: str) -> str:
     >>> print(terminal_text(' list\n'), terminal_text('a"b\\'), terminal_text('\x1b[2J\x07'), terminal_text('\u202egnp.exe'))
     " list\n" "a\"b\\" "\x1b[2J\x07" "\u202egnp.exe"
     """
-    return '"' + _CONTROL.sub(_escape_control, text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+    return '"' + escape_controls(text.replace("\\", "\\\\").replace('"', '\\"')) + '"'
 
 
 def display_text(text: str) -> str:

@@ -2,7 +2,7 @@
 
 ``render`` turns a subgraph into text (pure, deterministic: nodes by id, edges by
 (source, rank, target), floats as ``repr`` so they round-trip, no timestamps);
-``write`` puts that text on a stream or into files atomically.
+``write`` puts that text on a stream or into files (see :mod:`atlas.output` for how).
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ import csv
 import io
 import json
 import math
-import os
 import re
-import secrets
-import sys
 from functools import lru_cache
 from importlib import resources
 from typing import Iterable, TextIO
 
 from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
-from atlas.display import display_text, script_json, visible_text
+from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
+from atlas.output import STDOUT, write_files, write_output
 from atlas.queries import query
 from atlas.subgraph import Edge, Node, Subgraph
 
@@ -65,84 +63,32 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
     """Render ``subgraph`` as ``fmt`` and write it to ``out``; returns the paths written.
 
     ``out == "-"`` writes to ``stdout`` (default ``sys.stdout``) and returns ``[]``;
-    csv then writes the nodes table, one blank line, and the edges table.
-    Otherwise each file is written to a temporary file in the same folder and moved
-    into place with ``os.replace``, so a failed export leaves no partial file and an
-    existing file is only replaced by a complete one. csv writes two files named
-    after ``out`` without its ``.csv`` suffix: ``-o atlas.csv`` gives
-    ``atlas.nodes.csv`` and ``atlas.edges.csv``.
+    csv then writes the nodes table, one blank line, and the edges table. Otherwise the
+    files are written by the rules of :mod:`atlas.output`: a regular file is replaced
+    atomically, keeping its permissions, so a failed export leaves no partial file and an
+    existing file is only replaced by a complete one; a symbolic link keeps pointing at
+    its target, which gets the export; a FIFO or device (``/dev/null``, ``/dev/stdout``)
+    is written into; a hard-linked file is replaced under the name given, so its other
+    names keep the old content. csv writes two files named after ``out`` without its
+    ``.csv`` suffix: ``-o atlas.csv`` gives ``atlas.nodes.csv`` and ``atlas.edges.csv``.
     """
     parts = render(subgraph, fmt)
-    if out == "-":
-        stream = stdout if stdout is not None else sys.stdout
-        stream.write("\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""])
-        stream.flush()
+    if out == STDOUT:
+        text = "\r\n".join(parts[role] for role in ("nodes", "edges")) if fmt == "csv" else parts[""]
+        write_output(out, text, stdout)
         return []
     if not out:
         raise ExportError("no output file given; name a file with -o, or write - for stdout")
     targets = output_paths(fmt, out)
-    temps: list[tuple[str, str]] = []
-    try:
-        for role, path in targets.items():
-            temps.append((_write_temp(path, parts[role]), path))
-        for temp, path in temps:
-            _replace(temp, path)
-    finally:
-        for temp, _ in temps:
-            if os.path.exists(temp):
-                os.unlink(temp)
+    write_files({path: _utf8(path, parts[role]) for role, path in targets.items()})
     return list(targets.values())
 
 
-def write_bytes(data: bytes, out: str, stdout=None) -> None:
-    """Write ``data`` to ``out`` the way :func:`write` writes a file (``-``: stdout), for binary exports."""
-    if out == "-":
-        stream = stdout if stdout is not None else sys.stdout.buffer
-        stream.write(data)
-        stream.flush()
-        return
-    if not out:
-        raise ExportError("no output file given; name a file with -o, or write - for stdout")
-    temp = _write_temp(out, data)
+def _utf8(path: str, text: str) -> bytes:
     try:
-        _replace(temp, out)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-
-
-def _write_temp(path: str, text: str | bytes) -> str:
-    """Write ``text`` (as UTF-8) or bytes to a fresh temporary file beside ``path``; returns its name."""
-    folder = os.path.dirname(path) or "."
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    try:
-        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as e:
         raise ExportError(f"cannot write {path}: a token text is not valid Unicode ({e.reason})") from e
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except FileNotFoundError as e:
-        raise ExportError(
-            f"cannot write {path}: folder {folder} does not exist; create it or choose another path"
-        ) from e
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except OSError as e:
-        os.unlink(temp)
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
-    return temp
-
-
-def _replace(temp: str, path: str) -> None:
-    try:
-        os.replace(temp, path)
-    except IsADirectoryError as e:
-        raise ExportError(f"cannot write {path}: it is a folder; give a file name") from e
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror}; choose a writable path") from e
 
 
 # --- checks and shared helpers -------------------------------------------------------------
@@ -386,7 +332,12 @@ def _library() -> str:
 
 
 def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
-    """One self-contained page: the vendored force-graph library, the data and the viewer script."""
+    """One self-contained page: the vendored force-graph library, the data and the viewer script.
+
+    The data keeps the exact texts; what the page shows of them (``label``, ``rawLabel``,
+    ``variantLabel``, ``titleLabel``, ``modelLabel``) has control and bidi characters
+    escaped, and the page isolates each shown text so it cannot reorder its neighbours.
+    """
     component = components(nodes, edges)
     group = variant_groups(nodes)
     degree = {n.id: 0 for n in nodes}
@@ -397,11 +348,14 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
     data = {
         "model": subgraph.model,
         "title": subgraph.title,
+        "modelLabel": escape_controls(subgraph.model),
+        "titleLabel": escape_controls(subgraph.title),
         "nodes": [
             _node_record(n)
             | {
                 "label": display_text(n.text),
                 "rawLabel": display_text(n.raw),
+                "variantLabel": None if n.variant is None else escape_controls(n.variant),
                 "degree": degree[n.id],
                 "component": component[n.id],
                 "group": group[n.id],

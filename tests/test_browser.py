@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
+import threading
+import time
 import urllib.error
 import urllib.request
 from html.parser import HTMLParser
@@ -234,6 +237,101 @@ def test_stop_releases_the_port():
     server.stop()
     again, _ = browser.serve(port=port)
     again.stop()
+
+
+# --- the server under hostile or careless clients ------------------------------------
+
+
+def wait_for_threads(count: int, timeout: float = 15) -> None:
+    """Wait until no more than ``count`` threads run (the server's connection threads have ended)."""
+    deadline = time.monotonic() + timeout
+    while threading.active_count() > count:
+        assert time.monotonic() < deadline, [t.name for t in threading.enumerate()]
+        time.sleep(0.02)
+
+
+def test_a_silent_half_sent_request_is_closed_after_the_idle_timeout():
+    server, urls = browser.serve(port=0, idle_timeout=0.5)
+    with server, socket.create_connection(server.server_address[:2], timeout=10) as client:
+        client.sendall(b"GET /guide.html HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line: the request never ends
+        began = time.monotonic()
+        assert client.recv(1024) == b""  # closed by the server, not by our 10 s timeout
+        assert time.monotonic() - began < 5
+        assert fetch(urls.guide)[0] == 200
+
+
+def test_the_default_idle_timeout_is_ten_seconds():
+    server, _ = browser.serve(port=0)
+    with server:
+        assert server.idle_timeout == browser.IDLE_TIMEOUT == 10.0
+
+
+def test_a_client_that_leaves_mid_response_leaves_no_traceback(capfd):
+    server, urls = browser.serve(port=0)
+    with server:
+        idle = threading.active_count()
+        client = socket.socket()
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # reads nothing, holds little
+        client.connect(server.server_address[:2])
+        # Far more answers than the two sockets' buffers hold: the server is still writing when we leave.
+        client.sendall(b"GET /guide.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 2000)
+        time.sleep(0.3)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # a reset, as a closed tab gives
+        wait_for_threads(idle)
+        assert fetch(urls.guide)[0] == 200
+    assert 0 < len(server.requests) < 2000 + 1
+    assert capfd.readouterr().err == ""
+
+
+def test_connections_beyond_the_bound_wait_for_a_free_thread():
+    server, urls = browser.serve(port=0)
+    with server:
+        idle = threading.active_count()
+        clients = [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(50)]
+        peak, deadline = 0, time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            peak = max(peak, threading.active_count() - idle)
+            time.sleep(0.01)
+        for client in clients:
+            client.close()
+        assert peak == 16 == browser.MAX_CONNECTIONS
+        wait_for_threads(idle)
+        assert fetch(urls.guide)[0] == 200
+
+
+def test_waiting_connections_are_served_as_threads_free_up():
+    server, urls = browser.serve(port=0, max_connections=2, idle_timeout=0.3)
+    with server:
+        silent = [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(4)]
+        began = time.monotonic()
+        assert fetch(urls.guide)[0] == 200  # waits for the silent ones to time out, two by two
+        assert time.monotonic() - began < 5
+        for client in silent:
+            client.close()
+
+
+def test_stop_does_not_wait_for_silent_connections():
+    server, _ = browser.serve(port=0, max_connections=1, idle_timeout=30)
+    clients = [socket.create_connection(server.server_address[:2], timeout=10) for _ in range(3)]
+    time.sleep(0.2)
+    began = time.monotonic()
+    server.stop()
+    assert time.monotonic() - began < 3
+    for client in clients:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"idle_timeout": 0}, "the idle timeout must be more than 0 seconds, got 0"),
+        ({"max_connections": 0}, "the server must take at least 1 connection at a time, got 0"),
+    ],
+)
+def test_limits_must_be_positive(kwargs, message):
+    with pytest.raises(InvalidArgument, match=f"^{message}$"):
+        browser.serve(port=0, **kwargs)
 
 
 # --- every example on a real Neo4j ---------------------------------------------------

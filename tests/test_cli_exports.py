@@ -5,6 +5,8 @@ import json
 import networkx as nx
 import pytest
 
+from conftest import error_line
+
 
 @pytest.fixture
 def model(run, qwen_folder, model_name):
@@ -95,6 +97,11 @@ def test_export_named_view(run, model):
     assert bad.exit_code == 1 and "no_such_view" in bad.stderr
     malformed = run("export", "--query", "neighbourhood", "--param", "model")
     assert malformed.stderr.strip() == "Error: --param expects KEY=VALUE, got 'model'"
+
+
+def test_a_repeated_param_is_refused(run):
+    result = run("export", "--query", "neighbourhood", "--param", "text=cat", "--param", "k=5", "--param", "k=6")
+    assert error_line(result) == "Error: --param k is given twice; give each parameter once"
 
 
 def test_variants_command(run, model):

@@ -17,9 +17,11 @@ from atlas.cypher_literals import cypher_string, split_statements
 from atlas.display import display_text, script_json, visible_text
 from atlas.errors import ExportError
 from atlas.export import EDGE_FIELDS, FORMATS, NODE_FIELDS, components, output_paths, render, variant_groups, write
+from atlas.queries import browser_line
 from atlas.subgraph import Edge, Node, Subgraph
 
 NASTY = "</script><b>\"x\"&'"
+BIDI = "\u202egnp\u2066\u200f\u061c.exe"  # right-to-left override, isolate, mark, Arabic letter mark
 
 
 def sample() -> Subgraph:
@@ -356,8 +358,14 @@ def test_cypher_script_batches_large_subgraphs():
 def test_cypher_string_escapes():
     assert cypher_string("a'b\"c\\d") == "'a\\'b\\\"c\\\\d'"
     assert cypher_string("\n\r\t\b\f\x00\x1b\u2028🙂") == "'\\n\\r\\t\\b\\f\\u0000\\u001b\\u2028🙂'"
-    for text in (NASTY, "\\", "'", "\\'", "x\\", "\x00\x7f\x9f"):
+    for text in (NASTY, "\\", "'", "\\'", "x\\", "\x00\x7f\x9f", BIDI):
         assert CypherLiterals(cypher_string(text)).value() == text
+
+
+def test_cypher_string_escapes_bidi_controls():
+    # A Browser query holding a prompt is printed on a terminal: nothing in it may reorder the line.
+    assert cypher_string(BIDI) == "'\\u202egnp\\u2066\\u200f\\u061c.exe'"
+    assert browser_line("browser_prompt", model="m", text=BIDI).isprintable()
 
 
 def test_cypher_exponents_have_no_plus_sign():
@@ -385,6 +393,7 @@ def test_split_statements_respects_strings_comments_and_names():
 def test_cypher_script_recreates_the_subgraph_in_neo4j(neo4j_driver):
     subgraph = sample()
     subgraph.model = f"test-export-{uuid.uuid4().hex[:8]} 'q'\\"
+    subgraph.nodes.append(Node(12, BIDI, raw=BIDI))
     nodes, edges = records(subgraph)
     try:
         for _ in range(2):  # the script MERGEs, so a second run changes nothing
