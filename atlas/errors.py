@@ -59,3 +59,7 @@ class ModelInconsistent(AtlasError):
 
 class AnalysisMissing(AtlasError):
     """The model has no complete analysis (communities, hubs, map positions) yet."""
+
+
+class ExpressionError(AtlasError):
+    """An expression of tokens (``atlas near``) is malformed or has no direction."""
