@@ -8,13 +8,14 @@ library; only the CLI uses both. Inside the library, modules import downwards:
   pages), ``cypher_literals``, ``queries`` (the only reader of ``cypher/``);
 - pure computation: ``neighbours`` (exact top-k), ``variants`` (variant keys), ``rows``
   (write parameters), ``prompt`` (tokens of a text), ``subgraph`` (the shape every
-  view gives and every exporter takes);
+  view gives and every exporter takes), ``arithmetic`` (expressions of tokens and their
+  exact nearest rows);
 - files: ``model_files`` (tokenizer and input-embedding rows), ``neo4j_local`` (the local
   server), ``export`` (html, graphml, json, csv, cypher);
 - Neo4j: ``store`` (connection and plumbing), ``writes`` (tokens, groups, edges,
   prompts), ``lookup`` (finding tokens), ``nearest`` (neighbour lists), ``seeded``
-  (prompt and atlas subgraphs), ``named_views`` (``cypher/view_*.cypher``), ``browser``
-  (the Browser guide server).
+  (prompt and atlas subgraphs), ``named_views`` (``cypher/view_*.cypher``), ``near``
+  (``atlas near``: an expression's nearest tokens), ``browser`` (the Browser guide server).
 """
 
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -538,12 +539,20 @@ def variants(word, model, rebuild, as_json, settings):
 # -- tokens, prompt, atlas, export -------------------------------------------------------------------
 def tokenizer_of(store, model: str, offline: bool):
     """The stored model's properties and the tokenizer it was loaded from."""
-    from .errors import SourceNotFound
     from .model_files import read_tokenizer
 
     props = store.require_model(model)
-    try:
+    with recorded_source(model, props):
         return props, read_tokenizer(props["source"], offline=offline)
+
+
+@contextlib.contextmanager
+def recorded_source(model: str, props: dict):
+    """Turn a failure to read the model's recorded source into a line that says how to get it back."""
+    from .errors import SourceNotFound
+
+    try:
+        yield
     except SourceNotFound:
         raise SourceNotFound(
             f"model {model!r} was loaded from {props['source']!r}, which cannot be read now; put the model back "
@@ -662,6 +671,63 @@ def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, o
     if missing:
         say(f"not single tokens of {model}, left out: {', '.join(terminal_text(w) for w in missing)}")
     emit(subgraph, fmt, output)
+
+
+NEAR_FORMATS = ("html", "graphml", "json", "csv")  # not cypher: its script would store the expression as a Token
+
+
+@main.command()
+@click.argument("expression")
+@model_option
+@click.option("--k", "k", default=10, show_default=True, type=int, help="How many nearest tokens.")
+@click.option("--keep-operands", is_flag=True, help="Keep the expression's own tokens in the answer (left out by default).")
+@click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: the expression, its operands' tokens and the nearest tokens.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", *NEAR_FORMATS]), default="table", show_default=True,
+    help="table, or a graph: the expression, its nearest tokens and their SIMILAR_TO edges.",
+)
+@click.option("-o", "--output", default="-", show_default=True, help="File to write the graph to; - for stdout.")
+@neo4j_options
+def near(expression, model, k, keep_operands, offline, as_json, fmt, output, settings):
+    """The tokens nearest to EXPRESSION, an expression of tokens such as "king - man + woman".
+
+    Operands are words (resolved like `atlas neighbours` does: " king" in byte-level
+    vocabularies) or texts in double quotes (a token's exact spelling, or a text of several
+    tokens standing for their mean: "artificial intelligence"), each with an optional weight
+    (0.5*paris), joined by + and -. The expression is evaluated on unit rows and compared,
+    exactly, with every row of the model's embedding matrix; the operands' own tokens are
+    left out.
+    """
+    from .errors import InvalidArgument
+    from .near import near_subgraph, nearest_to
+
+    if as_json and fmt != "table":
+        raise InvalidArgument("give --json or --format, not both")
+    with open_store(settings) as store:
+        props = store.require_model(model)
+        with recorded_source(model, props):
+            result = nearest_to(store, model, expression, k, keep_operands=keep_operands, offline=offline)
+        subgraph = near_subgraph(store, result) if fmt != "table" else None
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+        return
+    if subgraph is not None:
+        emit(subgraph, fmt, output)
+        return
+    operands = ", ".join(terminal_text(t["text"]) for o in result.operands for t in o.tokens)
+    left_out = (
+        f"the operands ({operands}) are left out, --keep-operands keeps them" if result.left_out
+        else f"the operands ({operands}) are kept"
+    )
+    say(
+        f"nearest tokens to {terminal_text(result.expression)} in {model} "
+        f"({result.rows:,} rows compared in {result.seconds:.2f} s; {left_out}):"
+    )
+    print_table(
+        ["rank", "id", "score", "token"],
+        [[r["rank"], r["id"], f"{r['score']:.4f}", terminal_text(r["text"])] for r in result.neighbours],
+    )
 
 
 @main.command()

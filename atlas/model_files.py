@@ -1,8 +1,9 @@
 """A model's files: where they are, its tokenizer, and the input-embedding tensor in its safetensors files.
 
 The load reads the whole input-embedding matrix; ``atlas tokens`` and ``atlas prompt``
-read only the rows of a text's tokens. Both find the files here. Safetensors files are
-read directly (an 8-byte header length, a JSON header, then the raw tensors), so rows
+read only the rows of a text's tokens; ``atlas near`` reads the matrix in row blocks
+from the mapped file (:func:`embedding_rows`). All find the files here. Safetensors files
+are read directly (an 8-byte header length, a JSON header, then the raw tensors), so rows
 come out of a 151,936 x 1,536 bfloat16 matrix without torch, and a truncated or corrupt
 file is named in one line. Only telling which tensor is the input embedding needs
 transformers (the model is built on the ``meta`` device, which allocates nothing); the
@@ -14,8 +15,9 @@ from __future__ import annotations
 import json
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -238,6 +240,7 @@ class _Tensor:
             )
         self.path, self.name, self.bf16 = path, name, info["dtype"] == "BF16"
         self.dtype, self.rows, self.dims, self.offset = dtype, rows, dims, start + begin
+        self._map: np.ndarray | None = None
 
     def read(self, start: int, stop: int) -> np.ndarray:
         """Rows ``start:stop`` as float32, (stop - start, dims)."""
@@ -248,6 +251,59 @@ class _Tensor:
         if raw.size != count:
             raise SourceNotFound(f"{self.path} is truncated; download it again")
         return _as_float32(raw, self.bf16).reshape(stop - start, self.dims)
+
+
+    def read_into(self, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
+        """Rows ``start:stop`` written into ``buffer`` (at least (stop - start, dims) float32); returns that part of it.
+
+        The file is mapped, not read whole: only the pages of these rows are touched,
+        and bfloat16 is widened in one pass (its bits become a float32's top half).
+        """
+        raw = self._mapped()[start:stop]  # (n, d) raw dtype
+        out = buffer[: stop - start]
+        if self.bf16:
+            np.left_shift(raw, 16, out=out.view(np.uint32), dtype=np.uint32)
+        else:
+            np.copyto(out, raw, casting="unsafe")
+        return out
+
+    def _mapped(self) -> np.ndarray:
+        if self._map is None:
+            try:
+                self._map = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=(self.rows, self.dims))
+            except OSError as exc:
+                raise SourceNotFound(f"cannot read {self.path}: {exc.strerror}") from None
+        return self._map
+
+
+@dataclass(frozen=True)
+class EmbeddingRows:
+    """A model's whole input-embedding matrix, to be read in row blocks: ``read(start, stop, buffer)``."""
+
+    rows: int
+    dims: int
+    read: Callable[[int, int, np.ndarray], np.ndarray]  # (start, stop, (B, d) float32 buffer) -> (stop - start, d) rows
+
+
+def embedding_rows(source: str, offline: bool = False, name: str | None = None) -> EmbeddingRows:
+    """The input-embedding matrix of ``source`` as row blocks, read from its safetensors file as they are asked for.
+
+    ``name`` is the tensor's key when known (the load records it). A checkpoint without
+    safetensors is read whole as a fallback.
+    """
+    folder = resolve(source, offline, weights=True)
+    name = name or embedding_tensor_name(folder)
+    if name is not None:
+        tensor = _tensor(folder, name)
+        return EmbeddingRows(tensor.rows, tensor.dims, tensor.read_into)
+    matrix = read_embedding_matrix(folder)  # (rows, d)
+
+    def read(start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
+        out = buffer[: stop - start]
+        np.copyto(out, matrix[start:stop])
+        return out
+
+    return EmbeddingRows(matrix.shape[0], matrix.shape[1], read)
 
 
 def _as_float32(raw: np.ndarray, bf16: bool) -> np.ndarray:

@@ -105,6 +105,25 @@ def qwen_folder(tmp_path_factory):
     return folder, model, n_tokens
 
 
+@pytest.fixture(scope="session")
+def whole_minilm(neo4j_settings) -> Iterator[str]:
+    """The whole bundled MiniLM (k=5, no analysis) under a fresh name; deleted at the end."""
+    import uuid
+
+    from atlas.model_files import default_source
+    from atlas.store import Store
+    from loaders import load_embedding_table
+    from loaders.pipeline import load
+
+    name = f"test-whole-minilm-{uuid.uuid4().hex[:8]}"
+    with Store(neo4j_settings) as store:
+        try:
+            load(store, load_embedding_table(default_source(), name=name), k=5)
+            yield name
+        finally:
+            store.delete_model(name)
+
+
 @pytest.fixture
 def model_name(neo4j_settings, request) -> Iterator[str]:
     """A model name no other test uses; the model is deleted afterwards."""
