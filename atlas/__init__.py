@@ -9,7 +9,7 @@ library; only the CLI uses both. Inside the library, modules import downwards:
 - pure computation: ``neighbours`` (exact top-k), ``variants`` (variant keys), ``rows``
   (write parameters), ``prompt`` (tokens of a text), ``subgraph`` (the shape every
   view gives and every exporter takes), ``arithmetic`` (expressions of tokens and their
-  exact nearest rows);
+  exact nearest rows), ``recall`` (approximate neighbours against exact ones);
 - files: ``model_files`` (tokenizer and input-embedding rows), ``neo4j_local`` (the local
   server), ``export`` (html, graphml, json, csv, cypher);
 - Neo4j: ``store`` (connection and plumbing), ``writes`` (tokens, groups, edges,
