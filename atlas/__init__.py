@@ -15,7 +15,8 @@ library; only the CLI uses both. Inside the library, modules import downwards:
 - Neo4j: ``store`` (connection and plumbing), ``writes`` (tokens, groups, edges,
   prompts), ``lookup`` (finding tokens), ``nearest`` (neighbour lists), ``seeded``
   (prompt and atlas subgraphs), ``named_views`` (``cypher/view_*.cypher``), ``near``
-  (``atlas near``: an expression's nearest tokens), ``browser`` (the Browser guide server).
+  (``atlas near``: an expression's nearest tokens), ``vectors`` (embeddings as vector
+  properties and their index), ``browser`` (the Browser guide server).
 """
 
 __version__ = "0.1.0"

@@ -118,12 +118,13 @@ def main():
 @click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
 @click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
 @click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
+@click.option("--vectors", is_flag=True, help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).")
 @analysis_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @neo4j_options
 def load(
-    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, resolution, seed,
-    epochs, quiet, settings,
+    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors, resolution,
+    seed, epochs, quiet, settings,
 ):
     """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
@@ -161,6 +162,7 @@ def load(
                 block_rows=block_rows,
                 batch_size=batch_size,
                 analyse=None if no_analysis else AnalysisSettings(resolution, seed, epochs),
+                vectors=vectors,
                 on_progress=progress,
             )
     if report.skipped:
@@ -173,10 +175,23 @@ def load(
     if report.communities is not None:
         say(f"analysed: {report.communities:,} communities; see every token on one page with:")
         say(f"  atlas map{model_flag(report.name)} -o map.html")
+    if report.vectors is not None:
+        tell_vectors(report.vectors)
     say(f"Neo4j Browser: {browser_url(settings.uri)}")
     say("Paste this query there:")
     cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
     click.echo(browser_line("browser_neighbours", model=report.name, text=cat))
+
+
+def tell_vectors(report) -> None:
+    """The notes and the outcome of storing a model's vectors, on stderr."""
+    for note in report.notes:
+        say(f"note: {note}")
+    if report.skipped:
+        say(f"the vectors of {report.name!r} are stored already (vector index {report.index}); nothing to do (--replace rewrites them)")
+    else:
+        zero = f" ({report.zero:,} zero rows have none)" if report.zero else ""
+        say(f"stored {report.stored:,} vectors of {report.name!r}{zero} and the vector index {report.index} in {report.seconds:.1f} s")
 
 
 def model_flag(name: str) -> str:
@@ -373,6 +388,35 @@ def _count(value) -> str:
 
 def _figure(value) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+@main.command()
+@model_option
+@click.option("--replace", is_flag=True, help="Write the vectors again even if they are stored already.")
+@click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@neo4j_options
+def vectors(model, replace, offline, quiet, settings):
+    """Store each token's unit embedding in Neo4j as `embedding` and create a vector index on it.
+
+    The rows are read from the model's recorded source. Every model's tokens get a label of
+    their own and the model a vector index on it (cosine, the model's dimension), named on the
+    Model node (`vector_index`), so Neo4j Browser can run nearest-neighbour and arithmetic
+    queries (db.index.vector.queryNodes, vector.similarity.cosine). The index is approximate;
+    `atlas near` is exact. Refused when Neo4j's page cache or disk cannot hold the vectors.
+    """
+    from .lookup import word_texts
+    from .queries import browser_line
+    from .vectors import store_vectors_from_source
+
+    with open_store(settings) as store, ProgressDisplay(quiet) as progress:
+        props = store.require_model(model)
+        with recorded_source(model, props):
+            report = store_vectors_from_source(store, model, offline=offline, replace=replace, on_progress=progress)
+    tell_vectors(report)
+    say("Paste this query into Neo4j Browser for the index's nearest tokens of cat:")
+    cat = word_texts("cat", props.get("family", "other"))[0]
+    click.echo(browser_line("browser_vectors", model=model, index=report.index, text=cat))
 
 
 # -- analysis: analyse, hubs, map --------------------------------------------------------------

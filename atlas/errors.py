@@ -63,3 +63,7 @@ class AnalysisMissing(AtlasError):
 
 class ExpressionError(AtlasError):
     """An expression of tokens (``atlas near``) is malformed or has no direction."""
+
+
+class NoRoom(AtlasError):
+    """Neo4j's disk or page cache cannot hold what was asked to be stored."""

@@ -1,13 +1,14 @@
 """A model's files: where they are, its tokenizer, and the input-embedding tensor in its safetensors files.
 
 The load reads the whole input-embedding matrix; ``atlas tokens`` and ``atlas prompt``
-read only the rows of a text's tokens; ``atlas near`` reads the matrix in row blocks
-from the mapped file (:func:`embedding_rows`). All find the files here. Safetensors files
-are read directly (an 8-byte header length, a JSON header, then the raw tensors), so rows
-come out of a 151,936 x 1,536 bfloat16 matrix without torch, and a truncated or corrupt
-file is named in one line. Only telling which tensor is the input embedding needs
-transformers (the model is built on the ``meta`` device, which allocates nothing); the
-load records that name on the Model node so the fast commands need not ask again.
+read only the rows of a text's tokens; ``atlas near`` and ``atlas vectors`` read the
+matrix in row blocks from the mapped file (:func:`embedding_rows`). All find the files
+here. Safetensors files are read directly (an 8-byte header length, a JSON header, then
+the raw tensors), so rows come out of a 151,936 x 1,536 bfloat16 matrix without torch,
+and a truncated or corrupt file is named in one line. Only telling which tensor is the
+input embedding needs transformers (the model is built on the ``meta`` device, which
+allocates nothing); the load records that name on the Model node so the fast commands
+need not ask again.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -16,6 +17,27 @@ def query(name: str) -> str:
     if not path.is_file():
         raise KeyError(f"no query named {name!r} in cypher/ (known: {', '.join(names())})")
     return path.read_text(encoding="utf-8")
+
+
+LABEL_PLACEHOLDER = "__LABEL__"
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def labelled(name: str, label: str) -> str:
+    """The statement ``name`` with ``label`` written in place of ``__LABEL__``.
+
+    Only for schema commands, which take no parameter for a label; the label must be
+    a plain identifier (letters, digits, underscores), so it cannot change the statement.
+
+    >>> labelled("vectors_index_create", "Vectors_m_1234").splitlines()[3]
+    'FOR (t:Vectors_m_1234) ON t.embedding'
+    """
+    text = query(name)
+    if LABEL_PLACEHOLDER not in text:
+        raise KeyError(f"cypher/{name}.cypher has no {LABEL_PLACEHOLDER} to fill in")
+    if not _IDENTIFIER.fullmatch(label):
+        raise ValueError(f"{label!r} is not a plain identifier; a label written into a statement must be one")
+    return text.replace(LABEL_PLACEHOLDER, label)
 
 
 def names() -> list[str]:

@@ -14,7 +14,7 @@ import neo4j
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
-from .queries import query
+from .queries import labelled, query
 from .settings import DEFAULT_URI, Settings
 
 SCHEMA = (
@@ -88,6 +88,13 @@ class Store:
         with self.errors(), self.driver.session(database=self.database) as session:
             return session.execute_write(work)
 
+    def write_labelled(self, statement: str, /, label: str, **params: Any) -> list[dict]:
+        """Run the named schema statement with ``label`` written in (see :func:`atlas.queries.labelled`)."""
+        text = labelled(statement, label)
+        with self.errors():
+            records, _, _ = self.driver.execute_query(text, params, database_=self.database)
+        return [r.data() for r in records]
+
     def write_batches(self, statement: str, /, batches: Iterable[list[dict]], **params: Any) -> Iterator[list[dict]]:
         """Write ``$rows`` batches with the named statement, one transaction each; yields each batch's result rows."""
         text = query(statement)
@@ -128,10 +135,13 @@ class Store:
         return self.read("model_list")
 
     def delete_model(self, name: str, batch: int = 5000, done: Callable[[int], None] | None = None) -> int:
-        """Delete a model's tokens, edges, variant groups, prompts, communities and its node, in batches.
+        """Delete a model's vector index, then its tokens, edges, variant groups, prompts, communities and its node, in batches.
 
         ``done(n)`` is told after each batch of n nodes.
         """
+        model = self.model(name)
+        if model is not None and model.get("vector_index"):
+            self.write("vectors_index_drop", name=model["vector_index"])
         total = 0
         while True:
             deleted = self.write("model_delete_batch", model=name, limit=batch)[0]["deleted"]

@@ -24,6 +24,7 @@ from atlas.lease import Lease
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
+from atlas.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.verify import problems
 from atlas.writes import write_analysis, write_edge_batch, write_tokens, write_variants
 
@@ -54,6 +55,7 @@ class LoadReport:
     seconds: float
     device: str  # where the neighbours were computed
     communities: int | None = None  # None: no analysis ran
+    vectors: VectorsReport | None = None  # None: no vectors were asked for
 
 
 def load(
@@ -67,14 +69,17 @@ def load(
     block_rows: int = 1024,
     batch_size: int = 20_000,
     analyse: AnalysisSettings | None = None,
+    vectors: bool = False,
     on_progress: StageProgress | None = None,
     lease_seconds: float | None = None,
 ) -> LoadReport:
     """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges, then (with ``analyse``) analyse them.
 
     Idempotent: re-running the same load of a complete model writes nothing (but
-    analyses it if it has no analysis yet); re-running an interrupted one finishes it.
-    ``replace`` deletes the stored model first. ``batch_size`` is the number of tokens
+    analyses it if it has no analysis yet, and stores its vectors if asked and missing);
+    re-running an interrupted one finishes it. ``vectors`` stores every token's unit
+    row as a vector property and indexes it (:mod:`atlas.vectors`) once the graph is
+    complete. ``replace`` deletes the stored model first. ``batch_size`` is the number of tokens
     or edges per write transaction. Every argument is checked before anything is
     written. Raises ModelBusy while another load of the same name runs.
     """
@@ -93,6 +98,8 @@ def load(
         "family": table.family,
     }
     with Lease(store, table.name, **({"seconds": lease_seconds} if lease_seconds else {})) as lease:
+        if vectors:
+            check_room(store, len(table), table.dim)  # refuse before writing anything, not after the graph
         existing = store.model(table.name)
         if existing is not None and replace:
             store.delete_model(table.name, done=lambda n: progress("delete", n, 0))
@@ -109,9 +116,10 @@ def load(
                 communities = None
                 if analyse is not None and existing.get("analysis") != "complete":
                     communities = _analyse_stored(store, table.name, analyse, progress, lease)
+                stored = _store_vectors(store, table, progress, lease) if vectors else None
                 return LoadReport(
                     table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began,
-                    blocks.device, communities,
+                    blocks.device, communities, stored,
                 )
 
         neighbours, scores = _compute(blocks, len(table), k, progress)  # (V, k) row numbers, (V, k) cosines
@@ -149,8 +157,10 @@ def load(
         communities = None
         if analyse is not None:
             communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, progress, lease)
+        stored = _store_vectors(store, table, progress, lease) if vectors else None
     return LoadReport(
-        table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities
+        table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities,
+        stored,
     )
 
 
@@ -219,6 +229,13 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, p
         raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
     write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
     return len(result.communities)
+
+
+def _store_vectors(store: Store, table: EmbeddingTable, progress: StageProgress, lease: Lease) -> VectorsReport:
+    """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.vectors.store_vectors`)."""
+    return store_vectors(
+        store, table.name, table.dim, table.ids, lambda: matrix_blocks(table.ids, table.matrix), on_progress=progress, lease=lease
+    )
 
 
 def _analyse_stored(store, name, settings, progress, lease) -> int:

@@ -107,7 +107,7 @@ def qwen_folder(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def whole_minilm(neo4j_settings) -> Iterator[str]:
-    """The whole bundled MiniLM (k=5, no analysis) under a fresh name; deleted at the end."""
+    """The whole bundled MiniLM (k=5, no analysis) with its vectors and vector index, under a fresh name; deleted at the end."""
     import uuid
 
     from atlas.model_files import default_source
@@ -118,7 +118,7 @@ def whole_minilm(neo4j_settings) -> Iterator[str]:
     name = f"test-whole-minilm-{uuid.uuid4().hex[:8]}"
     with Store(neo4j_settings) as store:
         try:
-            load(store, load_embedding_table(default_source(), name=name), k=5)
+            load(store, load_embedding_table(default_source(), name=name), k=5, vectors=True)
             yield name
         finally:
             store.delete_model(name)

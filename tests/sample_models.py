@@ -22,6 +22,7 @@ from loaders.source import EmbeddingTable
 
 ARTICLE_PROMPT = "AI agents will be the most hot topic of artificial intelligence in 2025."
 WORDS = ("cat", "cats", "dog", "kitten", "list", "##list", "lists", "listing")
+ARITHMETIC = ("king", "man", "woman", "queen")  # king - man + woman is queen
 
 
 def minilm_slice(name: str, size: int = 3000, seed: int = 0, texts: tuple[str, ...] = WORDS) -> EmbeddingTable:
@@ -63,13 +64,16 @@ def save_prompt(store: Store, model: str, text: str) -> list[int]:
 
 
 @contextmanager
-def saved_minilm_slice(neo4j_settings, prefix: str, k: int = 10) -> Iterator[str]:
-    """A ``minilm_slice`` loaded with ``k`` neighbours under a fresh name starting ``prefix``,
-    with ``ARTICLE_PROMPT`` saved; yields the name and deletes the model afterwards."""
+def saved_minilm_slice(
+    neo4j_settings, prefix: str, k: int = 10, texts: tuple[str, ...] = WORDS, vectors: bool = False
+) -> Iterator[str]:
+    """A ``minilm_slice`` holding ``texts`` loaded with ``k`` neighbours (and, with ``vectors``, its vectors and
+    vector index) under a fresh name starting ``prefix``, with ``ARTICLE_PROMPT`` saved; yields the name and
+    deletes the model afterwards."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     store = Store(neo4j_settings)
     try:
-        load(store, minilm_slice(name), k=k)
+        load(store, minilm_slice(name, texts=texts), k=k, vectors=vectors)
         save_prompt(store, name, ARTICLE_PROMPT)
         yield name
     finally:

@@ -16,7 +16,7 @@ import pytest
 from atlas import browser
 from atlas.errors import InvalidArgument
 from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
-from sample_models import ARTICLE_PROMPT, saved_minilm_slice
+from sample_models import ARITHMETIC, ARTICLE_PROMPT, WORDS, saved_minilm_slice
 
 
 class _Runnable(HTMLParser):
@@ -78,7 +78,9 @@ def test_guide_has_slides_param_line_first_and_the_served_style_url():
     html = browser.guide_html("http://127.0.0.1:9999/atlas.grass")
     parser = _Runnable()
     parser.feed(html)
-    assert parser.slides == ["Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample", "Models"]
+    assert parser.slides == [
+        "Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample", "Vector arithmetic", "Models"
+    ]
     assert parser.blocks[0] == f":param model => '{DEFAULT_MODEL_NAME}'"
     assert parser.blocks[1] == ":style http://127.0.0.1:9999/atlas.grass"
     assert browser.STYLE_URL_PLACEHOLDER not in html
@@ -339,7 +341,7 @@ def test_limits_must_be_positive(kwargs, message):
 
 @pytest.fixture(scope="module")
 def sample_model(neo4j_settings):
-    with saved_minilm_slice(neo4j_settings, "test-browser") as name:
+    with saved_minilm_slice(neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True) as name:
         yield name
 
 

@@ -1,0 +1,3 @@
+// Drop one model's vector index, if it exists.
+// Parameters: $name (the index name).
+DROP INDEX $name IF EXISTS
