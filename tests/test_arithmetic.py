@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -59,14 +61,8 @@ def test_parse(expression, terms):
     ],
 )
 def test_parse_errors_point_at_the_position(expression, message):
-    with pytest.raises(ExpressionError, match=f"^{_escape(message)}$"):
+    with pytest.raises(ExpressionError, match=f"^{re.escape(message)}$"):
         parse(expression)
-
-
-def _escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
 
 
 @pytest.mark.parametrize(

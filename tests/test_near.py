@@ -8,7 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
+from atlas.export import FORMATS, render
 from atlas.model_files import default_source, read_embedding_matrix, safetensors_keys
+from atlas.near import EXPRESSION_ID
+from atlas.subgraph import Edge, Node, Subgraph
 from conftest import error_line
 from loaders import load_embedding_table
 
@@ -96,6 +99,19 @@ def test_exports_the_expression_with_its_nearest_tokens(run, whole_minilm, tmp_p
         tokens = [n for n in graph if n != -1]
         assert all(not graph.nodes[n]["seed"] for n in tokens)
         assert all(graph.edges[a, b]["rank"] <= 5 for a, b in graph.edges if a != -1)  # stored edges among them
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_exporter_takes_the_expression_node(fmt):
+    expression = 'king - man + "artificial intelligence"'
+    subgraph = Subgraph(
+        "m", f"nearest tokens to {expression}",
+        [Node(EXPRESSION_ID, expression, seed=True), Node(3035, "queen"), Node(5465, "kings")],
+        [Edge(EXPRESSION_ID, 3035, 0.5, 1), Edge(EXPRESSION_ID, 5465, 0.45, 2), Edge(5465, 3035, 0.7, 1)],
+    )
+    parts = render(subgraph, fmt)
+    text = "".join(parts.values())
+    assert "-1" in text and ("artificial intelligence" in text)
 
 
 def test_json_and_format_are_one_or_the_other(run, whole_minilm):
