@@ -360,6 +360,27 @@ def variant_groups(nodes: list[Node]) -> dict[int, int | None]:
     return {n.id: number.get(n.variant) if n.variant is not None else None for n in nodes}
 
 
+def community_legend(nodes: list[Node]) -> list[dict]:
+    """The communities a subgraph shows, for the page's legend: ``[{id, label, nodes}]``, most nodes first, ties by id.
+
+    ``label`` is the community's label with control and bidi characters escaped (it is
+    made of token texts); ``nodes`` counts the subgraph's nodes in it. Nodes without a
+    community are left out.
+
+    >>> community_legend([Node(1, "a", community=4, community_label="a · b"), Node(2, "b", community=4), Node(3, "c")])
+    [{'id': 4, 'label': 'a · b', 'nodes': 2}]
+    """
+    counts: dict[int, int] = {}
+    labels: dict[int, str] = {}
+    for n in nodes:
+        if n.community is not None:
+            counts[n.community] = counts.get(n.community, 0) + 1
+            if n.community_label is not None:
+                labels.setdefault(n.community, n.community_label)
+    order = sorted(counts, key=lambda c: (-counts[c], c))
+    return [{"id": c, "label": escape_controls(labels.get(c, f"community {c}")), "nodes": counts[c]} for c in order]
+
+
 @lru_cache(maxsize=None)
 def _static(name: str) -> str:
     return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
@@ -376,8 +397,10 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
     """One self-contained page: the vendored force-graph library, the data and the viewer script.
 
     The data keeps the exact texts; what the page shows of them (``label``, ``rawLabel``,
-    ``variantLabel``, ``titleLabel``, ``modelLabel``) has control and bidi characters
-    escaped, and the page isolates each shown text so it cannot reorder its neighbours.
+    ``variantLabel``, ``communityLabel``, ``titleLabel``, ``modelLabel``, the legend's
+    labels) has control and bidi characters escaped, and the page isolates each shown
+    text so it cannot reorder its neighbours. Nodes keep their map positions (``x``,
+    ``y``), from which the page starts its layout.
     """
     component = components(nodes, edges)
     group = variant_groups(nodes)
@@ -397,6 +420,7 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
                 "label": display_text(n.text),
                 "rawLabel": display_text(n.raw),
                 "variantLabel": None if n.variant is None else escape_controls(n.variant),
+                "communityLabel": None if n.community_label is None else escape_controls(n.community_label),
                 "degree": degree[n.id],
                 "component": component[n.id],
                 "group": group[n.id],
@@ -404,6 +428,7 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
             for n in nodes
         ],
         "links": [_edge_record(e) for e in edges],
+        "communities": community_legend(nodes),
     }
     fills = {"__ATLAS_DATA__": script_json(data), "__ATLAS_LIBRARY__": _library()}
     page = re.sub("__ATLAS_(?:DATA|LIBRARY)__", lambda m: fills[m.group()], _static("graph.html"))

@@ -14,9 +14,11 @@ import networkx as nx
 import pytest
 
 from atlas.cypher_literals import cypher_string, split_statements
-from atlas.display import display_text, script_json, visible_text
+from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.export import EDGE_FIELDS, FORMATS, NODE_FIELDS, components, output_paths, render, variant_groups, write
+from atlas.export import (
+    EDGE_FIELDS, FORMATS, NODE_FIELDS, community_legend, components, output_paths, render, variant_groups, write,
+)
 from atlas.queries import browser_line
 from atlas.subgraph import Edge, Node, Subgraph
 
@@ -250,6 +252,34 @@ def test_html_marks_components_groups_and_degree():
     assert by_id[5]["degree"] == 3 and by_id[4]["degree"] == 1
     assert by_id[2]["group"] == by_id[9]["group"] == 0  # "line": two nodes, one of them a group of three
     assert by_id[7]["group"] is None and by_id[5]["group"] is None
+
+
+def test_html_carries_communities_for_the_legend_and_the_panel():
+    page = render(sample(), "html")[""]
+    data = json.loads(re.search(r'id="graph-data">(.*?)</script>', page, re.S).group(1))
+    by_id = {n["id"]: n for n in data["nodes"]}
+    assert by_id[5]["communityLabel"] == escape_controls(COMMUNITY) and "\x1b" not in by_id[5]["communityLabel"]
+    assert by_id[3]["communityLabel"] is None and by_id[3]["community"] is None
+    assert (by_id[5]["x"], by_id[5]["y"], by_id[5]["cited"]) == (1.5, -2.25, 12)  # the layout starts from these
+    # most nodes first, ties by id; nodes without a community left out
+    assert data["communities"] == [
+        {"id": 0, "label": escape_controls(COMMUNITY), "nodes": 2},
+        {"id": 3, "label": "line · break", "nodes": 2},
+        {"id": 12, "label": "'", "nodes": 1},
+    ]
+    assert community_legend([]) == []
+
+
+def test_community_colours_are_the_vocabulary_maps():
+    from importlib import resources
+
+    static = resources.files("atlas").joinpath("static")
+    graph = static.joinpath("graph.html").read_text(encoding="utf-8")
+    vocabulary_map = static.joinpath("map.html").read_text(encoding="utf-8").splitlines()
+    palette = graph[graph.index("  const FIRST = [") : graph.index("  window.atlasCommunityColour")].splitlines()
+    assert len(palette) >= 10
+    for line in palette:  # the same palette and formula, line for line; only the function's name differs
+        assert line.replace("function communityColour(", "function colour(") in vocabulary_map, line
 
 
 def test_script_json_escapes_markup_and_line_separators():
