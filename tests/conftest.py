@@ -144,3 +144,25 @@ def error_line(result) -> str:
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+# --- a missing Chromium is said at the end of the run, not only in -rs output -------------------
+
+_SKIPPED_PAGES: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped and "browser" in report.keywords:
+        _SKIPPED_PAGES.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from chromium import CHROMIUM
+
+    if CHROMIUM is None and _SKIPPED_PAGES:
+        terminalreporter.write_line(
+            f"NOTICE: Chromium is not installed, so {len(_SKIPPED_PAGES)} browser tests were skipped: the HTML export, "
+            "the vocabulary map and Neo4j Browser pages were not tested (apt-get install chromium, then run them)",
+            yellow=True,
+            bold=True,
+        )

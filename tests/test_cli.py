@@ -1,6 +1,7 @@
 """The CLI through CliRunner against a real Neo4j: exit codes, output, and the exact error lines."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -106,7 +107,7 @@ def test_neighbours_table_and_id(run, loaded):
     table = run("neighbours", " list", "--model", name, "--k", 2)
     assert table.exit_code == 0
     rows = table.stdout.splitlines()
-    assert rows[0].split() == ["rank", "id", "score", "token"] and len(rows) == 3
+    assert rows[0].split() == ["rank", "id", "score", "token", "community"] and len(rows) == 3
     assert [r.split()[:3] for r in rows[1:]] == [[str(n["rank"]), str(n["id"]), f"{n['score']:.4f}"] for n in first[:2]]
     list_id = _id_of(run, name, " list")
     by_id = run("neighbours", list_id, "--id", "--model", name, "--json", "--k", 2)
@@ -289,3 +290,29 @@ def test_nan_matrix_writes_nothing(run, tmp_path, model_name, neo4j_driver):
     assert line == "Error: the embedding matrix contains NaN or infinite values; clean the source first"
     records, _, _ = neo4j_driver.execute_query("MATCH (n {model: $m}) RETURN count(n) AS n", m=model_name)
     assert records[0]["n"] == 0 and not models_json(run).get(model_name)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["tokens", "a list of lists"], ["prompt", "a list of lists", "--k", 2], ["neighbours", " list"]],
+    ids=["tokens", "prompt", "neighbours"],
+)
+def test_fast_commands_import_nothing_heavy(loaded, neo4j_settings, args):
+    """tokens, prompt and neighbours start fast: run in a fresh interpreter, they never import torch or transformers."""
+    code = (
+        "import sys; from click.testing import CliRunner; from atlas.cli import main; "
+        f"r = CliRunner().invoke(main, {[str(a) for a in args] + ['--model', loaded[0]]!r}); "
+        "print(r.exit_code, ' '.join(m for m in ('torch', 'transformers', 'umap', 'igraph') if m in sys.modules))"
+    )
+    env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_USER": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password, "NEO4J_DATABASE": neo4j_settings.database}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["0"], out
+
+
+def test_a_routing_uri_reaches_the_same_server(run, loaded, neo4j_settings):
+    """neo4j:// (routing, as for a cluster or Aura) works against a single server too; reads go to readers."""
+    routing = neo4j_settings.uri.replace("bolt://", "neo4j://", 1)
+    result = run("neighbours", " list", "--model", loaded[0], "--json", env={"NEO4J_URI": routing})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(run("neighbours", " list", "--model", loaded[0], "--json").stdout)
