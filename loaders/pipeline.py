@@ -137,7 +137,7 @@ def load(
         counts = (neighbours >= 0).sum(axis=1)
         per_token, zero_rows = int(counts.max(initial=0)), int((counts == 0).sum())
         wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows)
-        if wrong or lease.lost:
+        if wrong or not lease.renew():  # a holder stalled past its lease may have been taken over
             reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
             raise ModelInconsistent(
                 f"the graph of {table.name!r} is not exact after the load: {reason}; it stays 'loading': "
@@ -215,7 +215,7 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, p
         resolution=settings.resolution, seed=settings.seed, epochs=settings.epochs,
         stage=lambda name: progress(name, 0, 1),
     )
-    if lease.lost:
+    if not lease.renew():
         raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
     write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
     return len(result.communities)
