@@ -229,7 +229,8 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     from atlas.errors import AtlasError
     from atlas.settings import Settings
     from atlas.store import Store
-    from loaders import default_source, load_embedding_table
+    from atlas.model_files import default_source
+    from loaders import load_embedding_table
     from loaders.pipeline import load
 
     settings = Settings()
@@ -283,7 +284,8 @@ def main() -> None:
         import threadpoolctl  # noqa: F401
     except ImportError as exc:
         sys.exit(f"{exc.name} is missing: install the bench extra with `pip install -e '.[bench]'`")
-    from loaders import default_source, load_embedding_table
+    from atlas.model_files import default_source
+    from loaders import load_embedding_table
 
     print("\n".join(machine_facts()), flush=True)
     began = time.perf_counter()
