@@ -14,7 +14,7 @@ import click
 from . import __version__
 from .display import terminal_text
 from .errors import AtlasError
-from .settings import BOLT_PORT, DEFAULT_MODEL, HTTP_PORT, Settings, default_home
+from .settings import BOLT_PORT, DEFAULT_MODEL, HTTP_PORT, Settings, default_home, password_file
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -35,23 +35,47 @@ def say(message: str, quiet: bool = False) -> None:
         click.echo(message, err=True)
 
 
+def home_option(command):
+    return click.option(
+        "--home",
+        envvar="ATLAS_NEO4J_HOME",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_home(),
+        show_default=True,
+        help="Folder of the local Neo4j server: its jars, configuration, data, logs and password file.",
+    )(command)
+
+
 def neo4j_options(command):
-    """``--uri/--user/--password/--database``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE."""
+    """``--uri/--user/--password/--database/--home``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD,
+    NEO4J_DATABASE, ATLAS_NEO4J_HOME. Without a password, the local server's password file is read."""
     defaults = Settings()
 
     @click.option("--uri", envvar="NEO4J_URI", default=defaults.uri, show_default=True, help="Neo4j Bolt URI.")
     @click.option("--user", envvar="NEO4J_USER", default=defaults.user, show_default=True, help="Neo4j user.")
     @click.option(
-        "--password", envvar="NEO4J_PASSWORD", default=defaults.password, show_default=True, help="Neo4j password."
+        "--password",
+        envvar="NEO4J_PASSWORD",
+        help="Neo4j password. [default: for the local server, the one `atlas db start` keeps in HOME/password]",
     )
     @click.option(
         "--database", envvar="NEO4J_DATABASE", default=defaults.database, show_default=True, help="Neo4j database."
     )
+    @home_option
     @functools.wraps(command)
-    def wrapper(*args, uri, user, password, database, **kwargs):
-        return command(*args, settings=Settings(uri, user, password, database), **kwargs)
+    def wrapper(*args, uri, user, password, database, home, **kwargs):
+        return command(*args, settings=connection_settings(uri, user, password, database, home), **kwargs)
 
     return wrapper
+
+
+def connection_settings(uri: str, user: str, password: str | None, database: str, home: Path) -> Settings:
+    """The settings for ``uri``; without a password, the one kept for the local server of ``home``, if ``uri`` is it."""
+    from . import neo4j_local
+
+    if not password:  # an empty NEO4J_PASSWORD counts as none
+        password = neo4j_local.password_for(uri, home)
+    return Settings(uri, user, password, database)
 
 
 def model_option(command):
@@ -312,20 +336,13 @@ def db():
     """Run a local Neo4j Community server from Maven Central jars (no Docker needed)."""
 
 
-def home_option(command):
-    return click.option(
-        "--home",
-        envvar="ATLAS_NEO4J_HOME",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=default_home(),
-        show_default=True,
-        help="Folder holding the server's jars, configuration, data and logs.",
-    )(command)
-
-
 @db.command("start")
 @home_option
-@click.option("--password", envvar="NEO4J_PASSWORD", default="token-atlas", show_default=True, help="Password for user neo4j.")
+@click.option(
+    "--password",
+    envvar="NEO4J_PASSWORD",
+    help="Password for user neo4j. [default: at the first start a random one, kept in HOME/password; then that one]",
+)
 @click.option("--bolt-port", default=BOLT_PORT, show_default=True, type=int)
 @click.option("--http-port", default=HTTP_PORT, show_default=True, type=int)
 @click.option("--heap", default="2g", show_default=True, help="JVM heap size.")
@@ -335,11 +352,12 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
     from . import neo4j_local
 
     server, started = neo4j_local.start(
-        home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
+        home, password=password or None, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
     )
     if started:
         say(f"Neo4j started (pid {server.pid}); logs in {server.log_path.parent}")
-    say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}")
+    say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}   user: neo4j")
+    say(password_line(server.home))
 
 
 @db.command("stop")
@@ -360,7 +378,54 @@ def db_status(home):
     server = neo4j_local.status(home)
     if server is None:
         raise click.ClickException(f"no Neo4j started from {home} is running; start it with `atlas db start`")
-    click.echo(f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}")
+    kept = neo4j_local.saved_password(server.home) is not None
+    click.echo(
+        f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}  "
+        f"password {password_file(server.home) if kept else '(not kept)'}"
+    )
+    if not kept:
+        say(password_line(server.home))
+
+
+def password_line(home: Path) -> str:
+    """Where the password of the local server of ``home`` is, or how to give one."""
+    from . import neo4j_local
+
+    if neo4j_local.saved_password(home) is None:
+        return (
+            f"password: not kept ({password_file(home)} does not exist); give it with --password or NEO4J_PASSWORD, "
+            "or replace it with a private one with `atlas db password --new`"
+        )
+    return f"password: in {password_file(home)} (user-only); `atlas db password` prints it"
+
+
+@db.command("password")
+@home_option
+@click.option("--new", is_flag=True, help="Replace the password with a new random one, on the running server and in the file.")
+@click.option(
+    "--password",
+    "current",
+    envvar="NEO4J_PASSWORD",
+    help="The current password, for --new. [default: the one in HOME/password]",
+)
+def db_password(home, new, current):
+    """Print the local server's password (for Neo4j Browser), kept by `atlas db start` in HOME/password."""
+    from . import neo4j_local
+
+    if new:
+        neo4j_local.change_password(home, current or None)
+        say(f"Neo4j has a new password for user neo4j, kept in {password_file(Path(home).expanduser().resolve())}")
+        return
+    password = neo4j_local.saved_password(home)
+    if password is None:
+        from .errors import PasswordMissing
+
+        raise PasswordMissing(
+            f"{password_file(home)} does not exist: start the server with `atlas db start` (the first start makes "
+            "one), or, for a home set up before token atlas kept its password, run `atlas db password --new` "
+            "with its password in --password or NEO4J_PASSWORD"
+        )
+    click.echo(password)
 
 
 # -- variants -------------------------------------------------------------------------------------

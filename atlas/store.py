@@ -13,7 +13,15 @@ from typing import Any, Iterable, Iterator
 import neo4j
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
+from .errors import (
+    AtlasError,
+    AuthenticationFailed,
+    InvalidArgument,
+    ModelIncomplete,
+    ModelNotLoaded,
+    Neo4jUnavailable,
+    PasswordMissing,
+)
 from .queries import query
 from .settings import DEFAULT_URI, Settings
 
@@ -27,6 +35,8 @@ class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.database = settings.database
+        if settings.password is None:
+            raise PasswordMissing(f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD")
         try:
             self.driver = neo4j.GraphDatabase.driver(
                 settings.uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"

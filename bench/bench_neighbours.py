@@ -226,15 +226,16 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     ``first_read`` is how long this process took to read the model the first time (imports
     included); the load reads it again, as ``atlas load`` would.
     """
+    from atlas import neo4j_local
     from atlas.errors import AtlasError
-    from atlas.settings import Settings
+    from atlas.settings import DEFAULT_URI, Settings, default_home
     from atlas.store import Store
     from loaders import default_source, load_embedding_table
     from loaders.pipeline import load
 
-    settings = Settings()
     try:
-        store = Store(settings)
+        password = os.environ.get("NEO4J_PASSWORD") or neo4j_local.password_for(DEFAULT_URI, default_home())
+        store = Store(Settings(password=password))
     except AtlasError as exc:
         return [f"Neo4j skipped: {exc}"]
     stages: dict[str, list[float]] = {}  # stage -> [first event, last event, items]
