@@ -72,7 +72,9 @@ def neo4j_options(command):
 def connection_settings(uri: str, user: str, password: str | None, database: str, home: Path) -> Settings:
     """The settings for ``uri``; without a password, the one kept for the local server of ``home``, if ``uri`` is it."""
     from . import neo4j_local
+    from .store import check_uri
 
+    check_uri(uri)
     if not password:  # an empty NEO4J_PASSWORD counts as none
         password = neo4j_local.password_for(uri, home)
     return Settings(uri, user, password, database)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import neo4j
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -27,6 +28,32 @@ from .settings import DEFAULT_URI, Settings
 
 SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def check_uri(uri: str) -> None:
+    """Raise InvalidArgument unless ``uri`` is a Bolt URI that names a host.
+
+    >>> check_uri("neo4j+s://example.org")
+    >>> check_uri("bolt://")
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        raise InvalidArgument(
+            f"{uri!r} is an HTTP address, but Neo4j is reached over Bolt: write it like {DEFAULT_URI} "
+            "(bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        scheme = ""
+    if scheme not in BOLT_SCHEMES:
+        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+    if not parts.hostname:
+        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
 
 
 class Store:
@@ -35,6 +62,7 @@ class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.database = settings.database
+        check_uri(settings.uri)
         if settings.password is None:
             raise PasswordMissing(f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD")
         try:

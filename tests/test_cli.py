@@ -231,6 +231,29 @@ def test_not_a_neo4j_uri(run):
     assert line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
 
 
+def test_http_uri_is_refused_in_one_line(run):
+    line = error_line(run("models", env={"NEO4J_URI": "http://127.0.0.1:7474"}))
+    assert line == (
+        "Error: 'http://127.0.0.1:7474' is an HTTP address, but Neo4j is reached over Bolt: write it like "
+        "bolt://127.0.0.1:7687 (bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+    )
+
+
+@pytest.mark.parametrize("uri", ["bolt://", "neo4j://", "bolt://:7687"])
+def test_uri_without_a_host_is_refused(run, uri):
+    line = error_line(run("models", env={"NEO4J_URI": uri}))
+    assert line == f"Error: {uri!r} names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+
+
+@pytest.mark.parametrize(
+    "uri", ["bolt://db.example", "bolt+s://db.example:7687", "bolt+ssc://10.0.0.1", "neo4j://[::1]:7687", "neo4j+s://x.databases.neo4j.io", "neo4j+ssc://db"]
+)
+def test_bolt_uris_are_accepted(uri):
+    from atlas.store import check_uri
+
+    check_uri(uri)
+
+
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
     assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
