@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -108,8 +109,39 @@ def print_table(headers: list[str], rows: list[list]) -> None:
 
 @click.group(cls=AtlasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="atlas")
-def main():
+@click.option("--verbose", is_flag=True, help="Show the Neo4j driver's log on stderr (connections, retries).")
+@click.pass_context
+def main(ctx, verbose):
     """token atlas: the exact nearest-neighbour graph of a language model's token embeddings, in Neo4j."""
+    driver_log(ctx, verbose)
+
+
+class EchoHandler(logging.Handler):
+    """Log records as lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def driver_log(ctx: click.Context, verbose: bool) -> None:
+    """The Neo4j driver logs warnings (each retried transaction, for one); show its log only with --verbose.
+
+    Without a handler of its own, Python would print the driver's warnings on stderr.
+    """
+    log = logging.getLogger("neo4j")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    if verbose:
+        handler, level = EchoHandler(), log.level
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+
+        def restore():
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+        ctx.call_on_close(restore)
 
 
 # -- load ---------------------------------------------------------------------------------

@@ -29,6 +29,10 @@ from .settings import DEFAULT_URI, Settings
 SCHEMA = ("schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key")
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+# A server that stops answering fails a transaction after this many seconds of retries
+# (the driver's default, 30 s per transaction, made a dying server look like a hang).
+RETRY_SECONDS = 10
+CONNECT_SECONDS = 10
 
 
 def check_uri(uri: str) -> None:
@@ -67,7 +71,12 @@ class Store:
             raise PasswordMissing(f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD")
         try:
             self.driver = neo4j.GraphDatabase.driver(
-                settings.uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"
+                settings.uri,
+                auth=(settings.user, settings.password),
+                notifications_min_severity="OFF",
+                max_transaction_retry_time=RETRY_SECONDS,
+                connection_timeout=CONNECT_SECONDS,
+                connection_acquisition_timeout=2 * CONNECT_SECONDS,
             )
         except (ConfigurationError, ValueError):
             raise InvalidArgument(

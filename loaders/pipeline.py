@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, ModelExists
+from atlas.errors import InvalidArgument, ModelExists, Neo4jUnavailable
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
@@ -87,17 +87,23 @@ def load(
     extra = {"embedding_tensor": table.tensor} if table.tensor else {}
     store.write("model_begin", name=table.name, props={**props, **extra, "created_at": datetime.now(timezone.utc).isoformat()})
 
-    tokens = token_rows(table.ids, table.text, table.raw, table.special)
-    element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
-    variants = variant_rows(table.ids, table.raw, table.special, table.family)
-    write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
+    try:
+        tokens = token_rows(table.ids, table.text, table.raw, table.special)
+        element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
+        variants = variant_rows(table.ids, table.raw, table.special, table.family)
+        write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
-    keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
-    # a model stored just now has no edges to replace: plain CREATE is enough and faster
-    statement = "edges_create" if existing is None or replace else "edges_write"
-    rows_per_batch = max(1, batch_size // k)
-    edges = _write_edges(store, blocks, keys, statement, rows_per_batch, lambda n: progress("neighbours", n, len(table)))
-    store.write("model_complete", name=table.name, edges=edges)
+        keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
+        # a model stored just now has no edges to replace: plain CREATE is enough and faster
+        statement = "edges_create" if existing is None or replace else "edges_write"
+        rows_per_batch = max(1, batch_size // k)
+        edges = _write_edges(store, blocks, keys, statement, rows_per_batch, lambda n: progress("neighbours", n, len(table)))
+        store.write("model_complete", name=table.name, edges=edges)
+    except Neo4jUnavailable:
+        raise Neo4jUnavailable(
+            f"Neo4j at {store.settings.uri} stopped answering during the load; model {table.name!r} stays 'loading': "
+            "start Neo4j (`atlas db start`, or `docker compose up -d`) and run the same `atlas load` again to finish it"
+        ) from None
     return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began, device)
 
 
@@ -113,17 +119,23 @@ def _write_edges(
 
     At most two blocks' batches wait unwritten, so memory stays bounded. Batches touch
     disjoint source tokens; a transaction that hits a deadlock is retried by the driver.
+    The first failed batch ends the stage: batches not yet started are dropped, not
+    each tried against a server that has stopped answering.
     """
     total = 0
     done(0)  # the stage starts now: its preparation is timed as its own
     pending: deque[list[Future]] = deque()
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        for block in blocks:
-            rows = edge_rows(block.start, block.ids, block.scores, keys)
-            pending.append([writers.submit(write_edge_batch, store, statement, b) for b in batched(rows, rows_per_batch)])
-            while len(pending) > 2:
-                total += sum(f.result() for f in pending.popleft())
-            done(len(block.ids))
-        for futures in pending:
-            total += sum(f.result() for f in futures)
+        try:
+            for block in blocks:
+                rows = edge_rows(block.start, block.ids, block.scores, keys)
+                pending.append([writers.submit(write_edge_batch, store, statement, b) for b in batched(rows, rows_per_batch)])
+                while len(pending) > 2:
+                    total += sum(f.result() for f in pending.popleft())
+                done(len(block.ids))
+            for futures in pending:
+                total += sum(f.result() for f in futures)
+        except BaseException:
+            writers.shutdown(wait=True, cancel_futures=True)
+            raise
     return total

@@ -254,6 +254,16 @@ def test_bolt_uris_are_accepted(uri):
     check_uri(uri)
 
 
+def test_verbose_shows_the_driver_log(run):
+    quiet = run("models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert error_line(quiet).startswith("Error: cannot reach Neo4j at bolt://127.0.0.1:1")
+    verbose = run("--verbose", "models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert verbose.exit_code == 1
+    lines = verbose.stderr.splitlines()
+    assert lines[-1] == error_line(quiet)
+    assert any(" neo4j" in line and "DEBUG" in line for line in lines[:-1]), verbose.stderr
+
+
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
     assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
