@@ -78,7 +78,8 @@ def connection_settings(uri: str, user: str, password: str | None, database: str
     check_uri(uri)
     if not password:  # an empty NEO4J_PASSWORD counts as none
         password = neo4j_local.password_for(uri, home)
-    return Settings(uri, user, password, database)
+    local_home = Path(home).expanduser().resolve() if neo4j_local.serves(home, uri) else None
+    return Settings(uri, user, password, database, local_home)
 
 
 def model_option(command):

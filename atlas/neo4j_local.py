@@ -11,8 +11,8 @@ A server lives in one home folder (``atlas.settings.default_home()`` unless told
     HOME/run/neo4j.pid   the pid of the server this module started
 
 ``start`` launches the server in its own process session so that it outlives the
-caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser.
-The JVMs run with umask 077, so
+caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser; a
+server that does not come up is stopped again. The JVMs run with umask 077, so
 Neo4j's own files are private too, and a password never appears on a command line.
 ``stop`` stops only a server whose pid file it wrote. Messages for the user go to an
 optional ``say`` callback; nothing is printed.
@@ -50,6 +50,11 @@ DOWNLOAD_SIZE = "~133 MB"
 MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
 MIN_PASSWORD_LENGTH = 8  # Neo4j's dbms.security.auth_minimum_password_length
+# Bytes free on the home's disk to start: a first start preallocates 256 MiB of transaction
+# log for each of its two databases; later the next 256 MiB log and the store's growth need room.
+# A database that fails with less than MIN_FREE left is put down to the full disk.
+MIN_FREE_FIRST = 1 << 30
+MIN_FREE = 1 << 29
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the host names under which the local server is reached
 REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
 
@@ -147,6 +152,7 @@ def start(
         java_exe = _find_java(java, say)
         for port in (bolt_port, http_port):
             _check_port_free(port, home)
+        _check_free_disk(home, MIN_FREE if _has_database(home) else MIN_FREE_FIRST)
         _provision(lib, mvn, say)
         _make_private(home)
 
@@ -161,7 +167,11 @@ def start(
 
         say(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
         server = _launch(java_exe, lib, home, heap)
-        _wait_until_ready(server, password, timeout, started_now=True)
+        try:
+            _wait_until_ready(server, password, timeout, started_now=True)
+        except BaseException:  # not ready, a wrong password, Ctrl-C: no half-started server stays behind
+            _stop_failed_start(server)
+            raise
         say(f"Neo4j is up: {server.browser_url}")
         return server, True
 
@@ -265,6 +275,20 @@ def change_password(home: Path, current: str | None = None) -> str:
         return new
 
 
+def disk_free(path: Path) -> int:
+    """Bytes free on the filesystem of ``path``."""
+    return shutil.disk_usage(path).free
+
+
+def size_text(n: int) -> str:
+    """A byte count for people.
+
+    >>> size_text(398 * 2**20), size_text(1 << 30), size_text(int(2.5 * 2**30))
+    ('398 MiB', '1 GiB', '2.5 GiB')
+    """
+    return f"{n / 2**20:,.0f} MiB" if n < 1 << 30 else f"{n / 2**30:,.1f} GiB".replace(".0 ", " ")
+
+
 def neo4j_conf(bolt_port: int, http_port: int, heap: str, pagecache: str) -> str:
     """The text of ``neo4j.conf`` for a local-only server on the given ports and memory sizes."""
     template = resources.files("atlas").joinpath("neo4j/neo4j.conf").read_text(encoding="utf-8")
@@ -355,6 +379,16 @@ def _find_mvn(mvn: str | Path | None) -> str:
 def _has_database(home: Path) -> bool:
     """True once the server of ``home`` has started: its system database (and password) exist."""
     return (home / "data" / "databases" / "system").exists()
+
+
+def _check_free_disk(home: Path, need: int) -> None:
+    """Refuse to start a server whose disk cannot hold its transaction logs: Neo4j would hang, then fail."""
+    free = disk_free(home)
+    if free < need:
+        raise LauncherError(
+            f"only {size_text(free)} free on the disk of {home}, and Neo4j needs at least {size_text(need)} there "
+            "to start; free some space, or choose a home on another disk with --home or ATLAS_NEO4J_HOME"
+        )
 
 
 def _check_port_free(port: int, home: Path) -> None:
@@ -571,15 +605,14 @@ def _wait_until_ready(server: LocalServer, password: str, timeout: float, starte
                 if _serves_browser(server.browser_url):
                     return
             except AuthError as error:
-                if started_now:
-                    _terminate(server.home, server.pid, 60)
                 raise LauncherError(_password_message(server.home, started_now)) from error
             except (DriverError, Neo4jError, OSError):
                 pass
         if time.monotonic() > deadline:
+            stopped = ", so it was stopped again" if started_now else ""
             raise LauncherError(
                 f"Neo4j (pid {server.pid}) did not answer on {server.bolt_uri} and {server.browser_url} "
-                f"within {timeout:g}s; read {server.log_path}"
+                f"within {timeout:g}s{stopped}; read {server.log_path}"
             )
         time.sleep(0.5)
 
@@ -592,6 +625,13 @@ def _password_message(home: Path, started_now: bool) -> str:
         f"and delete {home / 'data' / 'dbms'}, {home / 'data' / 'databases' / 'system'} and "
         f"{home / 'data' / 'transactions' / 'system'} (users only; the graph stays)"
     )
+
+
+def _stop_failed_start(server: LocalServer) -> None:
+    """Stop the JVM of a start that did not come up (if it still runs) and remove its pid file."""
+    if _is_server_of(server.pid, server.home):
+        _terminate(server.home, server.pid, 60)
+    _pid_file(server.home).unlink(missing_ok=True)
 
 
 def _terminate(home: Path, pid: int, timeout: float) -> None:

@@ -33,10 +33,12 @@ class Settings:
     """Where Neo4j is and how to log in.
 
     There is no default password: the CLI takes it from ``--password``/``NEO4J_PASSWORD``
-    or from the local server's password file.
+    or from the local server's password file. ``local_home`` is the home of the local
+    server when ``uri`` is that server, so failures can be explained from its disk.
     """
 
     uri: str = DEFAULT_URI
     user: str = DEFAULT_USER
     password: str | None = None
     database: str = DEFAULT_DATABASE
+    local_home: Path | None = None

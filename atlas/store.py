@@ -17,6 +17,7 @@ from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceU
 from .errors import (
     AtlasError,
     AuthenticationFailed,
+    DatabaseFailed,
     InvalidArgument,
     ModelIncomplete,
     ModelNotLoaded,
@@ -103,7 +104,55 @@ class Store:
                     f"Neo4j at {self.settings.uri} has no database {self.database!r}; "
                     "set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
                 ) from None
+            # Neo4j answers Neo.DatabaseError.* once its database has failed: a full disk shows as
+            # TransactionCommitFailed ("Could not apply the transaction ... to the store"), then
+            # TransactionStartFailed ("The database has encountered a critical error") or, when the
+            # page cache cannot flush, General.UnknownError ("Exception in the page eviction thread").
+            if (exc.code or "").startswith("Neo.DatabaseError."):
+                raise DatabaseFailed(self._failure(exc)) from None
             raise AtlasError(f"Neo4j refused a statement: {exc.message or exc.code}") from None
+
+    def _failure(self, exc: Neo4jError) -> str:
+        """Why the database failed and what to do, as far as this machine can tell."""
+        from . import neo4j_local
+
+        home = self.settings.local_home
+        read_only = self.database in self._setting("server.databases.read_only", "").split(",")
+        if home is not None:
+            free = neo4j_local.disk_free(home)
+            if read_only or free < neo4j_local.MIN_FREE:
+                return (
+                    f"Neo4j ran out of disk space ({neo4j_local.size_text(free)} free on the disk of {home}) and "
+                    "stopped writing until it restarts: free some space, then restart it with "
+                    "`atlas db stop && atlas db start`"
+                )
+            return (
+                f"Neo4j's database {self.database!r} failed ({exc.message or exc.code}); read "
+                f"{home / 'logs' / 'debug.log'}, then restart it with `atlas db stop && atlas db start`"
+            )
+        if read_only:
+            return (
+                f"Neo4j at {self.settings.uri} switched database {self.database!r} to read-only, as it does when "
+                "its disk is full, and stopped writing until it restarts: free space on its disk, then restart it"
+            )
+        return (
+            f"Neo4j's database {self.database!r} at {self.settings.uri} failed ({exc.message or exc.code}); "
+            "its debug.log says why (a full disk, most often): fix that, then restart it"
+        )
+
+    def _setting(self, name: str, default: str | None = None) -> str | None:
+        """One server setting, or ``default`` when the server will not say (not an admin, not answering)."""
+        return self.server_settings([name]).get(name, default)
+
+    def server_settings(self, names: list[str]) -> dict[str, str]:
+        """The named server settings Neo4j tells (read on the system database, which answers even when ours failed)."""
+        try:
+            records, _, _ = self.driver.execute_query(
+                query("server_settings"), {"names": names}, database_="system", routing_=neo4j.RoutingControl.READ
+            )
+        except (Neo4jError, ServiceUnavailable, SessionExpired, OSError):
+            return {}
+        return {r["name"]: r["value"] for r in records}
 
     def close(self) -> None:
         self.driver.close()

@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, ModelExists, Neo4jUnavailable
+from atlas.errors import DatabaseFailed, InvalidArgument, ModelExists, Neo4jUnavailable
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
 from atlas.rows import batched, edge_rows, token_rows, variant_rows
 from atlas.store import Store
@@ -103,6 +103,10 @@ def load(
         raise Neo4jUnavailable(
             f"Neo4j at {store.settings.uri} stopped answering during the load; model {table.name!r} stays 'loading': "
             "start Neo4j (`atlas db start`, or `docker compose up -d`) and run the same `atlas load` again to finish it"
+        ) from None
+    except DatabaseFailed as exc:
+        raise DatabaseFailed(
+            f"{exc}; then run the same `atlas load` again to finish model {table.name!r} (it stays 'loading')"
         ) from None
     return LoadReport(table.name, len(table), edges, len(variants), False, time.perf_counter() - began, device)
 

@@ -164,6 +164,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def jvms_of(home: Path) -> list[int]:
+    """Pids of every Neo4j JVM started with ``--home-dir=home``, from /proc."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--home-dir={home}".encode() in args:
+            found.append(int(proc.name))
+    return found
+
+
 @pytest.fixture(scope="session")
 def dev_server() -> neo4j_local.LocalServer:
     """The shared development server (started if needed, left running); throwaway servers share its jars."""

@@ -24,7 +24,7 @@ from atlas import neo4j_local
 from atlas.cli import main
 from atlas.errors import InvalidArgument, LauncherError
 from atlas.settings import DEFAULT_USER, password_file
-from conftest import error_line, free_port, given_password, password_for
+from conftest import error_line, free_port, given_password, jvms_of, password_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -359,3 +359,17 @@ def test_home_without_a_password_file(spare):
     with pytest.raises(AuthError):
         _answers(server, old)
     assert atlas("models", env=env).exit_code == 0
+
+
+@pytest.mark.neo4j
+def test_a_start_that_does_not_come_up_is_stopped_again(dev_server, tmp_path):
+    home = (tmp_path / "home").resolve()
+    bolt_port = free_port()
+    with pytest.raises(LauncherError, match=r"did not answer .* within 1s, so it was stopped again"):
+        neo4j_local.start(
+            home, bolt_port=bolt_port, http_port=free_port(), heap="512m", pagecache="128m", timeout=1,
+            lib_dir=dev_server.home / "lib",
+        )
+    assert jvms_of(home) == []
+    assert not (home / "run" / "neo4j.pid").exists()
+    assert not _listening(bolt_port)
