@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import click
 
@@ -92,12 +91,6 @@ def open_store(settings):
     from .store import Store
 
     return Store(settings)
-
-
-def browser_url(uri: str) -> str:
-    """Neo4j Browser's address for a Bolt URI on the default HTTP port."""
-    host = urlparse(uri).hostname or "127.0.0.1"
-    return f"http://{host}:{HTTP_PORT}/browser/"
 
 
 def print_table(headers: list[str], rows: list[list]) -> None:
@@ -203,6 +196,7 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
                 batch_size=batch_size,
                 on_progress=progress,
             )
+        browser = store.browser_url()
     if report.skipped:
         say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
     else:
@@ -210,8 +204,11 @@ def load(source, name, k, replace, device, dtype, batch_size, block_rows, max_me
             f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
             f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s ({report.device})"
         )
-    say(f"Neo4j Browser: {browser_url(settings.uri)}")
-    say("Paste this query there:")
+    if browser:
+        say(f"Neo4j Browser: {browser}")
+        say("Paste this query there:")
+    else:
+        say("Paste this query into Neo4j Browser:")
     cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
     click.echo(browser_line("browser_neighbours", model=report.name, text=cat))
 

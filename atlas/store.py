@@ -154,6 +154,20 @@ class Store:
             return {}
         return {r["name"]: r["value"] for r in records}
 
+    def browser_url(self) -> str | None:
+        """Neo4j Browser's address on this server: the URI's host with the HTTP port Neo4j listens on.
+
+        None when the server serves no Browser or does not say where.
+        """
+        found = self.server_settings(["server.http.enabled", "server.http.listen_address", "server.http_enabled_modules"])
+        port = found.get("server.http.listen_address", "").rpartition(":")[2]
+        if found.get("server.http.enabled", "").lower() != "true" or not port.isdigit():
+            return None
+        if "BROWSER" not in found.get("server.http_enabled_modules", "").upper().split(","):
+            return None
+        host = urlsplit(self.settings.uri).hostname or ""
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/browser/"
+
     def close(self) -> None:
         self.driver.close()
 

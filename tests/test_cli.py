@@ -49,10 +49,15 @@ def test_load_stores_the_exact_graph_and_prints_where_to_look(run, loaded):
     assert [r["text"] for r in got] == [table.text[i] for i in ids[row]]
 
 
-def test_load_prints_browser_url_and_query(run, qwen_folder, model_name):
+def test_load_prints_browser_url_and_query(run, qwen_folder, model_name, neo4j_settings, neo4j_driver):
     result = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--quiet")
     assert result.exit_code == 0
-    assert "Neo4j Browser: http://127.0.0.1:7474/browser/" in result.stderr
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW SETTINGS 'server.http.listen_address' YIELD value RETURN value", database_="system"
+    )
+    port = records[0]["value"].rpartition(":")[2]  # the server's own HTTP port, 7474 unless it was started on another
+    host = neo4j_settings.uri.split("://")[1].rsplit(":", 1)[0]
+    assert f"Neo4j Browser: http://{host}:{port}/browser/" in result.stderr.splitlines()
     assert result.stdout.strip() == (
         f"MATCH (t:Token {{model: '{model_name}', text: ' cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
     )

@@ -362,6 +362,15 @@ def test_home_without_a_password_file(spare):
 
 
 @pytest.mark.neo4j
+def test_load_prints_the_browser_address_of_its_server(spare, qwen_folder):
+    server, _, options = spare
+    env = {"NEO4J_URI": server.bolt_uri, "ATLAS_NEO4J_HOME": str(server.home)}
+    result = atlas("load", qwen_folder[0], "--name", "browser-address", "--k", 2, "--quiet", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert f"Neo4j Browser: http://127.0.0.1:{options['http_port']}/browser/" in result.stderr.splitlines()
+
+
+@pytest.mark.neo4j
 def test_a_start_that_does_not_come_up_is_stopped_again(dev_server, tmp_path):
     home = (tmp_path / "home").resolve()
     bolt_port = free_port()
