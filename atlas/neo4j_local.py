@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import secrets
@@ -261,7 +262,9 @@ def change_password(home: Path, current: str | None = None) -> str:
         pending = password_file(home).with_name("password.new")
         _write_private(pending, new)
         try:
-            with neo4j.GraphDatabase.driver(server.bolt_uri, auth=(DEFAULT_USER, old), connection_timeout=10) as driver:
+            with _no_driver_debug_log(), neo4j.GraphDatabase.driver(
+                server.bolt_uri, auth=(DEFAULT_USER, old), connection_timeout=10
+            ) as driver:
                 driver.execute_query(query("password_change"), old=old, new=new, database_="system")
         except AuthError:
             pending.unlink(missing_ok=True)
@@ -782,6 +785,18 @@ def _last_line(path: Path, needles: tuple[str, ...], after: str | None = None) -
         if line.strip() and (not needles or any(needle in line for needle in needles)):
             return line.strip()
     return None
+
+
+@contextlib.contextmanager
+def _no_driver_debug_log() -> Iterator[None]:
+    """Keep the Neo4j driver from logging at debug level meanwhile: it logs every statement with its parameters."""
+    log = logging.getLogger("neo4j")
+    level = log.level
+    log.setLevel(max(level, logging.INFO))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 @contextlib.contextmanager
