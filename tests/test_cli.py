@@ -50,10 +50,15 @@ def test_load_stores_the_exact_graph_and_prints_where_to_look(run, loaded):
     assert [r["text"] for r in got] == [table.text[i] for i in ids[row]]
 
 
-def test_load_prints_browser_url_and_query(run, qwen_folder, model_name):
+def test_load_prints_browser_url_and_query(run, qwen_folder, model_name, neo4j_settings, neo4j_driver):
     result = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--quiet")
     assert result.exit_code == 0
-    assert "Neo4j Browser: http://127.0.0.1:7474/browser/" in result.stderr
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW SETTINGS 'server.http.listen_address' YIELD value RETURN value", database_="system"
+    )
+    port = records[0]["value"].rpartition(":")[2]  # the server's own HTTP port, 7474 unless it was started on another
+    host = neo4j_settings.uri.split("://")[1].rsplit(":", 1)[0]
+    assert f"Neo4j Browser: http://{host}:{port}/browser/" in result.stderr.splitlines()
     assert result.stdout.strip() == (
         f"MATCH (t:Token {{model: '{model_name}', text: ' cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
     )
@@ -230,6 +235,39 @@ def test_cuda_without_a_gpu(run, qwen_folder, model_name):
 def test_not_a_neo4j_uri(run):
     line = error_line(run("models", env={"NEO4J_URI": "foo://x"}))
     assert line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+
+
+def test_http_uri_is_refused_in_one_line(run):
+    line = error_line(run("models", env={"NEO4J_URI": "http://127.0.0.1:7474"}))
+    assert line == (
+        "Error: 'http://127.0.0.1:7474' is an HTTP address, but Neo4j is reached over Bolt: write it like "
+        "bolt://127.0.0.1:7687 (bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+    )
+
+
+@pytest.mark.parametrize("uri", ["bolt://", "neo4j://", "bolt://:7687"])
+def test_uri_without_a_host_is_refused(run, uri):
+    line = error_line(run("models", env={"NEO4J_URI": uri}))
+    assert line == f"Error: {uri!r} names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+
+
+@pytest.mark.parametrize(
+    "uri", ["bolt://db.example", "bolt+s://db.example:7687", "bolt+ssc://10.0.0.1", "neo4j://[::1]:7687", "neo4j+s://x.databases.neo4j.io", "neo4j+ssc://db"]
+)
+def test_bolt_uris_are_accepted(uri):
+    from atlas.store import check_uri
+
+    check_uri(uri)
+
+
+def test_verbose_shows_the_driver_log(run):
+    quiet = run("models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert error_line(quiet).startswith("Error: cannot reach Neo4j at bolt://127.0.0.1:1")
+    verbose = run("--verbose", "models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert verbose.exit_code == 1
+    lines = verbose.stderr.splitlines()
+    assert lines[-1] == error_line(quiet)
+    assert any(" neo4j" in line and "DEBUG" in line for line in lines[:-1]), verbose.stderr
 
 
 def test_missing_database(run):
