@@ -230,7 +230,7 @@ def test_neighbours_match_brute_force(store, minilm, k):
         assert [n["rank"] for n in got] == list(range(1, k + 1))
         assert [n["score"] for n in got] == pytest.approx([s for _, s in ref.ranked[token][:k]], abs=1e-5)
         assert [n["text"] for n in got] == [ref.text[n["id"]] for n in got]
-        assert all(set(n) == {"id", "text", "score", "rank"} for n in got)
+        assert all(set(n) == {"id", "text", "score", "rank", "community"} and n["community"] is None for n in got)
 
 
 @pytest.mark.parametrize("token", [1, 3, 6, 9])
