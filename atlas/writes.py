@@ -107,6 +107,7 @@ def write_analysis(
         "communities": count,
         "modularity": result.modularity,
         "cited_skewness": result.cited_skewness,
+        "mutual_share": result.mutual_share,
         "analysed_at": datetime.now(timezone.utc).isoformat(),
     }
     store.write("model_analysis", name=model, status="complete", props=figures)
