@@ -389,11 +389,9 @@ def models(as_json, verify, settings):
     among their k nearest): far above 0 when a few hubs are everybody's neighbour.
     With --verify, each model's graph is checked against what its load promised.
     """
-    from .verify import problems
-
     with open_store(settings) as store:
         rows = store.models()
-        checked = {m["model"]["name"]: problems(store, m["model"]["name"]) for m in rows} if verify else {}
+        checked = verified(store, [m["model"]["name"] for m in rows]) if verify else {}
     if as_json:
         out = [
             {**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]}
@@ -420,6 +418,20 @@ def models(as_json, verify, settings):
         raise click.ClickException(
             "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"
         )
+
+
+def verified(store, names: list[str]) -> dict[str, list[str]]:
+    """What is wrong with each model; a model deleted since it was listed is left out."""
+    from .errors import ModelNotLoaded
+    from .verify import problems
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = problems(store, name)
+        except ModelNotLoaded:
+            continue
+    return found
 
 
 def _count(value) -> str:

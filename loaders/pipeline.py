@@ -22,7 +22,7 @@ from atlas import analysis
 from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
 from atlas.lease import Lease
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
-from atlas.rows import batched, edge_rows, token_rows, variant_rows
+from atlas.rows import edge_params, token_rows, variant_rows
 from atlas.store import Store
 from atlas.verify import problems
 from atlas.writes import write_analysis, write_edge_batch, write_tokens, write_variants
@@ -121,17 +121,17 @@ def load(
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)
-            element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
+            node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
             variants = variant_rows(table.ids, table.raw, table.special, table.family)
             write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
-            keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
+            nodes = np.array([node_ids[i] for i in table.ids.tolist()], dtype=np.int64)  # row -> internal node id
             both = analysis.mutual(neighbours)
             # a model stored just now has no edges to replace: plain CREATE is enough and faster
             statement = "edges_create" if existing is None else "edges_write"
             expected = int((neighbours >= 0).sum())
             edges = _write_edges(
-                store, neighbours, scores, both, keys, statement, max(1, batch_size // k),
+                store, neighbours, scores, both, nodes, statement, max(1, batch_size // k),
                 lambda n: progress("edges", n, expected),
             )
             progress("verify", 0, 1)
@@ -193,7 +193,7 @@ def _write_edges(
     neighbours: np.ndarray,
     scores: np.ndarray,
     both: np.ndarray,
-    keys: np.ndarray,
+    nodes: np.ndarray,
     statement: str,
     rows_per_batch: int,
     done: Callable[[int], None],
@@ -211,8 +211,8 @@ def _write_edges(
         try:
             for s in range(0, len(neighbours), rows_per_batch):
                 part = slice(s, s + rows_per_batch)
-                rows = edge_rows(s, neighbours[part], scores[part], keys, both[part])
-                pending.append(writers.submit(write_edge_batch, store, statement, rows))
+                params = edge_params(s, neighbours[part], scores[part], nodes, both[part])
+                pending.append(writers.submit(write_edge_batch, store, statement, params))
                 while len(pending) > 2 * WRITERS:
                     written = pending.popleft().result()
                     total += written

@@ -124,9 +124,11 @@ def test_complete_means_exact_a_skipped_batch_is_found(store, model_name, qwen_f
     real = pipeline.write_edge_batch
     calls = []
 
-    def lossy(store_, statement, rows):
-        calls.append(len(rows))
-        return real(store_, statement, rows[1:] if len(calls) == 2 else rows)  # one source token's edges never written
+    def lossy(store_, statement, params):
+        calls.append(len(params["src"]))
+        if len(calls) == 2:  # one source token's edges never written
+            params = {key: values[1:] for key, values in params.items()}
+        return real(store_, statement, params)
 
     monkeypatch.setattr(pipeline, "write_edge_batch", lossy)
     with pytest.raises(ModelInconsistent, match=rf"the graph of '{model_name}' is not exact after the load: .*"
