@@ -56,6 +56,12 @@ class Analysis:
     def cited_skewness(self) -> float:
         return skewness(self.cited)
 
+    @property
+    def mutual_share(self) -> float:
+        """The share of edges that exist both ways."""
+        edges = int(self.cited.sum())
+        return float(self.mutual.sum() / edges) if edges else 0.0
+
 
 # --- per-edge and per-token counts ------------------------------------------------------------
 

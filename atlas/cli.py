@@ -5,17 +5,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import click
 
 from . import __version__
 from .display import escape_controls, terminal_text
 from .errors import AtlasError
-from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, HTTP_PORT, RESOLUTION, Settings, default_home
+from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, HTTP_PORT, RESOLUTION, Settings, default_home, password_file
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -36,23 +36,50 @@ def say(message: str, quiet: bool = False) -> None:
         click.echo(message, err=True)
 
 
+def home_option(command):
+    return click.option(
+        "--home",
+        envvar="ATLAS_NEO4J_HOME",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_home(),
+        show_default=True,
+        help="Folder of the local Neo4j server: its jars, configuration, data, logs and password file.",
+    )(command)
+
+
 def neo4j_options(command):
-    """``--uri/--user/--password/--database``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE."""
+    """``--uri/--user/--password/--database/--home``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD,
+    NEO4J_DATABASE, ATLAS_NEO4J_HOME. Without a password, the local server's password file is read."""
     defaults = Settings()
 
     @click.option("--uri", envvar="NEO4J_URI", default=defaults.uri, show_default=True, help="Neo4j Bolt URI.")
     @click.option("--user", envvar="NEO4J_USER", default=defaults.user, show_default=True, help="Neo4j user.")
     @click.option(
-        "--password", envvar="NEO4J_PASSWORD", default=defaults.password, show_default=True, help="Neo4j password."
+        "--password",
+        envvar="NEO4J_PASSWORD",
+        help="Neo4j password. [default: for the local server, the one `atlas db start` keeps in HOME/password]",
     )
     @click.option(
         "--database", envvar="NEO4J_DATABASE", default=defaults.database, show_default=True, help="Neo4j database."
     )
+    @home_option
     @functools.wraps(command)
-    def wrapper(*args, uri, user, password, database, **kwargs):
-        return command(*args, settings=Settings(uri, user, password, database), **kwargs)
+    def wrapper(*args, uri, user, password, database, home, **kwargs):
+        return command(*args, settings=connection_settings(uri, user, password, database, home), **kwargs)
 
     return wrapper
+
+
+def connection_settings(uri: str, user: str, password: str | None, database: str, home: Path) -> Settings:
+    """The settings for ``uri``; without a password, the one kept for the local server of ``home``, if ``uri`` is it."""
+    from . import neo4j_local
+    from .store import check_uri
+
+    check_uri(uri)
+    if not password:  # an empty NEO4J_PASSWORD counts as none
+        password = neo4j_local.password_for(uri, home)
+    local_home = Path(home).expanduser().resolve() if neo4j_local.serves(home, uri) else None
+    return Settings(uri, user, password, database, local_home)
 
 
 def analysis_options(command):
@@ -77,12 +104,6 @@ def open_store(settings):
     return Store(settings)
 
 
-def browser_url(uri: str) -> str:
-    """Neo4j Browser's address for a Bolt URI on the default HTTP port."""
-    host = urlparse(uri).hostname or "127.0.0.1"
-    return f"http://{host}:{HTTP_PORT}/browser/"
-
-
 def print_table(headers: list[str], rows: list[list]) -> None:
     """A plain aligned table on stdout."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
@@ -93,8 +114,39 @@ def print_table(headers: list[str], rows: list[list]) -> None:
 
 @click.group(cls=AtlasGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="atlas")
-def main():
+@click.option("--verbose", is_flag=True, help="Show the Neo4j driver's log on stderr (connections, retries).")
+@click.pass_context
+def main(ctx, verbose):
     """token atlas: the exact nearest-neighbour graph of a language model's token embeddings, in Neo4j."""
+    driver_log(ctx, verbose)
+
+
+class EchoHandler(logging.Handler):
+    """Log records as lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+def driver_log(ctx: click.Context, verbose: bool) -> None:
+    """The Neo4j driver logs warnings (each retried transaction, for one); show its log only with --verbose.
+
+    Without a handler of its own, Python would print the driver's warnings on stderr.
+    """
+    log = logging.getLogger("neo4j")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
+    if verbose:
+        handler, level = EchoHandler(), log.level
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+
+        def restore():
+            log.removeHandler(handler)
+            log.setLevel(level)
+
+        ctx.call_on_close(restore)
 
 
 # -- load ---------------------------------------------------------------------------------
@@ -165,6 +217,7 @@ def load(
                 vectors=vectors,
                 on_progress=progress,
             )
+        browser = store.browser_url()
     if report.skipped:
         say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
     else:
@@ -177,8 +230,11 @@ def load(
         say(f"  atlas map{model_flag(report.name)} -o map.html")
     if report.vectors is not None:
         tell_vectors(report.vectors)
-    say(f"Neo4j Browser: {browser_url(settings.uri)}")
-    say("Paste this query there:")
+    if browser:
+        say(f"Neo4j Browser: {browser}")
+        say("Paste this query there:")
+    else:
+        say("Paste this query into Neo4j Browser:")
     cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
     click.echo(browser_line("browser_neighbours", model=report.name, text=cat))
 
@@ -349,11 +405,9 @@ def models(as_json, verify, settings):
     among their k nearest): far above 0 when a few hubs are everybody's neighbour.
     With --verify, each model's graph is checked against what its load promised.
     """
-    from .verify import problems
-
     with open_store(settings) as store:
         rows = store.models()
-        checked = {m["model"]["name"]: problems(store, m["model"]["name"]) for m in rows} if verify else {}
+        checked = verified(store, [m["model"]["name"] for m in rows]) if verify else {}
     if as_json:
         out = [
             {**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]}
@@ -380,6 +434,20 @@ def models(as_json, verify, settings):
         raise click.ClickException(
             "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"
         )
+
+
+def verified(store, names: list[str]) -> dict[str, list[str]]:
+    """What is wrong with each model; a model deleted since it was listed is left out."""
+    from .errors import ModelNotLoaded
+    from .verify import problems
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = problems(store, name)
+        except ModelNotLoaded:
+            continue
+    return found
 
 
 def _count(value) -> str:
@@ -500,20 +568,13 @@ def db():
     """Run a local Neo4j Community server from Maven Central jars (no Docker needed)."""
 
 
-def home_option(command):
-    return click.option(
-        "--home",
-        envvar="ATLAS_NEO4J_HOME",
-        type=click.Path(file_okay=False, path_type=Path),
-        default=default_home(),
-        show_default=True,
-        help="Folder holding the server's jars, configuration, data and logs.",
-    )(command)
-
-
 @db.command("start")
 @home_option
-@click.option("--password", envvar="NEO4J_PASSWORD", default="token-atlas", show_default=True, help="Password for user neo4j.")
+@click.option(
+    "--password",
+    envvar="NEO4J_PASSWORD",
+    help="Password for user neo4j. [default: at the first start a random one, kept in HOME/password; then that one]",
+)
 @click.option("--bolt-port", default=BOLT_PORT, show_default=True, type=int)
 @click.option("--http-port", default=HTTP_PORT, show_default=True, type=int)
 @click.option("--heap", default="2g", show_default=True, help="JVM heap size.")
@@ -523,11 +584,12 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
     from . import neo4j_local
 
     server, started = neo4j_local.start(
-        home, password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
+        home, password=password or None, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
     )
     if started:
         say(f"Neo4j started (pid {server.pid}); logs in {server.log_path.parent}")
-    say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}")
+    say(f"Bolt: {server.bolt_uri}   Browser: {server.browser_url}   user: neo4j")
+    say(password_line(server.home))
 
 
 @db.command("stop")
@@ -548,7 +610,54 @@ def db_status(home):
     server = neo4j_local.status(home)
     if server is None:
         raise click.ClickException(f"no Neo4j started from {home} is running; start it with `atlas db start`")
-    click.echo(f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}")
+    kept = neo4j_local.saved_password(server.home) is not None
+    click.echo(
+        f"running  pid {server.pid}  {server.bolt_uri}  {server.browser_url}  logs {server.log_path}  "
+        f"password {password_file(server.home) if kept else '(not kept)'}"
+    )
+    if not kept:
+        say(password_line(server.home))
+
+
+def password_line(home: Path) -> str:
+    """Where the password of the local server of ``home`` is, or how to give one."""
+    from . import neo4j_local
+
+    if neo4j_local.saved_password(home) is None:
+        return (
+            f"password: not kept ({password_file(home)} does not exist); give it with --password or NEO4J_PASSWORD, "
+            "or replace it with a private one with `atlas db password --new`"
+        )
+    return f"password: in {password_file(home)} (user-only); `atlas db password` prints it"
+
+
+@db.command("password")
+@home_option
+@click.option("--new", is_flag=True, help="Replace the password with a new random one, on the running server and in the file.")
+@click.option(
+    "--password",
+    "current",
+    envvar="NEO4J_PASSWORD",
+    help="The current password, for --new. [default: the one in HOME/password]",
+)
+def db_password(home, new, current):
+    """Print the local server's password (for Neo4j Browser), kept by `atlas db start` in HOME/password."""
+    from . import neo4j_local
+
+    if new:
+        neo4j_local.change_password(home, current or None)
+        say(f"Neo4j has a new password for user neo4j, kept in {password_file(Path(home).expanduser().resolve())}")
+        return
+    password = neo4j_local.saved_password(home)
+    if password is None:
+        from .errors import PasswordMissing
+
+        raise PasswordMissing(
+            f"{password_file(home)} does not exist: start the server with `atlas db start` (the first start makes "
+            "one), or, for a home set up before token atlas kept its password, run `atlas db password --new` "
+            "with its password in --password or NEO4J_PASSWORD"
+        )
+    click.echo(password)
 
 
 # -- variants -------------------------------------------------------------------------------------

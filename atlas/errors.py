@@ -21,6 +21,14 @@ class AuthenticationFailed(AtlasError):
     """Neo4j refused the configured user name or password."""
 
 
+class PasswordMissing(AtlasError):
+    """No Neo4j password was given and none is kept for that server."""
+
+
+class DatabaseFailed(AtlasError):
+    """Neo4j's database stopped working (most often its disk is full) and needs a restart."""
+
+
 class ModelNotLoaded(AtlasError):
     """No model of that name is stored in Neo4j."""
 

@@ -25,7 +25,7 @@ from atlas.subgraph import Edge, Node, Subgraph
 
 FORMATS = ("html", "graphml", "json", "csv", "cypher")
 
-NODE_FIELDS = ("id", "text", "raw", "special", "variant", "seed", "members")
+NODE_FIELDS = ("id", "text", "raw", "special", "variant", "seed", "members", "community", "cited", "x", "y")
 EDGE_FIELDS = ("source", "target", "score", "rank")
 
 CYPHER_BATCH = 500  # rows per UNWIND statement in the Cypher script
@@ -132,6 +132,7 @@ def _members(node: Node) -> str:
 
 
 def _node_record(n: Node) -> dict:
+    """Everything the exports carry of a node; what an analysis stores is None where there is none."""
     return {
         "id": int(n.id),
         "text": n.text,
@@ -140,7 +141,23 @@ def _node_record(n: Node) -> dict:
         "variant": n.variant,
         "seed": bool(n.seed),
         "members": [int(m) for m in n.members],
+        "community": _maybe(n.community, int),
+        "community_label": n.community_label,
+        "cited": _maybe(n.cited, int),
+        "x": _maybe(n.x, float),
+        "y": _maybe(n.y, float),
     }
+
+
+def _maybe(value, kind):
+    return None if value is None else kind(value)
+
+
+def _token_row(n: Node) -> dict:
+    """A node as the Cypher script stores it on its Token: the record without the community's label (a Community property)."""
+    record = _node_record(n)
+    del record["community_label"]
+    return record
 
 
 def _edge_record(e: Edge) -> dict:
@@ -170,9 +187,14 @@ def _csv_text(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 
 def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
-    """Two tables; booleans as ``true``/``false``, no variant as an empty field, members space-separated."""
+    """Two tables; booleans as ``true``/``false``, members space-separated, no variant (or no community,
+    in-degree or map position, before an analysis) as an empty field."""
     node_rows = (
-        (str(int(n.id)), n.text, n.raw, _bool(n.special), n.variant or "", _bool(n.seed), _members(n)) for n in nodes
+        (
+            str(int(n.id)), n.text, n.raw, _bool(n.special), n.variant or "", _bool(n.seed), _members(n),
+            _blank(n.community, str), _blank(n.cited, str), _blank(n.x, _float), _blank(n.y, _float),
+        )
+        for n in nodes
     )
     edge_rows = ((str(int(e.source)), str(int(e.target)), _float(e.score), str(int(e.rank))) for e in edges)
     return {"nodes": _csv_text(NODE_FIELDS, node_rows), "edges": _csv_text(EDGE_FIELDS, edge_rows)}
@@ -180,6 +202,10 @@ def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dic
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
+
+
+def _blank(value, text) -> str:
+    return "" if value is None else text(value)
 
 
 # --- graphml ---------------------------------------------------------------------------------
@@ -195,6 +221,11 @@ _GRAPHML_KEYS = (
     ("seed", "node", "boolean"),
     ("members", "node", "string"),
     ("label", "node", "string"),
+    ("community", "node", "int"),
+    ("community_label", "node", "string"),
+    ("cited", "node", "int"),
+    ("x", "node", "double"),
+    ("y", "node", "double"),
     ("score", "edge", "double"),
     ("rank", "edge", "int"),
 )
@@ -216,9 +247,12 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
     r"""GraphML for networkx and Gephi.
 
     Node keys: text, raw, variant (omitted when there is none), members (space-separated
-    token ids), special and seed (boolean), and label (the display form, for Gephi);
-    edge keys: score (double), rank (int). Characters XML 1.0 cannot hold, even as
-    character references (most C0 controls), are written as visible ``\xNN`` text.
+    token ids), special and seed (boolean), label (the display form), and what an analysis
+    stored, each omitted where there is none: community (int), community_label, cited (int),
+    x and y (double, the map position); edge keys: score (double), rank (int). Gephi's
+    GraphML importer takes keys named ``label``, ``x`` and ``y`` as a node's label and
+    position, so it opens the file with the map's layout. Characters XML 1.0 cannot hold,
+    even as character references (most C0 controls), are written as visible ``\xNN`` text.
     """
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -237,6 +271,11 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
         if n.variant is not None:
             data.append(("variant", n.variant))
         data += [("seed", _bool(n.seed)), ("members", _members(n)), ("label", display_text(n.text))]
+        analysed = (
+            ("community", n.community, str), ("community_label", n.community_label, str), ("cited", n.cited, str),
+            ("x", n.x, _float), ("y", n.y, _float),
+        )
+        data += [(key, text(value)) for key, value, text in analysed if value is not None]
         lines.append(f'    <node id="{int(n.id)}">')
         lines += [f'      <data key="{key}">{_xml(value)}</data>' for key, value in data]
         lines.append("    </node>")
@@ -258,7 +297,9 @@ def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> 
     The statements are ``schema_token_key``, ``export_tokens`` and ``export_edges``
     from ``cypher/`` with their parameters written as literals (no ``:param``), so
     cypher-shell ``-f`` and a driver (statement by statement, see
-    :func:`~atlas.cypher_literals.split_statements`) both run it. Tokens are MERGEd on
+    :func:`~atlas.cypher_literals.split_statements`) both run it. Each token gets what the
+    other exports carry of it (its community, in-degree and map position among them, but
+    not the community's label, which is a Community's property). Tokens are MERGEd on
     (:Token {model, id}) and edges on (a)-[:SIMILAR_TO]->(b), so running the script
     twice changes nothing.
     """
@@ -267,7 +308,7 @@ def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> 
         f"{len(nodes)} tokens, {len(edges)} SIMILAR_TO edges\n"
         "// run in a Neo4j 5 database: cypher-shell -f FILE\n" + inline(query("schema_token_key"), {})
     ]
-    for name, records in (("export_tokens", [_node_record(n) for n in nodes]), ("export_edges", [_edge_record(e) for e in edges])):
+    for name, records in (("export_tokens", [_token_row(n) for n in nodes]), ("export_edges", [_edge_record(e) for e in edges])):
         for start in range(0, len(records), CYPHER_BATCH):
             rows = Literal("[\n  " + ",\n  ".join(cypher_value(r) for r in records[start : start + CYPHER_BATCH]) + "\n]")
             statements.append(inline(query(name), {"model": subgraph.model, "rows": rows}))
@@ -319,6 +360,27 @@ def variant_groups(nodes: list[Node]) -> dict[int, int | None]:
     return {n.id: number.get(n.variant) if n.variant is not None else None for n in nodes}
 
 
+def community_legend(nodes: list[Node]) -> list[dict]:
+    """The communities a subgraph shows, for the page's legend: ``[{id, label, nodes}]``, most nodes first, ties by id.
+
+    ``label`` is the community's label with control and bidi characters escaped (it is
+    made of token texts); ``nodes`` counts the subgraph's nodes in it. Nodes without a
+    community are left out.
+
+    >>> community_legend([Node(1, "a", community=4, community_label="a · b"), Node(2, "b", community=4), Node(3, "c")])
+    [{'id': 4, 'label': 'a · b', 'nodes': 2}]
+    """
+    counts: dict[int, int] = {}
+    labels: dict[int, str] = {}
+    for n in nodes:
+        if n.community is not None:
+            counts[n.community] = counts.get(n.community, 0) + 1
+            if n.community_label is not None:
+                labels.setdefault(n.community, n.community_label)
+    order = sorted(counts, key=lambda c: (-counts[c], c))
+    return [{"id": c, "label": escape_controls(labels.get(c, f"community {c}")), "nodes": counts[c]} for c in order]
+
+
 @lru_cache(maxsize=None)
 def _static(name: str) -> str:
     return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
@@ -335,8 +397,10 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
     """One self-contained page: the vendored force-graph library, the data and the viewer script.
 
     The data keeps the exact texts; what the page shows of them (``label``, ``rawLabel``,
-    ``variantLabel``, ``titleLabel``, ``modelLabel``) has control and bidi characters
-    escaped, and the page isolates each shown text so it cannot reorder its neighbours.
+    ``variantLabel``, ``communityLabel``, ``titleLabel``, ``modelLabel``, the legend's
+    labels) has control and bidi characters escaped, and the page isolates each shown
+    text so it cannot reorder its neighbours. Nodes keep their map positions (``x``,
+    ``y``), from which the page starts its layout.
     """
     component = components(nodes, edges)
     group = variant_groups(nodes)
@@ -356,6 +420,7 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
                 "label": display_text(n.text),
                 "rawLabel": display_text(n.raw),
                 "variantLabel": None if n.variant is None else escape_controls(n.variant),
+                "communityLabel": None if n.community_label is None else escape_controls(n.community_label),
                 "degree": degree[n.id],
                 "component": component[n.id],
                 "group": group[n.id],
@@ -363,6 +428,7 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
             for n in nodes
         ],
         "links": [_edge_record(e) for e in edges],
+        "communities": community_legend(nodes),
     }
     fills = {"__ATLAS_DATA__": script_json(data), "__ATLAS_LIBRARY__": _library()}
     page = re.sub("__ATLAS_(?:DATA|LIBRARY)__", lambda m: fills[m.group()], _static("graph.html"))

@@ -2,6 +2,8 @@
 
 A server lives in one home folder (``atlas.settings.default_home()`` unless told otherwise)::
 
+    HOME/                private (0700), as are conf, data, logs and run
+    HOME/password        the password of user neo4j (0600), chosen at the first start
     HOME/lib/            the jars (downloaded once with Maven; may be shared via ``lib_dir``)
     HOME/conf/neo4j.conf written on every start from ``atlas/neo4j/neo4j.conf``
     HOME/data/           the databases; the password is fixed when this is first created
@@ -9,7 +11,9 @@ A server lives in one home folder (``atlas.settings.default_home()`` unless told
     HOME/run/neo4j.pid   the pid of the server this module started
 
 ``start`` launches the server in its own process session so that it outlives the
-caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser.
+caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser; a
+server that does not come up is stopped again. The JVMs run with umask 077, so
+Neo4j's own files are private too, and a password never appears on a command line.
 ``stop`` stops only a server whose pid file it wrote. Messages for the user go to an
 optional ``say`` callback; nothing is printed.
 """
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -33,10 +39,11 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Callable, Iterator
+from urllib.parse import urlsplit
 
-from atlas.errors import InvalidArgument, LauncherError
+from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
 from atlas.queries import query
-from atlas.settings import BOLT_PORT, DEFAULT_DATABASE, DEFAULT_PASSWORD, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION
+from atlas.settings import BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION, password_file
 
 BROWSER_VERSION = "5.24.0"
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
@@ -44,11 +51,19 @@ DOWNLOAD_SIZE = "~133 MB"
 MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
 MIN_PASSWORD_LENGTH = 8  # Neo4j's dbms.security.auth_minimum_password_length
+# Bytes free on the home's disk to start: a first start preallocates 256 MiB of transaction
+# log for each of its two databases; later the next 256 MiB log and the store's growth need room.
+# A database that fails with less than MIN_FREE left is put down to the full disk.
+MIN_FREE_FIRST = 1 << 30
+MIN_FREE = 1 << 29
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the host names under which the local server is reached
 REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
 
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 _ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 _MEMORY = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
+_PRIVATE = ("conf", "data", "logs", "run")  # the home's folders the server writes, all owner-only
+_UMASK = 0o077  # for the JVMs: Neo4j's data, logs and auth.ini are readable by their owner only
 # The JVM flags Neo4j's own launcher script adds, minus the ones that only
 # matter for production (pre-touching the heap, flight recorder).
 _JVM_FLAGS = (
@@ -86,7 +101,7 @@ class LocalServer:
 
 def start(
     home: Path,
-    password: str = DEFAULT_PASSWORD,
+    password: str | None = None,
     bolt_port: int = BOLT_PORT,
     http_port: int = HTTP_PORT,
     heap: str = "2g",
@@ -102,6 +117,9 @@ def start(
 
     Returns the server and True if it was started by this call, False if a server
     started earlier from ``home`` was already running (it is reused as it is).
+    At the first start (no database yet) ``password`` becomes the password of user
+    neo4j (None: a random one) and is kept in the home's password file; later starts
+    log in with ``password`` or, when it is None, with that file's.
     ``java`` and ``mvn`` are executables (default: found on PATH); ``lib_dir`` is
     the jar folder (default ``home/lib``), so several homes can share one download.
     """
@@ -110,8 +128,9 @@ def start(
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
     try:
-        for folder in ("conf", "data", "logs", "run"):
-            (home / folder).mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for folder in _PRIVATE:
+            (home / folder).mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
         raise LauncherError(
             f"cannot create the Neo4j home {home}: {exc.strerror}; choose a writable folder with --home or ATLAS_NEO4J_HOME"
@@ -128,24 +147,32 @@ def start(
                     f"and {running.http_url} (pid {pid}); stop it before starting it on other ports"
                 )
             say(f"Neo4j is already running (pid {pid})")
-            _wait_until_ready(running, password, timeout, started_now=False)
+            _wait_until_ready(running, _login_password(home, password), timeout, started_now=False)
             return running, False
 
         java_exe = _find_java(java, say)
         for port in (bolt_port, http_port):
             _check_port_free(port, home)
+        _check_free_disk(home, MIN_FREE if _has_database(home) else MIN_FREE_FIRST)
         _provision(lib, mvn, say)
+        _make_private(home)
 
-        (home / "conf" / "neo4j.conf").write_text(
-            neo4j_conf(bolt_port, http_port, heap, pagecache), encoding="utf-8"
-        )
-        if not (home / "data" / "databases" / "system").exists():
-            say("setting the initial password")
+        _write_private(home / "conf" / "neo4j.conf", neo4j_conf(bolt_port, http_port, heap, pagecache))
+        if not _has_database(home):
+            password = password or saved_password(home) or _new_password()
+            _write_private(password_file(home), password)
+            say(f"setting the initial password (kept in {password_file(home)})")
             _set_initial_password(java_exe, lib, home, password)
+        else:
+            password = _login_password(home, password)
 
         say(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
         server = _launch(java_exe, lib, home, heap)
-        _wait_until_ready(server, password, timeout, started_now=True)
+        try:
+            _wait_until_ready(server, password, timeout, started_now=True)
+        except BaseException:  # not ready, a wrong password, Ctrl-C: no half-started server stays behind
+            _stop_failed_start(server)
+            raise
         say(f"Neo4j is up: {server.browser_url}")
         return server, True
 
@@ -174,6 +201,95 @@ def status(home: Path) -> LocalServer | None:
     if pid is None or not _is_server_of(pid, home):
         return None
     return _server(home, pid)
+
+
+def saved_password(home: Path) -> str | None:
+    """The password kept in the password file of ``home``, or None if it has none."""
+    try:
+        text = password_file(Path(home).expanduser()).read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return text.rstrip("\r\n") or None
+
+
+def serves(home: Path, uri: str) -> bool:
+    """True if ``uri`` is the Bolt address of the local server of ``home`` (as its neo4j.conf says)."""
+    ports = _ports(Path(home).expanduser().resolve())
+    parts = urlsplit(uri)
+    try:
+        port = parts.port or BOLT_PORT
+    except ValueError:
+        return False
+    return ports is not None and (parts.hostname or "").lower() in LOOPBACK and port == ports["bolt"]
+
+
+def password_for(uri: str, home: Path) -> str:
+    """The password to log in to ``uri`` with when none is given: the password file of ``home``, if ``uri`` is its server.
+
+    The file's password is never sent anywhere else.
+    """
+    home = Path(home).expanduser().resolve()
+    ports = _ports(home)
+    if ports is None:
+        raise PasswordMissing(
+            f"no Neo4j password given for {uri}, and no local server was set up in {home}: start one with "
+            "`atlas db start` (it makes a password and keeps it), or give one with --password or NEO4J_PASSWORD"
+        )
+    if not serves(home, uri):
+        raise PasswordMissing(
+            f"no Neo4j password given for {uri}: give it with --password or NEO4J_PASSWORD "
+            f"(the password kept in {password_file(home)} is only sent to its own server, bolt://{HOST}:{ports['bolt']})"
+        )
+    return _login_password(home, None)
+
+
+def change_password(home: Path, current: str | None = None) -> str:
+    """Give the running server of ``home`` a new random password and keep it in its password file.
+
+    Logs in with ``current`` (None: the password file's) and returns the new password.
+    The file is replaced only once the server has taken the new password.
+    """
+    import neo4j
+    from neo4j.exceptions import AuthError, DriverError, Neo4jError
+
+    home = Path(home).expanduser().resolve()
+    with _locked(home / "run" / "launcher.lock"):
+        server = status(home)
+        if server is None:
+            raise LauncherError(f"no Neo4j started from {home} is running; start it with `atlas db start` first")
+        old = _login_password(home, current)
+        new = _new_password()
+        pending = password_file(home).with_name("password.new")
+        _write_private(pending, new)
+        try:
+            with _no_driver_debug_log(), neo4j.GraphDatabase.driver(
+                server.bolt_uri, auth=(DEFAULT_USER, old), connection_timeout=10
+            ) as driver:
+                driver.execute_query(query("password_change"), old=old, new=new, database_="system")
+        except AuthError:
+            pending.unlink(missing_ok=True)
+            raise LauncherError(
+                f"Neo4j in {home} refused the current password; give it with --password or NEO4J_PASSWORD"
+            ) from None
+        except (DriverError, Neo4jError, OSError) as exc:
+            pending.unlink(missing_ok=True)
+            raise LauncherError(f"Neo4j in {home} did not change its password: {getattr(exc, 'message', None) or exc}") from None
+        os.replace(pending, password_file(home))
+        return new
+
+
+def disk_free(path: Path) -> int:
+    """Bytes free on the filesystem of ``path``."""
+    return shutil.disk_usage(path).free
+
+
+def size_text(n: int) -> str:
+    """A byte count for people.
+
+    >>> size_text(398 * 2**20), size_text(1 << 30), size_text(int(2.5 * 2**30))
+    ('398 MiB', '1 GiB', '2.5 GiB')
+    """
+    return f"{n / 2**20:,.0f} MiB" if n < 1 << 30 else f"{n / 2**30:,.1f} GiB".replace(".0 ", " ")
 
 
 def neo4j_conf(bolt_port: int, http_port: int, heap: str, pagecache: str) -> str:
@@ -208,9 +324,11 @@ def java_major_version(version_output: str) -> int | None:
 # --- arguments and environment -------------------------------------------------
 
 
-def _check_arguments(password: str, bolt_port: int, http_port: int, heap: str, pagecache: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+def _check_arguments(password: str | None, bolt_port: int, http_port: int, heap: str, pagecache: str) -> None:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidArgument(f"the Neo4j password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if password is not None and ("\n" in password or "\r" in password):
+        raise InvalidArgument("the Neo4j password cannot contain line breaks")
     for name, port in (("Bolt", bolt_port), ("HTTP", http_port)):
         if not 1 <= port <= 65535:
             raise InvalidArgument(f"the {name} port must be between 1 and 65535, not {port}")
@@ -259,6 +377,21 @@ def _find_mvn(mvn: str | Path | None) -> str:
     if not Path(mvn).is_file() or not os.access(mvn, os.X_OK):
         raise LauncherError(f"mvn not found at {mvn}; install Apache Maven or point to its mvn")
     return str(mvn)
+
+
+def _has_database(home: Path) -> bool:
+    """True once the server of ``home`` has started: its system database (and password) exist."""
+    return (home / "data" / "databases" / "system").exists()
+
+
+def _check_free_disk(home: Path, need: int) -> None:
+    """Refuse to start a server whose disk cannot hold its transaction logs: Neo4j would hang, then fail."""
+    free = disk_free(home)
+    if free < need:
+        raise LauncherError(
+            f"only {size_text(free)} free on the disk of {home}, and Neo4j needs at least {size_text(need)} there "
+            "to start; free some space, or choose a home on another disk with --home or ATLAS_NEO4J_HOME"
+        )
 
 
 def _check_port_free(port: int, home: Path) -> None:
@@ -356,14 +489,74 @@ def _java_env(home: Path) -> dict[str, str]:
     return {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
 
 
-def _set_initial_password(java: str, lib: Path, home: Path, password: str) -> None:
-    log = home / "logs" / "set-initial-password.log"
-    with open(log, "w", encoding="utf-8") as out:
-        result = subprocess.run(
-            [java, "-cp", f"{lib}/*", _ADMIN_TOOL, "dbms", "set-initial-password", password],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=_java_env(home), cwd=home, timeout=300,
+def _new_password() -> str:
+    """A random password: 24 characters from 144 random bits, safe in URLs and shells, not starting with "-"."""
+    while True:
+        password = secrets.token_urlsafe(18)
+        if not password.startswith("-"):  # it would read as an option on a command line
+            return password
+
+
+def _login_password(home: Path, password: str | None) -> str:
+    """``password`` if given, else the one kept in the home's password file."""
+    password = password or saved_password(home)
+    if password is None:
+        raise PasswordMissing(
+            f"{password_file(home)} does not exist (the home was set up before token atlas kept its password): "
+            "give the password with --password or NEO4J_PASSWORD (token-atlas, unless you chose another), and "
+            "replace it with a private one with `atlas db password --new`"
         )
+    return password
+
+
+def _make_private(home: Path) -> None:
+    """Make the home and the folders the server writes readable by their owner only (homes made before were not)."""
+    try:
+        for folder in (home, *(home / name for name in _PRIVATE)):
+            folder.chmod(0o700)
+    except OSError as exc:
+        raise LauncherError(f"cannot make the Neo4j home {home} private: {exc.strerror} ({exc.filename})") from None
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step, as a file only its owner can read."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(partial, path)
+
+
+def _private_log(path: Path):
+    """``path`` opened for writing a log, readable by its owner only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8")
+
+
+def _argument_file(password: str) -> str:
+    r"""The password as a picocli argument file holds it: after ``--`` (so that a leading "-" is no option),
+    in double quotes, with backslashes and quotes escaped.
+
+    >>> print(_argument_file('-say "hi" \\ bye'), end="")
+    --
+    "-say \"hi\" \\ bye"
+    """
+    return '--\n"' + password.replace("\\", "\\\\").replace('"', '\\"') + '"\n'
+
+
+def _set_initial_password(java: str, lib: Path, home: Path, password: str) -> None:
+    """Run ``neo4j-admin dbms set-initial-password`` with the password in a private argument file (``@FILE``),
+    so that it never shows on a command line (``ps``, /proc)."""
+    log = home / "logs" / "set-initial-password.log"
+    arguments = home / "run" / "initial-password.args"
+    _write_private(arguments, _argument_file(password))
+    try:
+        with _private_log(log) as out:
+            result = subprocess.run(
+                [java, "-Dfile.encoding=UTF-8", "-cp", f"{lib}/*", _ADMIN_TOOL, "dbms", "set-initial-password", f"@{arguments}"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=_java_env(home), cwd=home, timeout=300, umask=_UMASK,
+            )
+    finally:
+        arguments.unlink(missing_ok=True)
     if result.returncode != 0:
         detail = _last_line(log, ("Exception:", "ERROR")) or f"exit status {result.returncode}"
         raise LauncherError(f"setting the initial Neo4j password failed: {detail} (read {log})")
@@ -382,12 +575,12 @@ def _launch(java: str, lib: Path, home: Path, heap: str) -> LocalServer:
     result = subprocess.run(
         ["sh", "-c", script, "sh", str(console), *command],
         capture_output=True, text=True, stdin=subprocess.DEVNULL, env=_java_env(home), cwd=home,
-        start_new_session=True,
+        start_new_session=True, umask=_UMASK,
     )
     if result.returncode != 0 or not result.stdout.strip().isdigit():
         raise LauncherError(f"cannot launch Neo4j: {result.stderr.strip() or 'sh failed'}")
     pid = int(result.stdout.strip())
-    _pid_file(home).write_text(f"{pid}\n", encoding="ascii")
+    _write_private(_pid_file(home), f"{pid}\n")
     return _server(home, pid)
 
 
@@ -408,22 +601,21 @@ def _wait_until_ready(server: LocalServer, password: str, timeout: float, starte
             try:
                 with neo4j.GraphDatabase.driver(
                     server.bolt_uri, auth=(DEFAULT_USER, password), connection_timeout=5,
-                    max_connection_lifetime=30,
+                    max_connection_lifetime=30, max_transaction_retry_time=2,  # this loop is the retry
                 ) as driver:
                     driver.verify_connectivity()
                     driver.execute_query(query("ping"), database_=DEFAULT_DATABASE)
                 if _serves_browser(server.browser_url):
                     return
             except AuthError as error:
-                if started_now:
-                    _terminate(server.home, server.pid, 60)
                 raise LauncherError(_password_message(server.home, started_now)) from error
             except (DriverError, Neo4jError, OSError):
                 pass
         if time.monotonic() > deadline:
+            stopped = ", so it was stopped again" if started_now else ""
             raise LauncherError(
                 f"Neo4j (pid {server.pid}) did not answer on {server.bolt_uri} and {server.browser_url} "
-                f"within {timeout:g}s; read {server.log_path}"
+                f"within {timeout:g}s{stopped}; read {server.log_path}"
             )
         time.sleep(0.5)
 
@@ -436,6 +628,13 @@ def _password_message(home: Path, started_now: bool) -> str:
         f"and delete {home / 'data' / 'dbms'}, {home / 'data' / 'databases' / 'system'} and "
         f"{home / 'data' / 'transactions' / 'system'} (users only; the graph stays)"
     )
+
+
+def _stop_failed_start(server: LocalServer) -> None:
+    """Stop the JVM of a start that did not come up (if it still runs) and remove its pid file."""
+    if _is_server_of(server.pid, server.home):
+        _terminate(server.home, server.pid, 60)
+    _pid_file(server.home).unlink(missing_ok=True)
 
 
 def _terminate(home: Path, pid: int, timeout: float) -> None:
@@ -521,10 +720,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _ports(home: Path) -> dict[str, int] | None:
+    """The Bolt and HTTP ports in the neo4j.conf of ``home`` (``{"bolt": 7687, "http": 7474}``), or None before a first start."""
+    try:
+        conf = (home / "conf" / "neo4j.conf").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    ports = dict(re.findall(r"^server\.(bolt|http)\.listen_address=[^:\n]*:(\d+)$", conf, re.MULTILINE))
+    return {name: int(port) for name, port in ports.items()} if len(ports) == 2 else None
+
+
 def _server(home: Path, pid: int) -> LocalServer:
     """The addresses of the server of ``home``, read back from the neo4j.conf it was started with."""
-    conf = (home / "conf" / "neo4j.conf").read_text(encoding="utf-8")
-    ports = dict(re.findall(r"^server\.(bolt|http)\.listen_address=[^:\n]*:(\d+)$", conf, re.MULTILINE))
+    ports = _ports(home)
+    if ports is None:
+        raise LauncherError(f"{home / 'conf' / 'neo4j.conf'} is missing or names no Bolt and HTTP ports; start the server again")
     http_url = f"http://{HOST}:{ports['http']}"
     return LocalServer(
         home=home,
@@ -578,9 +788,21 @@ def _last_line(path: Path, needles: tuple[str, ...], after: str | None = None) -
 
 
 @contextlib.contextmanager
+def _no_driver_debug_log() -> Iterator[None]:
+    """Keep the Neo4j driver from logging at debug level meanwhile: it logs every statement with its parameters."""
+    log = logging.getLogger("neo4j")
+    level = log.level
+    log.setLevel(max(level, logging.INFO))
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+@contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``path`` so concurrent starts and stops of one home take turns."""
-    with open(path, "a") as handle:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

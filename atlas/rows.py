@@ -40,29 +40,27 @@ def variant_rows(ids: np.ndarray, raw: list[str], special: list[bool], family: s
     return [{"id": int(ids[row]), "key": key} for row, key in group_rows(raw, special, family)]
 
 
-def edge_rows(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray, mutual: np.ndarray) -> list[dict]:
-    """One row per source token: ``{source, targets, scores, mutual}``, best first.
+def edge_params(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, nodes: np.ndarray, mutual: np.ndarray) -> dict:
+    """One batch of edges as parallel lists: ``{src, tgt, sc, mu}``, each source's targets best first.
 
     ``neighbour_ids`` (B, k) are row numbers of the table (-1 for none) for rows
-    ``start .. start + B - 1``; ``ids`` maps row numbers to what identifies a token in
-    the statement (token ids, or the element ids the token write returned); ``mutual``
-    (B, k) says which edges exist both ways.
+    ``start .. start + B - 1``; ``nodes`` maps row numbers to the internal node ids the
+    token write returned; ``mutual`` (B, k) says which edges exist both ways. Rows
+    without neighbours are left out.
 
-    >>> edge_rows(0, np.array([[1, -1]]), np.array([[0.5, np.nan]], np.float32), np.array([10, 11]), np.array([[True, False]]))
-    [{'source': 10, 'targets': [11], 'scores': [0.5], 'mutual': [True]}]
+    >>> edge_params(0, np.array([[1, -1], [-1, -1]]), np.array([[0.5, np.nan], [np.nan, np.nan]], np.float32),
+    ...             np.array([10, 11]), np.array([[True, False], [False, False]]))
+    {'src': [10], 'tgt': [[11]], 'sc': [[0.5]], 'mu': [[True]]}
     """
-    sources = ids[start : start + len(neighbour_ids)].tolist()
-    rows = []
-    for source, targets, row_scores, both in zip(sources, neighbour_ids, scores, mutual):
+    params: dict[str, list] = {"src": [], "tgt": [], "sc": [], "mu": []}
+    for source, targets, row_scores, both in zip(nodes[start : start + len(neighbour_ids)].tolist(), neighbour_ids, scores, mutual):
         keep = targets >= 0
         if keep.any():
-            rows.append({
-                "source": source,
-                "targets": ids[targets[keep]].tolist(),
-                "scores": row_scores[keep].astype(float).tolist(),
-                "mutual": both[keep].tolist(),
-            })
-    return rows
+            params["src"].append(source)
+            params["tgt"].append(nodes[targets[keep]].tolist())
+            params["sc"].append(row_scores[keep].astype(float).tolist())
+            params["mu"].append(both[keep].tolist())
+    return params
 
 
 def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:

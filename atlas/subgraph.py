@@ -8,6 +8,7 @@ as one node.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Sequence
 
@@ -20,6 +21,9 @@ class Node:
 
     ``id`` is the token id (for a group: the id of its representative token, the
     lowest id in the group); ``members`` lists every token id a group node stands for.
+    ``community``, ``community_label``, ``cited``, ``x`` and ``y`` are what the model's
+    analysis stored (see :mod:`atlas.analysis`), None before an analysis or for a token
+    without edges; a group node has its representative's.
     """
 
     id: int
@@ -29,6 +33,11 @@ class Node:
     variant: str | None = None  # variant key, e.g. "list"
     seed: bool = False  # a token the view started from (prompt token, atlas word)
     members: tuple[int, ...] = ()
+    community: int | None = None  # Leiden community id, 0 = the model's largest
+    community_label: str | None = None  # the community's label, e.g. "list · lists · array"
+    cited: int | None = None  # in-degree in the whole model: how many tokens list this one among their k nearest
+    x: float | None = None  # position on the model's map (UMAP), in map units
+    y: float | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,21 @@ def _node(item: dict, statement: str) -> Node:
         special=bool(item.get("special") or False),
         variant=item.get("variant"),
         seed=bool(item.get("seed") or False),
+        community=_optional(item.get("community"), int),
+        community_label=_optional(item.get("community_label"), str),
+        cited=_optional(item.get("cited"), int),
+        x=_position(item.get("x")),
+        y=_position(item.get("y")),
     )
+
+
+def _optional(value, kind):
+    return None if value is None else kind(value)
+
+
+def _position(value) -> float | None:
+    """A map coordinate as a float; None for none (or a non-finite one, which no format can carry)."""
+    return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def _edge(item: dict, statement: str) -> Edge:
@@ -106,7 +129,7 @@ def collapse(subgraph: Subgraph) -> Subgraph:
     """Draw each variant group as one node.
 
     A group (nodes sharing a variant key) becomes the node of its lowest token id,
-    with that token's text and ``members`` = every token id of the group shown (left
+    with that token's text, community, in-degree and map position and ``members`` = every token id of the group shown (left
     empty for a group of one token); it is a seed if any member is. Edges are
     re-pointed to group nodes; edges inside a group are dropped; parallel edges are
     merged, keeping the best score and its rank (ties: the lower rank). Nodes without

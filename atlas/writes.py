@@ -23,13 +23,13 @@ from atlas.store import Store
 Done = Callable[[int], None]  # called with how many items a batch just wrote
 
 
-def write_tokens(store: Store, model: str, rows: list[dict], batch_size: int, done: Done) -> dict[int, str]:
-    """Write the token rows in batches (merged on model and id); returns each token id's element id (for the edge writes)."""
-    element_ids: dict[int, str] = {}
+def write_tokens(store: Store, model: str, rows: list[dict], batch_size: int, done: Done) -> dict[int, int]:
+    """Write the token rows in batches (merged on model and id); returns each token id's internal node id (for the edge writes)."""
+    nodes: dict[int, int] = {}
     for written in store.write_batches("tokens_write", batched(rows, batch_size), model=model):
-        element_ids.update((r["id"], r["element_id"]) for r in written)
+        nodes.update((r["id"], r["node"]) for r in written)
         done(len(written))
-    return element_ids
+    return nodes
 
 
 def write_variants(store: Store, model: str, rows: list[dict], batch_size: int, done: Done) -> None:
@@ -39,11 +39,11 @@ def write_variants(store: Store, model: str, rows: list[dict], batch_size: int, 
         done(len(batch))
 
 
-def write_edge_batch(store: Store, statement: str, rows: list[dict]) -> int:
-    """Write one batch of edge rows (see :func:`atlas.rows.edge_rows`) in one transaction; returns the edge count."""
-    for _ in store.write_batches(statement, [rows]):
-        pass
-    return sum(len(r["targets"]) for r in rows)
+def write_edge_batch(store: Store, statement: str, params: dict) -> int:
+    """Write one batch of edges (see :func:`atlas.rows.edge_params`) in one transaction; returns the edge count."""
+    if params["src"]:
+        store.write(statement, **params)
+    return sum(len(t) for t in params["tgt"])
 
 
 def rebuild_variants(store: Store, name: str, batch_size: int = 20_000) -> int:
@@ -107,6 +107,7 @@ def write_analysis(
         "communities": count,
         "modularity": result.modularity,
         "cited_skewness": result.cited_skewness,
+        "mutual_share": result.mutual_share,
         "analysed_at": datetime.now(timezone.utc).isoformat(),
     }
     store.write("model_analysis", name=model, status="complete", props=figures)

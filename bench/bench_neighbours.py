@@ -227,14 +227,15 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     included); the load reads it again, as ``atlas load`` would.
     """
     from atlas.errors import AtlasError
-    from atlas.settings import Settings
+    from atlas.model_files import default_source
     from atlas.store import Store
-    from loaders import default_source, load_embedding_table
+    from bench_settings import settings
+    from loaders import load_embedding_table
     from loaders.pipeline import load
 
-    settings = Settings()
     try:
-        store = Store(settings)
+        config = settings()
+        store = Store(config)
     except AtlasError as exc:
         return [f"Neo4j skipped: {exc}"]
     stages: dict[str, list[float]] = {}  # stage -> [first event, last event, items]
@@ -260,7 +261,7 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     total = ended - began
     edges_per_s = report.edges / edge_s
     return [
-        f"Neo4j {settings.uri}: load of {report.tokens:,} tokens, {report.edges:,} edges (k={k}) "
+        f"Neo4j {config.uri}: load of {report.tokens:,} tokens, {report.edges:,} edges (k={k}) "
         f"as {BENCH_MODEL!r}, deleted afterwards",
         f"{'model read':24} {read - began:7.1f} s  (first read in this process, imports included: {first_read:.1f} s)",
         f"{'tokens':24} {token_s:7.1f} s  {report.tokens / token_s:10,.0f} tokens/s",
@@ -283,7 +284,8 @@ def main() -> None:
         import threadpoolctl  # noqa: F401
     except ImportError as exc:
         sys.exit(f"{exc.name} is missing: install the bench extra with `pip install -e '.[bench]'`")
-    from loaders import default_source, load_embedding_table
+    from atlas.model_files import default_source
+    from loaders import load_embedding_table
 
     print("\n".join(machine_facts()), flush=True)
     began = time.perf_counter()

@@ -54,7 +54,7 @@ def analyse_stored(
         if not props.get("mutual_edges"):
             progress("mutual", 0, len(graph))
             write_mutual(store, name, graph.ids, graph.neighbours, result.mutual, batch_size)
-        if held.lost:
+        if not held.renew():
             raise ModelBusy(f"another load took over model {name!r} during its analysis; its analysis was not written")
         write_analysis(store, name, graph.ids, result, batch_size, lambda n: progress("analysis", n, len(graph)))
     return AnalysisReport(

@@ -19,10 +19,10 @@ from typing import Callable
 import numpy as np
 
 from atlas import analysis
-from atlas.errors import InvalidArgument, ModelBusy, ModelExists, ModelInconsistent
+from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
 from atlas.lease import Lease
 from atlas.neighbours import NeighbourBlocks, iter_neighbours
-from atlas.rows import batched, edge_rows, token_rows, variant_rows
+from atlas.rows import edge_params, token_rows, variant_rows
 from atlas.store import Store
 from atlas.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.verify import problems
@@ -123,40 +123,57 @@ def load(
                 )
 
         neighbours, scores = _compute(blocks, len(table), k, progress)  # (V, k) row numbers, (V, k) cosines
-        store.ensure_schema()
-        extra = {"embedding_tensor": table.tensor} if table.tensor else {}
-        store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
+        try:
+            store.ensure_schema()
+            extra = {"embedding_tensor": table.tensor} if table.tensor else {}
+            store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
-        tokens = token_rows(table.ids, table.text, table.raw, table.special)
-        element_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
-        variants = variant_rows(table.ids, table.raw, table.special, table.family)
-        write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
+            tokens = token_rows(table.ids, table.text, table.raw, table.special)
+            node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
+            variants = variant_rows(table.ids, table.raw, table.special, table.family)
+            write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
-        keys = np.array([element_ids[i] for i in table.ids.tolist()], dtype=object)  # row -> element id
-        both = analysis.mutual(neighbours)
-        # a model stored just now has no edges to replace: plain CREATE is enough and faster
-        statement = "edges_create" if existing is None else "edges_write"
-        expected = int((neighbours >= 0).sum())
-        edges = _write_edges(
-            store, neighbours, scores, both, keys, statement, max(1, batch_size // k),
-            lambda n: progress("edges", n, expected),
-        )
-        progress("verify", 0, 1)
-        counts = (neighbours >= 0).sum(axis=1)
-        per_token, zero_rows = int(counts.max(initial=0)), int((counts == 0).sum())
-        wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows)
-        if wrong or lease.lost:
-            reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
-            raise ModelInconsistent(
-                f"the graph of {table.name!r} is not exact after the load: {reason}; it stays 'loading': "
-                "run the same `atlas load` again to rewrite it"
+            nodes = np.array([node_ids[i] for i in table.ids.tolist()], dtype=np.int64)  # row -> internal node id
+            both = analysis.mutual(neighbours)
+            # a model stored just now has no edges to replace: plain CREATE is enough and faster
+            statement = "edges_create" if existing is None else "edges_write"
+            expected = int((neighbours >= 0).sum())
+            edges = _write_edges(
+                store, neighbours, scores, both, nodes, statement, max(1, batch_size // k),
+                lambda n: progress("edges", n, expected),
             )
-        progress("verify", 1, 1)
-        store.write("model_complete", name=table.name, edges=edges, per_token=per_token, zero_rows=zero_rows)
+            progress("verify", 0, 1)
+            counts = (neighbours >= 0).sum(axis=1)
+            per_token, zero_rows = int(counts.max(initial=0)), int((counts == 0).sum())
+            wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows)
+            if wrong or not lease.renew():  # a holder stalled past its lease may have been taken over
+                reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
+                raise ModelInconsistent(
+                    f"the graph of {table.name!r} is not exact after the load: {reason}; it stays 'loading': "
+                    "run the same `atlas load` again to rewrite it"
+                )
+            progress("verify", 1, 1)
+            store.write("model_complete", name=table.name, edges=edges, per_token=per_token, zero_rows=zero_rows)
+
+        except Neo4jUnavailable:
+            raise Neo4jUnavailable(
+                f"Neo4j at {store.settings.uri} stopped answering during the load; model {table.name!r} stays 'loading': "
+                "start Neo4j (`atlas db start`, or `docker compose up -d`) and run the same `atlas load` again to finish it"
+            ) from None
+        except DatabaseFailed as exc:
+            raise DatabaseFailed(
+                f"{exc}; then run the same `atlas load` again to finish model {table.name!r} (it stays 'loading')"
+            ) from None
 
         communities = None
         if analyse is not None:
-            communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, progress, lease)
+            try:
+                communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, progress, lease)
+            except (Neo4jUnavailable, DatabaseFailed) as exc:
+                raise type(exc)(
+                    f"{exc}; model {table.name!r} is loaded but its analysis was not stored: "
+                    f"run `atlas analyse --model {table.name}` once Neo4j answers again"
+                ) from None
         stored = _store_vectors(store, table, progress, lease) if vectors else None
     return LoadReport(
         table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities,
@@ -186,7 +203,7 @@ def _write_edges(
     neighbours: np.ndarray,
     scores: np.ndarray,
     both: np.ndarray,
-    keys: np.ndarray,
+    nodes: np.ndarray,
     statement: str,
     rows_per_batch: int,
     done: Callable[[int], None],
@@ -194,23 +211,29 @@ def _write_edges(
     """Write every row's edges, ``rows_per_batch`` source tokens per transaction, in WRITERS concurrent transactions.
 
     Batches touch disjoint source tokens; a transaction that hits a deadlock is retried by the driver.
+    The first failed batch ends the stage: batches not yet started are dropped, not
+    each tried against a server that has stopped answering.
     """
     total = 0
     done(0)
     pending: deque[Future] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        for s in range(0, len(neighbours), rows_per_batch):
-            part = slice(s, s + rows_per_batch)
-            rows = edge_rows(s, neighbours[part], scores[part], keys, both[part])
-            pending.append(writers.submit(write_edge_batch, store, statement, rows))
-            while len(pending) > 2 * WRITERS:
-                written = pending.popleft().result()
+        try:
+            for s in range(0, len(neighbours), rows_per_batch):
+                part = slice(s, s + rows_per_batch)
+                params = edge_params(s, neighbours[part], scores[part], nodes, both[part])
+                pending.append(writers.submit(write_edge_batch, store, statement, params))
+                while len(pending) > 2 * WRITERS:
+                    written = pending.popleft().result()
+                    total += written
+                    done(written)
+            for future in pending:
+                written = future.result()
                 total += written
                 done(written)
-        for future in pending:
-            written = future.result()
-            total += written
-            done(written)
+        except BaseException:
+            writers.shutdown(wait=True, cancel_futures=True)
+            raise
     return total
 
 
@@ -225,7 +248,7 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, p
         resolution=settings.resolution, seed=settings.seed, epochs=settings.epochs,
         stage=lambda name: progress(name, 0, 1),
     )
-    if lease.lost:
+    if not lease.renew():
         raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
     write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
     return len(result.communities)

@@ -5,6 +5,9 @@
 3. the project's own launcher (``atlas.neo4j_local``), which reuses the shared
    development server if it runs, or starts it and stops it again at the end.
 
+Without NEO4J_PASSWORD the password is found as the CLI finds it: the password file
+that ``atlas db start`` keeps in the local server's home (ATLAS_NEO4J_HOME or the default).
+
 If none of these gives a Neo4j, the tests that need one fail with the reason.
 Tests using these fixtures get the ``neo4j`` marker, so ``-m "not neo4j"`` skips them.
 """
@@ -12,6 +15,8 @@ Tests using these fixtures get the ``neo4j`` marker, so ``-m "not neo4j"`` skips
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +24,7 @@ import pytest
 
 from atlas import neo4j_local
 from atlas.errors import AtlasError
-from atlas.settings import DEFAULT_DATABASE, DEFAULT_PASSWORD, DEFAULT_USER, Settings, default_home
+from atlas.settings import DEFAULT_DATABASE, DEFAULT_USER, Settings, default_home
 
 NEO4J_FIXTURES = {"neo4j_settings", "neo4j_driver", "dev_server", "spare_home"}  # fixtures that need or start a Neo4j
 
@@ -43,12 +48,12 @@ def _docker_answers() -> bool:
         return False
 
 
-def _neo4j_container():
+def _neo4j_container(password: str):
     try:
         from testcontainers.community.neo4j import Neo4jContainer
     except ImportError:  # testcontainers before 4.13
         from testcontainers.neo4j import Neo4jContainer
-    return Neo4jContainer(neo4j_local.DOCKER_IMAGE, password=DEFAULT_PASSWORD)
+    return Neo4jContainer(neo4j_local.DOCKER_IMAGE, password=password)
 
 
 def local_home() -> Path:
@@ -56,29 +61,44 @@ def local_home() -> Path:
     return Path(os.environ["ATLAS_NEO4J_HOME"]) if os.environ.get("ATLAS_NEO4J_HOME") else default_home()
 
 
+def given_password() -> str | None:
+    """NEO4J_PASSWORD as the CLI reads it (None when unset)."""
+    return os.environ.get("NEO4J_PASSWORD") or None
+
+
+def password_for(uri: str) -> str:
+    """The tests' password for ``uri``, found as the CLI finds it: NEO4J_PASSWORD, else the local server's password file."""
+    try:
+        return given_password() or neo4j_local.password_for(uri, local_home())
+    except AtlasError as error:
+        pytest.fail(f"no password for the tests' Neo4j: {error}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def neo4j_settings() -> Iterator[Settings]:
     if _docker_answers():
-        with _neo4j_container() as container:
-            yield Settings(container.get_connection_url(), DEFAULT_USER, DEFAULT_PASSWORD)
+        password = secrets.token_urlsafe(18)
+        with _neo4j_container(password) as container:
+            yield Settings(container.get_connection_url(), DEFAULT_USER, password)
         return
 
     if os.environ.get("NEO4J_URI"):
+        uri = os.environ["NEO4J_URI"]
         yield Settings(
-            uri=os.environ["NEO4J_URI"],
+            uri=uri,
             user=os.environ.get("NEO4J_USER", DEFAULT_USER),
-            password=os.environ.get("NEO4J_PASSWORD", DEFAULT_PASSWORD),
+            password=password_for(uri),
             database=os.environ.get("NEO4J_DATABASE", DEFAULT_DATABASE),
         )
         return
 
     home = local_home()
     try:
-        server, started = neo4j_local.start(home)
+        server, started = neo4j_local.start(home, password=given_password())
     except AtlasError as error:
         pytest.fail(f"no Neo4j for the tests (no Docker, no NEO4J_URI, launcher failed): {error}", pytrace=False)
     try:
-        yield Settings(server.bolt_uri, DEFAULT_USER, DEFAULT_PASSWORD)
+        yield Settings(server.bolt_uri, DEFAULT_USER, password_for(server.bolt_uri))
     finally:
         if started:
             neo4j_local.stop(home)
@@ -156,6 +176,33 @@ def run(neo4j_settings):
     return invoke
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a throwaway server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def jvms_of(home: Path) -> list[int]:
+    """Pids of every Neo4j JVM started with ``--home-dir=home``, from /proc."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--home-dir={home}".encode() in args:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.fixture(scope="session")
+def dev_server() -> neo4j_local.LocalServer:
+    """The shared development server (started if needed, left running); throwaway servers share its jars."""
+    server, _ = neo4j_local.start(local_home(), password=given_password())
+    return server
+
+
 def error_line(result) -> str:
     """The one line the CLI printed on stderr (and nothing on stdout), after a failure."""
     assert result.exit_code == 1, result.output
@@ -163,3 +210,25 @@ def error_line(result) -> str:
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+# --- a missing Chromium is said at the end of the run, not only in -rs output -------------------
+
+_SKIPPED_PAGES: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    if report.skipped and "browser" in report.keywords:
+        _SKIPPED_PAGES.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from chromium import CHROMIUM
+
+    if CHROMIUM is None and _SKIPPED_PAGES:
+        terminalreporter.write_line(
+            f"NOTICE: Chromium is not installed, so {len(_SKIPPED_PAGES)} browser tests were skipped: the HTML export, "
+            "the vocabulary map and Neo4j Browser pages were not tested (apt-get install chromium, then run them)",
+            yellow=True,
+            bold=True,
+        )

@@ -17,7 +17,7 @@ from atlas.model_files import default_source, load_tokenizer
 from atlas.prompt import tokenize
 from atlas.store import Store
 from atlas.writes import save_prompt as save
-from loaders.pipeline import load
+from loaders.pipeline import AnalysisSettings, load
 from loaders.source import EmbeddingTable
 
 ARTICLE_PROMPT = "AI agents will be the most hot topic of artificial intelligence in 2025."
@@ -63,17 +63,22 @@ def save_prompt(store: Store, model: str, text: str) -> list[int]:
     return [t.id for t in tokens]
 
 
+ANALYSIS = AnalysisSettings(epochs=50)  # a short layout: a slice's map need not be a good one
+
+
 @contextmanager
 def saved_minilm_slice(
-    neo4j_settings, prefix: str, k: int = 10, texts: tuple[str, ...] = WORDS, vectors: bool = False
+    neo4j_settings, prefix: str, k: int = 10, texts: tuple[str, ...] = WORDS, vectors: bool = False, analyse: bool = False
 ) -> Iterator[str]:
     """A ``minilm_slice`` holding ``texts`` loaded with ``k`` neighbours (and, with ``vectors``, its vectors and
     vector index) under a fresh name starting ``prefix``, with ``ARTICLE_PROMPT`` saved; yields the name and
-    deletes the model afterwards."""
+    deletes the model afterwards.
+
+    ``analyse`` runs the load's analysis too (communities, hubs, mutual pairs, a map of 50 epochs)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     store = Store(neo4j_settings)
     try:
-        load(store, minilm_slice(name, texts=texts), k=k, vectors=vectors)
+        load(store, minilm_slice(name, texts=texts), k=k, vectors=vectors, analyse=ANALYSIS if analyse else None)
         save_prompt(store, name, ARTICLE_PROMPT)
         yield name
     finally:

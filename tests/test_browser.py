@@ -79,7 +79,8 @@ def test_guide_has_slides_param_line_first_and_the_served_style_url():
     parser = _Runnable()
     parser.feed(html)
     assert parser.slides == [
-        "Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample", "Vector arithmetic", "Models"
+        "Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample",
+        "Community map", "A community", "Hubs", "Mutual pairs", "Vector arithmetic", "Models",
     ]
     assert parser.blocks[0] == f":param model => '{DEFAULT_MODEL_NAME}'"
     assert parser.blocks[1] == ":style http://127.0.0.1:9999/atlas.grass"
@@ -99,6 +100,10 @@ def test_every_cypher_example_reads_the_model_from_the_parameter():
     assert any(ARTICLE_PROMPT in c and ":Prompt" in c and "HAS_TOKEN" in c for c in examples)
     assert any("text: 'cat'" in c for c in examples)
     assert any("key: 'list'" in c and "VARIANT_OF" in c for c in examples)
+    assert any(":Community" in c and "LINKED" in c and "LIMIT 40" in c for c in examples)
+    assert any("[' list', 'list']" in c and ":Community" in c and "SIMILAR_TO" in c for c in examples)
+    assert any("t.cited AS cited" in c for c in examples)
+    assert any("mutual: true" in c for c in examples)
 
 
 def parse_grass(text: str) -> dict[str, dict[str, str]]:
@@ -152,9 +157,16 @@ def test_stylesheet_captions_and_styles_each_kind_apart():
     assert rules["relationship.SIMILAR_TO"]["caption"] == "{score}"
     assert rules["node.Variant"]["caption"] == "{key}"
     assert rules["node.Model"]["caption"] == "{name}"
-    kinds = ["node.Token", "node.Prompt", "node.Variant", "node.Model"]
+    assert rules["node.Community"]["caption"] == "{label}"
+    assert rules["relationship.LINKED"]["caption"] == "{edges}"
+    kinds = ["node.Token", "node.Prompt", "node.Variant", "node.Model", "node.Community"]
+    assert len({rules[k]["color"] for k in kinds}) == 5
+    assert len({rules[k]["diameter"] for k in kinds}) == 5
+    assert int(rules["node.Community"]["diameter"].removesuffix("px")) == max(
+        int(rules[k]["diameter"].removesuffix("px")) for k in kinds
+    )  # a community stands for many tokens: the largest circle
+    kinds = ["relationship.SIMILAR_TO", "relationship.HAS_TOKEN", "relationship.VARIANT_OF", "relationship.LINKED"]
     assert len({rules[k]["color"] for k in kinds}) == 4
-    assert len({rules[k]["diameter"] for k in kinds}) == 4
     for props in rules.values():
         assert all(re.fullmatch(r"#[0-9A-Fa-f]{6}", v) for k, v in props.items() if "color" in k)
 
@@ -341,11 +353,83 @@ def test_limits_must_be_positive(kwargs, message):
 
 @pytest.fixture(scope="module")
 def sample_model(neo4j_settings):
-    with saved_minilm_slice(neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True) as name:
+    """A MiniLM slice with the article's prompt saved, an analysis (communities, hubs, mutual flags) and vectors."""
+    with saved_minilm_slice(neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True, analyse=True) as name:
         yield name
 
 
-@pytest.mark.parametrize("cypher", cypher_examples(), ids=lambda c: c.split("\n")[0][:60])
+def example_ids(cypher: str) -> str:
+    lines = cypher.split("\n")
+    return (lines[0][:50] + " ... " + lines[-1][:40]) if len(lines) > 1 else lines[0][:60]
+
+
+@pytest.mark.parametrize("cypher", cypher_examples(), ids=example_ids)
 def test_guide_example_returns_rows(cypher, sample_model, neo4j_driver, neo4j_settings):
     records, _, _ = neo4j_driver.execute_query(cypher, {"model": sample_model}, database_=neo4j_settings.database)
     assert len(records) > 0
+
+
+def guide_example(start: str, end: str) -> str:
+    (found,) = [c for c in cypher_examples() if c.startswith(start) and c.endswith(end)]
+    return found
+
+
+def run_example(driver, settings, cypher: str, model: str) -> list:
+    return driver.execute_query(cypher, {"model": model}, database_=settings.database)[0]
+
+
+def test_community_map_shows_the_largest_communities_and_their_strongest_links(sample_model, neo4j_driver, neo4j_settings):
+    every = run_example(neo4j_driver, neo4j_settings, "MATCH (c:Community {model: $model}) RETURN c.id AS id, c.size AS size", sample_model)
+    assert len(every) >= 5
+    (row,) = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (c:Community", "RETURN communities, links"), sample_model)
+    shown = row["communities"]
+    assert all(set(c.labels) == {"Community"} for c in shown)
+    largest = sorted(every, key=lambda r: (-r["size"], r["id"]))[:40]
+    assert [c["id"] for c in shown] == [r["id"] for r in largest]
+    ids = {c.element_id for c in shown}
+    links = row["links"]
+    assert 0 < len(links) <= 80
+    assert all(l.type == "LINKED" and {l.start_node.element_id, l.end_node.element_id} <= ids for l in links)
+    assert all(l.start_node["id"] < l.end_node["id"] for l in links)  # one per pair, from the lower id
+    assert [l["weight"] for l in links] == sorted((l["weight"] for l in links), reverse=True)
+
+
+def test_a_community_shows_the_community_of_list_and_its_members(sample_model, neo4j_driver, neo4j_settings):
+    (list_token,) = run_example(
+        neo4j_driver, neo4j_settings, "MATCH (t:Token {model: $model, text: 'list'}) RETURN t.community AS community", sample_model
+    )
+    records = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (w:Token", "RETURN c, t, r, n"), sample_model)
+    assert {r["c"]["id"] for r in records} == {list_token["community"]}
+    members = {r["t"]["id"]: r["t"] for r in records}
+    assert 1 < len(members) <= 30 and all(t["community"] == list_token["community"] for t in members.values())
+    assert all(r["n"]["id"] in members for r in records if r["n"] is not None)  # edges among the members only
+    table = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (w:Token", "LIMIT 25"), sample_model)
+    assert [r["cited"] for r in table] == sorted((r["cited"] for r in table), reverse=True)
+
+
+def test_hubs_are_the_most_cited_tokens(sample_model, neo4j_driver, neo4j_settings):
+    counted = run_example(
+        neo4j_driver, neo4j_settings,
+        "MATCH (t:Token {model: $model}) WHERE NOT t.special RETURN t.text AS text, COUNT { (t)<-[:SIMILAR_TO]-() } AS cited",
+        sample_model,
+    )
+    table = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (t:Token", "ORDER BY cited DESC, token"), sample_model)
+    assert len(table) == 25
+    assert [r["cited"] for r in table] == sorted((r["cited"] for r in counted), reverse=True)[:25]  # brute force
+    assert all(r["community"] for r in table)  # each with its community's label
+
+
+def test_mutual_pairs_come_once_each_and_both_ways(sample_model, neo4j_driver, neo4j_settings):
+    table = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (a:Token {model: $model})-[r:SIMILAR_TO {mutual: true}]", "LIMIT 25"), sample_model)
+    assert len(table) == 25
+    pairs = [frozenset((r["token"], r["other"])) for r in table]
+    assert len(set(pairs)) == len(pairs)
+    assert [r["score"] for r in table] == sorted((r["score"] for r in table), reverse=True)
+    both = run_example(
+        neo4j_driver, neo4j_settings,
+        "MATCH (a:Token {model: $model})-[r:SIMILAR_TO]->(b) RETURN count(r) AS edges,"
+        " count(CASE WHEN EXISTS { (b)-[:SIMILAR_TO]->(a) } THEN 1 END) AS mutual",
+        sample_model,
+    )[0]
+    (share,) = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (:Token", "AS percent"), sample_model)
+    assert (share["edges"], share["mutual"]) == (both["edges"], both["mutual"])  # the stored flags, brute force

@@ -1,5 +1,5 @@
-"""Neo4j Browser in real headless Chromium: connect, apply the atlas stylesheet, draw a saved prompt and a
-variant group, play the guide.
+"""Neo4j Browser in real headless Chromium: connect, apply the atlas stylesheet, draw a saved prompt, a
+variant group and the community map, play the guide.
 
 Browser is opened with ``?dbms=bolt://USER@HOST:PORT&db=DB&preselectAuthMethod=NATIVE``,
 which fills the connect form but for the password; the test types the password
@@ -7,7 +7,8 @@ and clicks Connect, then types commands into the editor and clicks Run, as a use
 would. The guide and stylesheet come from ``atlas.browser.serve`` on 127.0.0.1
 (allowed by the server's ``browser.remote_content_hostname_whitelist``).
 Screenshots go to the tests' tmp folder, with copies at /tmp/browser-shot.png (the
-styled prompt graph) and /tmp/browser-guide.png (the guide's first slide).
+styled prompt graph), /tmp/browser-communities.png (the community map) and
+/tmp/browser-guide.png (the guide's first slide).
 """
 
 from __future__ import annotations
@@ -32,15 +33,17 @@ pytestmark = pytest.mark.browser
 BROWSER_HTTP_PORT = 7474  # where the project's launcher and docker-compose serve Neo4j Browser
 GRAPH_SHOT = Path("/tmp/browser-shot.png")  # copies of the latest screenshots, to look at
 GUIDE_SHOT = Path("/tmp/browser-guide.png")
+COMMUNITY_SHOT = Path("/tmp/browser-communities.png")
 TOKEN_COLOUR = "#68bdf6"
 PROMPT_COLOUR = "#f79767"
 VARIANT_COLOUR = "#c990c0"
+COMMUNITY_COLOUR = "#f16667"
 
 
 @pytest.fixture(scope="module")
 def model(neo4j_settings):
-    """A 3,000-token slice of MiniLM with the article's prompt saved; deleted afterwards."""
-    with saved_minilm_slice(neo4j_settings, "test-browser") as name:
+    """A 3,000-token slice of MiniLM with the article's prompt saved and an analysis; deleted afterwards."""
+    with saved_minilm_slice(neo4j_settings, "test-browser", analyse=True) as name:
         yield name
 
 
@@ -215,6 +218,46 @@ def test_styled_variant_group(page, served, model):
     tokens = [n for n in drawn if n["fill"].lower() == TOKEN_COLOUR]
     assert {"list", "##list"} <= {n["caption"].strip() for n in tokens}
     assert len(tokens) == len(drawn) - 1
+
+
+def test_styled_community_map(page, served, shots, model, neo4j_driver, neo4j_settings):
+    """The guide's community map: the largest communities as Community circles captioned by their labels,
+    linked by LINKED relationships captioned by their edge counts."""
+    server, urls = served
+    if ("GET", "/atlas.grass", 200) not in server.requests:
+        apply_stylesheet(page, server, urls.style)
+    run(page, ":clear")
+    run(page, f":param model => '{model}'")
+    (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (c:Community") and c.endswith("RETURN communities, links")]
+    records, _, _ = neo4j_driver.execute_query(guide_query, {"model": model}, database_=neo4j_settings.database)
+    expected = {c.element_id.rsplit(":", 1)[1]: c["label"] for c in records[0]["communities"]}
+    assert 5 <= len(expected) <= 40 and records[0]["links"]
+
+    command = " ".join(line.strip() for line in guide_query.splitlines())
+    run(page, command)
+    drawn = settled_graph(page, command)
+    by_id = {n["label"].removeprefix("graph-node"): n for n in drawn}
+    assert set(by_id) == set(expected)  # every community returned drawn, nothing else
+    for node_id, label in expected.items():
+        assert by_id[node_id]["fill"].lower() == COMMUNITY_COLOUR, (label, by_id[node_id])
+        assert shown(by_id[node_id]["caption"], label), (label, by_id[node_id]["caption"])
+    radii = page.evaluate(f"[...{frame(command)}.querySelectorAll('svg g.node circle.b-outline')].map(c => c.getAttribute('r'))")
+    assert set(radii) == {"47.5"}  # the stylesheet's 95px Community circle, larger than a token's
+    captions = page.evaluate(
+        f"[...{frame(command)}.querySelectorAll('svg g.relationship text')].map(t => t.textContent)"
+    )
+    assert captions and all(c.isdigit() for c in captions)  # LINKED captioned with its edge count
+
+    page.click_in(frame(command), "button[title=Fullscreen]")
+    page.click_in(frame(command), "button[aria-label='Collapse the node properties display']")
+    settled_graph(page, command)
+    page.click_in(frame(command), "button[aria-label=zoom-to-fit]")
+    page.click_in(frame(command), "button[aria-label=zoom-in]")
+    settled_graph(page, command)
+    shot = page.screenshot(shots / "community-map.png")
+    assert shot.startswith(b"\x89PNG\r\n\x1a\n")
+    shutil.copyfile(shots / "community-map.png", COMMUNITY_SHOT)
+    page.click_in(frame(command), "button[title='Close fullscreen']")
 
 
 def test_play_renders_the_first_slide(page, served, shots):

@@ -1,6 +1,7 @@
 """The CLI through CliRunner against a real Neo4j: exit codes, output, and the exact error lines."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -49,10 +50,15 @@ def test_load_stores_the_exact_graph_and_prints_where_to_look(run, loaded):
     assert [r["text"] for r in got] == [table.text[i] for i in ids[row]]
 
 
-def test_load_prints_browser_url_and_query(run, qwen_folder, model_name):
+def test_load_prints_browser_url_and_query(run, qwen_folder, model_name, neo4j_settings, neo4j_driver):
     result = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--quiet")
     assert result.exit_code == 0
-    assert "Neo4j Browser: http://127.0.0.1:7474/browser/" in result.stderr
+    records, _, _ = neo4j_driver.execute_query(
+        "SHOW SETTINGS 'server.http.listen_address' YIELD value RETURN value", database_="system"
+    )
+    port = records[0]["value"].rpartition(":")[2]  # the server's own HTTP port, 7474 unless it was started on another
+    host = neo4j_settings.uri.split("://")[1].rsplit(":", 1)[0]
+    assert f"Neo4j Browser: http://{host}:{port}/browser/" in result.stderr.splitlines()
     assert result.stdout.strip() == (
         f"MATCH (t:Token {{model: '{model_name}', text: ' cat'}})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
     )
@@ -106,7 +112,7 @@ def test_neighbours_table_and_id(run, loaded):
     table = run("neighbours", " list", "--model", name, "--k", 2)
     assert table.exit_code == 0
     rows = table.stdout.splitlines()
-    assert rows[0].split() == ["rank", "id", "score", "token"] and len(rows) == 3
+    assert rows[0].split() == ["rank", "id", "score", "token", "community"] and len(rows) == 3
     assert [r.split()[:3] for r in rows[1:]] == [[str(n["rank"]), str(n["id"]), f"{n['score']:.4f}"] for n in first[:2]]
     list_id = _id_of(run, name, " list")
     by_id = run("neighbours", list_id, "--id", "--model", name, "--json", "--k", 2)
@@ -231,6 +237,39 @@ def test_not_a_neo4j_uri(run):
     assert line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
 
 
+def test_http_uri_is_refused_in_one_line(run):
+    line = error_line(run("models", env={"NEO4J_URI": "http://127.0.0.1:7474"}))
+    assert line == (
+        "Error: 'http://127.0.0.1:7474' is an HTTP address, but Neo4j is reached over Bolt: write it like "
+        "bolt://127.0.0.1:7687 (bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+    )
+
+
+@pytest.mark.parametrize("uri", ["bolt://", "neo4j://", "bolt://:7687"])
+def test_uri_without_a_host_is_refused(run, uri):
+    line = error_line(run("models", env={"NEO4J_URI": uri}))
+    assert line == f"Error: {uri!r} names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+
+
+@pytest.mark.parametrize(
+    "uri", ["bolt://db.example", "bolt+s://db.example:7687", "bolt+ssc://10.0.0.1", "neo4j://[::1]:7687", "neo4j+s://x.databases.neo4j.io", "neo4j+ssc://db"]
+)
+def test_bolt_uris_are_accepted(uri):
+    from atlas.store import check_uri
+
+    check_uri(uri)
+
+
+def test_verbose_shows_the_driver_log(run):
+    quiet = run("models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert error_line(quiet).startswith("Error: cannot reach Neo4j at bolt://127.0.0.1:1")
+    verbose = run("--verbose", "models", env={"NEO4J_URI": "bolt://127.0.0.1:1"})
+    assert verbose.exit_code == 1
+    lines = verbose.stderr.splitlines()
+    assert lines[-1] == error_line(quiet)
+    assert any(" neo4j" in line and "DEBUG" in line for line in lines[:-1]), verbose.stderr
+
+
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
     assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
@@ -289,3 +328,29 @@ def test_nan_matrix_writes_nothing(run, tmp_path, model_name, neo4j_driver):
     assert line == "Error: the embedding matrix contains NaN or infinite values; clean the source first"
     records, _, _ = neo4j_driver.execute_query("MATCH (n {model: $m}) RETURN count(n) AS n", m=model_name)
     assert records[0]["n"] == 0 and not models_json(run).get(model_name)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["tokens", "a list of lists"], ["prompt", "a list of lists", "--k", 2], ["neighbours", " list"]],
+    ids=["tokens", "prompt", "neighbours"],
+)
+def test_fast_commands_import_nothing_heavy(loaded, neo4j_settings, args):
+    """tokens, prompt and neighbours start fast: run in a fresh interpreter, they never import torch or transformers."""
+    code = (
+        "import sys; from click.testing import CliRunner; from atlas.cli import main; "
+        f"r = CliRunner().invoke(main, {[str(a) for a in args] + ['--model', loaded[0]]!r}); "
+        "print(r.exit_code, ' '.join(m for m in ('torch', 'transformers', 'umap', 'igraph') if m in sys.modules))"
+    )
+    env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_USER": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password, "NEO4J_DATABASE": neo4j_settings.database}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    assert out == ["0"], out
+
+
+def test_a_routing_uri_reaches_the_same_server(run, loaded, neo4j_settings):
+    """neo4j:// (routing, as for a cluster or Aura) works against a single server too; reads go to readers."""
+    routing = neo4j_settings.uri.replace("bolt://", "neo4j://", 1)
+    result = run("neighbours", " list", "--model", loaded[0], "--json", env={"NEO4J_URI": routing})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == json.loads(run("neighbours", " list", "--model", loaded[0], "--json").stdout)

@@ -14,26 +14,31 @@ import networkx as nx
 import pytest
 
 from atlas.cypher_literals import cypher_string, split_statements
-from atlas.display import display_text, script_json, visible_text
+from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.export import EDGE_FIELDS, FORMATS, NODE_FIELDS, components, output_paths, render, variant_groups, write
+from atlas.export import (
+    EDGE_FIELDS, FORMATS, NODE_FIELDS, community_legend, components, output_paths, render, variant_groups, write,
+)
 from atlas.queries import browser_line
 from atlas.subgraph import Edge, Node, Subgraph
 
 NASTY = "</script><b>\"x\"&'"
 BIDI = "\u202egnp\u2066\u200f\u061c.exe"  # right-to-left override, isolate, mark, Arabic letter mark
+COMMUNITY = "</script> · \x1b[2J · \u202eevil"  # a community label made of hostile token texts
 
 
 def sample() -> Subgraph:
-    """Seven tokens: markup, newline, tab, NUL/ESC, a lone backslash, emoji, a quote; groups and seeds."""
+    """Seven tokens: markup, newline, tab, NUL/ESC, a lone backslash, emoji, a quote; groups and seeds;
+    communities (one with a hostile label), in-degrees and map positions, and tokens an analysis left without."""
     nodes = [
-        Node(5, NASTY, raw="Ġ</script>", seed=True),
-        Node(2, "line\nbreak\r", raw="line\nbreak\r", variant="line", members=(2, 40, 41)),
-        Node(9, "\ttab", raw="\ttab", variant="line"),
+        Node(5, NASTY, raw="Ġ</script>", seed=True, community=0, community_label=COMMUNITY, cited=12, x=1.5, y=-2.25),
+        Node(2, "line\nbreak\r", raw="line\nbreak\r", variant="line", members=(2, 40, 41),
+             community=3, community_label="line · break", cited=0, x=0.1 + 0.2, y=1e-07),
+        Node(9, "\ttab", raw="\ttab", variant="line", community=3, community_label="line · break", cited=1, x=-0.0, y=42.0),
         Node(3, "nul\x00esc\x1b", raw="\x00\x1b", special=True),
-        Node(7, "\\", raw="\\", seed=True, variant="back"),
-        Node(11, "🙂 ok\u2028", raw="🙂", variant="emoji"),
-        Node(4, "'", raw="'"),
+        Node(7, "\\", raw="\\", seed=True, variant="back", community=0, community_label=COMMUNITY, cited=4, x=-10.0, y=99.5),
+        Node(11, "🙂 ok\u2028", raw="🙂", variant="emoji", cited=0),
+        Node(4, "'", raw="'", community=12, community_label="'", cited=2, x=3.0, y=4.0),
     ]
     edges = [
         Edge(5, 2, 0.8125, 1),
@@ -59,6 +64,11 @@ def records(subgraph: Subgraph):
             "variant": n.variant,
             "seed": n.seed,
             "members": list(n.members),
+            "community": n.community,
+            "community_label": n.community_label,
+            "cited": n.cited,
+            "x": n.x,
+            "y": n.y,
         }
         for n in sorted(subgraph.nodes, key=lambda n: n.id)
     ]
@@ -116,6 +126,15 @@ def test_graphml_agrees_with_json(graphml_graph):
         assert attrs.get("variant") == node["variant"]
         assert attrs["members"] == " ".join(map(str, node["members"]))
         assert attrs["label"] == display_text(node["text"])
+        for key, kind in (("community", int), ("cited", int), ("x", float), ("y", float)):
+            if node[key] is None:
+                assert key not in attrs  # omitted, not written as an empty or zero value
+            else:
+                assert type(attrs[key]) is kind and attrs[key] == node[key]
+        if node["community_label"] is None:
+            assert "community_label" not in attrs
+        else:
+            assert attrs["community_label"] == visible_text(node["community_label"])
     assert (graphml_graph.graph["model"], graphml_graph.graph["title"]) == ("gpt2 'tiny'", 'prompt "a\\b" </script>')
 
 
@@ -139,6 +158,11 @@ def test_graphml_declares_typed_keys():
         "seed": "boolean",
         "members": "string",
         "label": "string",
+        "community": "int",
+        "community_label": "string",
+        "cited": "int",
+        "x": "double",  # Gephi's GraphML importer places nodes by the keys named x and y
+        "y": "double",
         "score": "double",
         "rank": "int",
     }
@@ -157,7 +181,7 @@ def test_csv_round_trips_through_csv_reader():
     assert set(parts) == {"nodes", "edges"}
     nodes, edges = records(sample())
     node_rows = list(csv.reader(io.StringIO(parts["nodes"], newline="")))
-    assert node_rows[0] == ["id", "text", "raw", "special", "variant", "seed", "members"]
+    assert node_rows[0] == ["id", "text", "raw", "special", "variant", "seed", "members", "community", "cited", "x", "y"]
     assert node_rows[1:] == [
         [
             str(n["id"]),
@@ -167,9 +191,14 @@ def test_csv_round_trips_through_csv_reader():
             n["variant"] or "",
             "true" if n["seed"] else "false",
             " ".join(map(str, n["members"])),
+            "" if n["community"] is None else str(n["community"]),
+            "" if n["cited"] is None else str(n["cited"]),
+            "" if n["x"] is None else repr(n["x"]),
+            "" if n["y"] is None else repr(n["y"]),
         ]
         for n in nodes
     ]
+    assert [float(row[9]) for row in node_rows[1:] if row[9]] == [n["x"] for n in nodes if n["x"] is not None]
     edge_rows = list(csv.reader(io.StringIO(parts["edges"], newline="")))
     assert edge_rows[0] == ["source", "target", "score", "rank"]
     assert [(int(s), int(t), float(score), int(r)) for s, t, score, r in edge_rows[1:]] == [
@@ -223,6 +252,34 @@ def test_html_marks_components_groups_and_degree():
     assert by_id[5]["degree"] == 3 and by_id[4]["degree"] == 1
     assert by_id[2]["group"] == by_id[9]["group"] == 0  # "line": two nodes, one of them a group of three
     assert by_id[7]["group"] is None and by_id[5]["group"] is None
+
+
+def test_html_carries_communities_for_the_legend_and_the_panel():
+    page = render(sample(), "html")[""]
+    data = json.loads(re.search(r'id="graph-data">(.*?)</script>', page, re.S).group(1))
+    by_id = {n["id"]: n for n in data["nodes"]}
+    assert by_id[5]["communityLabel"] == escape_controls(COMMUNITY) and "\x1b" not in by_id[5]["communityLabel"]
+    assert by_id[3]["communityLabel"] is None and by_id[3]["community"] is None
+    assert (by_id[5]["x"], by_id[5]["y"], by_id[5]["cited"]) == (1.5, -2.25, 12)  # the layout starts from these
+    # most nodes first, ties by id; nodes without a community left out
+    assert data["communities"] == [
+        {"id": 0, "label": escape_controls(COMMUNITY), "nodes": 2},
+        {"id": 3, "label": "line · break", "nodes": 2},
+        {"id": 12, "label": "'", "nodes": 1},
+    ]
+    assert community_legend([]) == []
+
+
+def test_community_colours_are_the_vocabulary_maps():
+    from importlib import resources
+
+    static = resources.files("atlas").joinpath("static")
+    graph = static.joinpath("graph.html").read_text(encoding="utf-8")
+    vocabulary_map = static.joinpath("map.html").read_text(encoding="utf-8").splitlines()
+    palette = graph[graph.index("  const FIRST = [") : graph.index("  window.atlasCommunityColour")].splitlines()
+    assert len(palette) >= 10
+    for line in palette:  # the same palette and formula, line for line; only the function's name differs
+        assert line.replace("function communityColour(", "function colour(") in vocabulary_map, line
 
 
 def test_script_json_escapes_markup_and_line_separators():
@@ -330,6 +387,11 @@ class CypherLiterals:
         return "".join(out)
 
 
+def token_rows(nodes: list[dict]) -> list[dict]:
+    """What the Cypher script sets on each Token: a node record but the community's label (a Community property)."""
+    return [{k: v for k, v in n.items() if k != "community_label"} for n in nodes]
+
+
 def unwound_rows(statement: str):
     assert statement.startswith("UNWIND ")
     return CypherLiterals(statement[len("UNWIND ") :]).value()
@@ -340,7 +402,7 @@ def test_cypher_script_literals_decode_to_the_exact_records():
     assert len(statements) == 3
     assert statements[0].endswith("CREATE CONSTRAINT token_model_id IF NOT EXISTS\nFOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE")
     nodes, edges = records(sample())
-    assert unwound_rows(statements[1]) == nodes
+    assert unwound_rows(statements[1]) == token_rows(nodes)
     assert unwound_rows(statements[2]) == edges
     assert "MERGE (t:Token {model: 'gpt2 \\'tiny\\'', id: row.id})" in statements[1]
     assert "MERGE (a)-[r:SIMILAR_TO]->(b)" in statements[2]
@@ -400,7 +462,8 @@ def test_cypher_script_recreates_the_subgraph_in_neo4j(neo4j_driver):
             for statement in split_statements(render(subgraph, "cypher")[""]):
                 neo4j_driver.execute_query(statement, database_="neo4j")
         got_nodes, _, _ = neo4j_driver.execute_query(
-            "MATCH (t:Token {model: $model}) RETURN t {.id, .text, .raw, .special, .variant, .seed, .members} AS t"
+            "MATCH (t:Token {model: $model})"
+            " RETURN t {.id, .text, .raw, .special, .variant, .seed, .members, .community, .cited, .x, .y} AS t"
             " ORDER BY t.id",
             model=subgraph.model,
             database_="neo4j",
@@ -411,7 +474,7 @@ def test_cypher_script_recreates_the_subgraph_in_neo4j(neo4j_driver):
             model=subgraph.model,
             database_="neo4j",
         )
-        assert [dict(r["t"]) for r in got_nodes] == nodes
+        assert [dict(r["t"]) for r in got_nodes] == token_rows(nodes)
         assert [dict(r) for r in got_edges] == edges
     finally:
         neo4j_driver.execute_query(

@@ -230,7 +230,7 @@ def test_neighbours_match_brute_force(store, minilm, k):
         assert [n["rank"] for n in got] == list(range(1, k + 1))
         assert [n["score"] for n in got] == pytest.approx([s for _, s in ref.ranked[token][:k]], abs=1e-5)
         assert [n["text"] for n in got] == [ref.text[n["id"]] for n in got]
-        assert all(set(n) == {"id", "text", "score", "rank"} for n in got)
+        assert all(set(n) == {"id", "text", "score", "rank", "community"} and n["community"] is None for n in got)
 
 
 @pytest.mark.parametrize("token", [1, 3, 6, 9])
@@ -385,6 +385,79 @@ def test_collapse_merges_parallel_edges_keeping_best():
         (0, "<s>", (), False), (1, "list", (1, 3), True), (5, "cat", (5, 8), False)
     ]
     assert [(e.source, e.target, e.score, e.rank) for e in c.edges] == [(0, 5, 0.10, 2), (1, 5, 0.70, 1), (5, 1, 0.30, 4)]
+
+
+def test_subgraph_rows_carry_the_analysis_and_collapse_keeps_the_representatives():
+    from atlas.subgraph import Node, subgraph_from_rows
+
+    rows = [{
+        "nodes": [
+            {"id": 4, "text": " List", "variant": "list", "community": 2, "community_label": "list · array", "cited": 9,
+             "x": -1.5, "y": 2.0},
+            {"id": 1, "text": "list", "variant": "list", "seed": True, "community": 0, "community_label": "list",
+             "cited": 30, "x": 12, "y": 7.25},
+            {"id": 7, "text": "cat"},  # before an analysis: none of it
+            {"id": 9, "text": "[PAD]", "special": True, "cited": 0, "community": None, "x": float("nan"), "y": None},
+        ],
+        "edges": [],
+    }]
+    g = subgraph_from_rows("m", "t", rows, "test")
+    by_id = {n.id: n for n in g.nodes}
+    assert by_id[1] == Node(1, "list", variant="list", seed=True, community=0, community_label="list", cited=30, x=12.0, y=7.25)
+    assert type(by_id[1].x) is float and type(by_id[1].community) is int
+    assert (by_id[7].community, by_id[7].community_label, by_id[7].cited, by_id[7].x, by_id[7].y) == (None,) * 5
+    assert (by_id[9].cited, by_id[9].x) == (0, None)  # a non-finite position is no position
+    (group, cat, pad) = collapse(g).nodes
+    assert (group.id, group.members, group.community, group.community_label, group.cited, group.x, group.y) == (
+        1, (1, 4), 0, "list", 30, 12.0, 7.25)
+
+
+@pytest.fixture(scope="module")
+def analysed(store):
+    """The hand-made model with an analysis stored on it (made up here, not computed): (table, Analysis)."""
+    from atlas.analysis import Analysis, Community
+    from atlas.writes import write_analysis
+
+    table = hand_table(f"test-views-analysed-{uuid.uuid4().hex[:8]}")
+    n = len(table)
+    community = np.array([-1, 0, 0, 0, 0, 1, 2, 2, 3, 1, 0, 3, 1, 2], dtype=np.int32)  # [PAD]-like 0 has none
+    xy = np.array([[np.nan, np.nan]] + [[i * 1.5, 100 - i * 0.25] for i in range(1, n)], dtype=np.float32)
+    communities = [Community(0, 5, "list · lists", 3.0, 95.0), Community(1, 3, "array · table", 9.0, 97.0),
+                   Community(2, 3, "cat · dog", 10.5, 97.5), Community(3, 2, "\x1b evil", 13.5, 97.0)]
+    result = Analysis(
+        cited=np.arange(n, dtype=np.int32) * 2, mutual=np.zeros((n, HAND_K), bool), community=community, xy=xy,
+        communities=communities, links=np.zeros((0, 4)), modularity=0.5,
+    )
+    load(store, table, HAND_K)
+    try:
+        write_analysis(store, table.name, table.ids, result)
+        yield table, result
+    finally:
+        store.delete_model(table.name)
+
+
+def test_every_subgraph_carries_what_the_analysis_stored(store, analysed):
+    table, result = analysed
+    labels = {c.id: c.label for c in result.communities}
+
+    def check(subgraph):
+        assert subgraph.nodes
+        for node in subgraph.nodes:
+            row = int(np.flatnonzero(table.ids == node.id)[0])
+            community = int(result.community[row])
+            assert node.cited == int(result.cited[row])
+            if community < 0:
+                assert (node.community, node.community_label, node.x, node.y) == (None, None, None, None)
+            else:
+                assert (node.community, node.community_label) == (community, labels[community])
+                assert (node.x, node.y) == (float(result.xy[row, 0]), float(result.xy[row, 1]))
+
+    check(prompt_subgraph(store, table.name, [PromptToken(0, 1, "list"), PromptToken(1, 0, "<|endoftext|>")], HAND_K))
+    check(atlas_subgraph(store, table.name, ["cat", "array"], 0, 0, 3)[0])
+    check(query_subgraph(store, "variants", {"model": table.name, "key": "list", "k": 2}))
+    collapsed = prompt_subgraph(store, table.name, [PromptToken(0, 3, "Ġlist")], HAND_K, collapse_variants=True)
+    group = next(n for n in collapsed.nodes if n.variant == "list")
+    assert (group.id, group.community, group.cited, group.x) == (1, 0, 2, 1.5)  # "list", the group's lowest id
 
 
 # --- save_prompt ------------------------------------------------------------------------------
