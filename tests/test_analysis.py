@@ -124,6 +124,38 @@ def test_layout_is_deterministic_and_keeps_neighbours_near(graph):
     assert kept > 0.2 and kept > 10 * random
 
 
+def test_layout_from_the_communities_is_deterministic_and_keeps_groups_apart(graph):
+    """With labels, UMAP starts from the community graph's spectral layout: same quality, same determinism."""
+    from scipy.spatial import cKDTree
+
+    ids, scores, truth = graph
+    labels, _ = analysis.communities(ids, scores, resolution=1.0, seed=0)
+    start = analysis.community_start(labels, analysis.community_links(labels, ids, scores), seed=2)
+    assert start.shape == (len(ids), 2) and np.isfinite(start).all()
+    assert np.array_equal(start, analysis.community_start(labels, analysis.community_links(labels, ids, scores), seed=2))
+    _, near = cKDTree(start).query(start, 6)
+    assert (labels[near[:, 1:]] == labels[:, None]).mean() > 0.8, "rows start beside their community"
+    first = analysis.layout(ids, scores, seed=1, epochs=60, labels=labels)
+    assert np.array_equal(first, analysis.layout(ids, scores, seed=1, epochs=60, labels=labels))
+    _, near = cKDTree(first).query(first, 11)
+    assert (truth[near[:, 1:]] == truth[:, None]).mean() > 0.9
+    assert analysis.preservation(ids, first) > 0.2
+    with pytest.raises(InvalidArgument, match="one entry per row"):
+        analysis.layout(ids, scores, labels=labels[:-1])
+
+
+def test_community_start_without_communities_and_with_few():
+    """Rows of no community get seeded uniform places; two communities are put apart, on a circle."""
+    labels = np.array([-1] + [0] * 100 + [1] * 100 + [-1])
+    links = np.array([[0.0, 1.0, 2.0, 1.0]])
+    start = analysis.community_start(labels, links, seed=0)
+    assert np.isfinite(start).all()
+    apart = np.linalg.norm(start[labels == 0].mean(axis=0) - start[labels == 1].mean(axis=0))
+    assert apart > 5, "the two communities start on opposite sides of a circle of diameter 10"
+    nobody = analysis.community_start(np.full(4, -1), np.zeros((0, 4)), seed=0)
+    assert ((nobody >= 0) & (nobody <= 10)).all()
+
+
 def test_rows_without_edges_get_no_place_and_no_community():
     rng = np.random.default_rng(4)
     matrix = rng.normal(size=(80, 6)).astype(np.float32)
