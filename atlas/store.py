@@ -11,8 +11,10 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-import neo4j
-from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired
+from .driver_import import neo4j_without_dataframes
+
+neo4j = neo4j_without_dataframes()
+from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired  # noqa: E402
 
 from .errors import (
     AtlasError,
