@@ -46,6 +46,7 @@ def analyse_stored(
     props = store.require_model(name)
     with nullcontext(lease) if lease is not None else Lease(store, name) as held:
         total = int(props.get("vocab_size", 0))
+        progress("read", 0, total)
         graph = read_graph(store, name, done=lambda n: progress("read", n, total))
         result = analysis.analyse(
             graph.neighbours, graph.scores, graph.text, graph.special, graph.keys, props.get("family", "other"),
@@ -56,6 +57,7 @@ def analyse_stored(
             write_mutual(store, name, graph.ids, graph.neighbours, result.mutual, batch_size)
         if not held.renew():
             raise ModelBusy(f"another load took over model {name!r} during its analysis; its analysis was not written")
+        progress("analysis", 0, len(graph))
         write_analysis(store, name, graph.ids, result, batch_size, lambda n: progress("analysis", n, len(graph)))
     return AnalysisReport(
         name, len(graph), len(result.communities), result.modularity, result.cited_skewness, time.perf_counter() - began

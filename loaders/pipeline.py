@@ -129,8 +129,10 @@ def load(
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)
+            progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
             node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
             variants = variant_rows(table.ids, table.raw, table.special, table.family)
+            progress("variants", 0, len(variants))
             write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
 
             nodes = np.array([node_ids[i] for i in table.ids.tolist()], dtype=np.int64)  # row -> internal node id
@@ -138,6 +140,7 @@ def load(
             # a model stored just now has no edges to replace: plain CREATE is enough and faster
             statement = "edges_create" if existing is None else "edges_write"
             expected = int((neighbours >= 0).sum())
+            progress("edges", 0, expected)
             edges = _write_edges(
                 store, neighbours, scores, both, nodes, statement, max(1, batch_size // k),
                 lambda n: progress("edges", n, expected),
@@ -250,6 +253,7 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, p
     )
     if not lease.renew():
         raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
+    progress("analysis", 0, len(table))
     write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
     return len(result.communities)
 
