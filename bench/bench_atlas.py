@@ -31,31 +31,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from bench_neighbours import verdict  # noqa: E402
+from bench_neighbours import spans, stage_clock, verdict  # noqa: E402
 
 BENCH_MODEL = "bench-atlas-minilm"
 ANALYSIS_TARGET_S = 60.0
 ANALYSIS_STAGES = ("hubs", "communities", "layout", "analysis")
-
-
-def stage_clock():
-    stages: dict[str, list[float]] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        seen = stages.setdefault(stage, [now, now, 0])
-        seen[1], seen[2] = now, seen[2] + done
-
-    return stages, progress
-
-
-def spans(stages: dict[str, list[float]]) -> dict[str, float]:
-    """Each stage's seconds: from its first call to the next stage's first call (the last: to its own last call)."""
-    order = sorted(stages, key=lambda s: stages[s][0])
-    out = {}
-    for here, after in zip(order, order[1:] + [None]):
-        out[here] = (stages[after][0] if after else stages[here][1]) - stages[here][0]
-    return out
 
 
 def pca_xy(matrix: np.ndarray) -> np.ndarray:
@@ -111,7 +91,7 @@ def main() -> None:
         began = time.perf_counter()
         report = load(store, table, args.k, analyse=AnalysisSettings(), on_progress=progress)
         total = time.perf_counter() - began
-        took = spans(stages)
+        took = spans(stages, began)
         analysed = sum(took.get(s, 0.0) for s in ANALYSIS_STAGES)
         lines.append(f"atlas load of all-MiniLM-L6-v2 ({report.tokens:,} tokens, k={args.k}) with its analysis: {total:.1f} s")
         lines.append("  " + ", ".join(f"{s} {t:.1f} s" for s, t in took.items()))
