@@ -15,7 +15,7 @@ import click
 from . import __version__
 from .display import escape_controls, terminal_text
 from .errors import AtlasError
-from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, HTTP_PORT, RESOLUTION, Settings, default_home, password_file
+from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, HTTP_PORT, RESOLUTION, Settings, default_home, password_file
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -750,12 +750,11 @@ def tokens(text, model, special, components, offline, as_json, settings):
 
 def export_options(command):
     """``--format`` and ``-o``, shared by prompt, atlas and export."""
-    from .export import FORMATS
 
     command = click.option(
         "-o", "--output", default="-", show_default=True, help="File to write; - for stdout. csv writes NAME.nodes.csv and NAME.edges.csv."
     )(command)
-    return click.option("--format", "fmt", type=click.Choice(["table", *FORMATS]), default="table", show_default=True)(command)
+    return click.option("--format", "fmt", type=click.Choice(["table", *EXPORT_FORMATS]), default="table", show_default=True)(command)
 
 
 def emit(subgraph, fmt: str, output: str) -> None:

@@ -21,9 +21,10 @@ from atlas.display import display_text, escape_controls, script_json, visible_te
 from atlas.errors import ExportError
 from atlas.output import STDOUT, write_files, write_output
 from atlas.queries import query
+from atlas.settings import EXPORT_FORMATS
 from atlas.subgraph import Edge, Node, Subgraph
 
-FORMATS = ("html", "graphml", "json", "csv", "cypher")
+FORMATS = EXPORT_FORMATS
 
 NODE_FIELDS = ("id", "text", "raw", "special", "variant", "seed", "members", "community", "cited", "x", "y")
 EDGE_FIELDS = ("source", "target", "score", "rank")
