@@ -436,6 +436,34 @@ def models(as_json, verify, settings):
         )
 
 
+@main.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (needed when stdin is not a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+@neo4j_options
+def delete(name, yes, quiet, settings):
+    """Delete model NAME from Neo4j: its tokens, edges, variant groups, prompts, communities, vector index and node.
+
+    Waits for no one: a model that a load or an analysis is writing is refused, naming it.
+    An interrupted delete leaves the model 'deleting'; run the same command again to finish it.
+    """
+    from .errors import InvalidArgument
+    from .lease import Lease
+
+    began = time.perf_counter()
+    with open_store(settings) as store:
+        model = store.require_model(name, allow_incomplete=True)
+        what = f"model {name!r} ({model.get('vocab_size', 0):,} tokens, k={model.get('k')}, status {model.get('status')})"
+        if not yes:
+            if not sys.stdin.isatty():
+                raise InvalidArgument(f"not deleting {what} without confirmation: pass --yes")
+            click.confirm(f"Delete {what} from {settings.uri}?", abort=True, err=True)
+        with Lease(store, name), ProgressDisplay(quiet) as progress:
+            store.write("model_mark_deleting", name=name)
+            nodes = store.delete_model(name, done=lambda n: progress("delete", n, 0))
+    say(f"deleted {what}: {nodes:,} nodes and their relationships in {duration(time.perf_counter() - began)}", quiet)
+
+
 def verified(store, names: list[str]) -> dict[str, list[str]]:
     """What is wrong with each model; a model deleted since it was listed is left out."""
     from .errors import ModelNotLoaded

@@ -236,6 +236,10 @@ class Store:
             known = [m["model"]["name"] for m in self.models()]
             hint = f" (loaded: {', '.join(known)})" if known else ""
             raise ModelNotLoaded(f"model {name!r} is not loaded{hint}; load it with `atlas load`")
+        if model.get("status") == "deleting" and not allow_incomplete:
+            raise ModelIncomplete(
+                f"model {name!r} is being deleted or its delete was interrupted; run `atlas delete {name}` to finish it"
+            )
         if model.get("status") != "complete" and not allow_incomplete:
             raise ModelIncomplete(
                 f"model {name!r} is still loading or its load was interrupted (status {model.get('status')!r}); "

@@ -162,3 +162,46 @@ def test_an_analysis_waits_its_turn(run, store, model_name, qwen_folder):
     with Lease(store, model_name):
         line = error_line(run("analyse", "--model", model_name, "--quiet"))
     assert line.startswith(f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}")
+
+
+def test_delete_asks_then_removes_every_node_of_the_model(run, store, model_name, qwen_folder, neo4j_driver):
+    folder, _, n_tokens = qwen_folder
+    assert run("load", folder, "--name", model_name, "--k", K, "--quiet").exit_code == 0  # with its analysis
+
+    refused = run("delete", model_name)  # stdin is not a terminal: no silent deletion
+    assert error_line(refused) == (
+        f"Error: not deleting model '{model_name}' ({n_tokens:,} tokens, k={K}, status complete) without confirmation: pass --yes"
+    )
+    assert graph_counts(store, model_name)["edges"] == n_tokens * K
+
+    result = run("delete", model_name, "--yes")
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(
+        rf"deleted model '{re.escape(model_name)}' \({n_tokens:,} tokens, k={K}, status complete\): [\d,]+ nodes and "
+        r"their relationships in .+",
+        result.stderr.strip().splitlines()[-1],
+    )
+    assert store.model(model_name) is None
+    left, _, _ = neo4j_driver.execute_query(
+        "MATCH (n) WHERE n.model = $m OR n.name = $m RETURN labels(n) AS labels", m=model_name
+    )
+    assert [r["labels"] for r in left] in ([], [["LoadLease"]])  # nothing of the model but a given-back lease
+    assert store.read("lease_holder", model=model_name) == []
+    assert error_line(run("delete", model_name, "--yes")).startswith(f"Error: model '{model_name}' is not loaded")
+
+
+def test_delete_waits_for_no_one_and_an_interrupted_one_is_finished(run, store, model_name, qwen_folder):
+    folder, _, n_tokens = qwen_folder
+    assert run("load", folder, "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
+    with Lease(store, model_name):
+        line = error_line(run("delete", model_name, "--yes"))
+    assert line.startswith(f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}")
+    assert graph_counts(store, model_name) == {"status": "complete", "tokens": n_tokens, "edges": n_tokens * K, "wrong": 0}
+
+    store.write("model_mark_deleting", name=model_name)  # as a delete killed after its first step leaves it
+    store.write("model_delete_batch", model=model_name, limit=3)
+    assert error_line(run("neighbours", "a", "--model", model_name)) == (
+        f"Error: model '{model_name}' is being deleted or its delete was interrupted; run `atlas delete {model_name}` to finish it"
+    )
+    assert run("delete", model_name, "--yes", "--quiet").exit_code == 0
+    assert store.model(model_name) is None
