@@ -12,13 +12,12 @@ import io
 import json
 import math
 import re
-from functools import lru_cache
-from importlib import resources
 from typing import Iterable, TextIO
 
 from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
 from atlas.display import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
+from atlas.page_assets import inlined_script, page_template
 from atlas.output import STDOUT, write_files, write_output
 from atlas.queries import query
 from atlas.settings import EXPORT_FORMATS
@@ -382,16 +381,6 @@ def community_legend(nodes: list[Node]) -> list[dict]:
     return [{"id": c, "label": escape_controls(labels.get(c, f"community {c}")), "nodes": counts[c]} for c in order]
 
 
-@lru_cache(maxsize=None)
-def _static(name: str) -> str:
-    return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def _library() -> str:
-    library = _static("force-graph.min.js")
-    if "</script" in library.lower() or "<!--" in library:
-        raise ExportError("atlas/static/force-graph.min.js cannot be inlined; run `npm ci && npm run vendor` in atlas/static/npm/")
-    return library
 
 
 def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
@@ -431,8 +420,8 @@ def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> di
         "links": [_edge_record(e) for e in edges],
         "communities": community_legend(nodes),
     }
-    fills = {"__ATLAS_DATA__": script_json(data), "__ATLAS_LIBRARY__": _library()}
-    page = re.sub("__ATLAS_(?:DATA|LIBRARY)__", lambda m: fills[m.group()], _static("graph.html"))
+    fills = {"__ATLAS_DATA__": script_json(data), "__ATLAS_LIBRARY__": inlined_script("force-graph.min.js")}
+    page = re.sub("__ATLAS_(?:DATA|LIBRARY)__", lambda m: fills[m.group()], page_template("graph.html"))
     return {"": page}
 
 

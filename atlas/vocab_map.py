@@ -25,14 +25,13 @@ import gzip
 import io
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 
 from atlas.analysis import Community
 from atlas.display import script_json
 from atlas.errors import ExportError
+from atlas.page_assets import inlined_script, page_template
 
 FORMATS = ("html", "parquet")
 KINDS = ("ordinary", "special token", "whitespace only", "byte fragment")
@@ -289,24 +288,12 @@ def _render_html(vmap: VocabularyMap) -> bytes:
         "__MAP_TEXTS__": script_json(vmap.text),
         "__MAP_POINTS__": points,
         "__MAP_NEIGHBOURS__": neighbours,
-        "__MAP_LIBRARY__": _library(),
+        "__MAP_LIBRARY__": inlined_script("regl-scatterplot.min.js"),
     }
-    page = re.sub("__MAP_(?:META|TEXTS|POINTS|NEIGHBOURS|LIBRARY)__", lambda m: fills[m.group()], _static("map.html"))
+    page = re.sub("__MAP_(?:META|TEXTS|POINTS|NEIGHBOURS|LIBRARY)__", lambda m: fills[m.group()], page_template("map.html"))
     return page.encode("utf-8")
 
 
-@lru_cache(maxsize=None)
-def _static(name: str) -> str:
-    return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")
-
-
-def _library() -> str:
-    library = _static("regl-scatterplot.min.js")
-    if "</script" in library.lower() or "<!--" in library:
-        raise ExportError(
-            "atlas/static/regl-scatterplot.min.js cannot be inlined; run `npm ci && npm run vendor` in atlas/static/npm"
-        )
-    return library
 
 
 # --- parquet ---------------------------------------------------------------------------------
