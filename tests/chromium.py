@@ -117,6 +117,20 @@ class Chromium:
         os.close(self._from_browser)
         self._log.close()
 
+    def page_errors(self) -> list[dict]:
+        """Console errors and assertions, uncaught exceptions and error log entries seen so far."""
+        return [
+            e["params"]
+            for e in self.events
+            if (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
+            or e.get("method") == "Runtime.exceptionThrown"
+            or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+        ]
+
+    def requested_urls(self) -> list[str]:
+        """Every URL the pages asked for so far, in order."""
+        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
+
     def __enter__(self) -> "Chromium":
         return self
 

@@ -181,8 +181,5 @@ def test_the_map_draws_every_token_searches_and_lists_neighbours(minilm, run, tm
         assert all(abs(float(s) - float(scores[listed, j])) < 1e-4 for j, (_, s) in enumerate(shown))
         assert tab.evaluate("document.getElementById('panel-text').textContent") == display_text("list")
 
-        errors = [e for e in browser.events if e.get("method") in ("Runtime.exceptionThrown",)
-                  or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
-        assert errors == []
-        requested = [e["params"]["request"]["url"] for e in browser.events if e.get("method") == "Network.requestWillBeSent"]
-        assert requested == [path.resolve().as_uri()]
+        assert browser.page_errors() == []
+        assert browser.requested_urls() == [path.resolve().as_uri()]

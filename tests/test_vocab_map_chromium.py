@@ -90,16 +90,8 @@ def test_every_point_is_drawn(page):
 
 def test_no_console_errors_and_no_requests_beyond_the_file(opened):
     tab, _, url, _ = opened
-    errors = [
-        e["params"]
-        for e in tab.browser.events
-        if (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
-        or e.get("method") == "Runtime.exceptionThrown"
-        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-    ]
-    assert errors == []
-    requested = [e["params"]["request"]["url"] for e in tab.browser.events if e.get("method") == "Network.requestWillBeSent"]
-    assert requested == [url]
+    assert tab.browser.page_errors() == []
+    assert tab.browser.requested_urls() == [url]
 
 
 def test_token_text_arrives_intact_and_inert(page):
