@@ -71,15 +71,15 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the map page here")
     args = parser.parse_args()
 
-    from atlas.analysis import preservation
-    from atlas.model_files import BUNDLED
-    from atlas.stored_graph import read_map
-    from atlas.store import Store
-    from atlas.vocab_map import render
+    from atlas.core.analysis import preservation
+    from atlas.files.model_files import BUNDLED
+    from atlas.views.vocabulary import read_map
+    from atlas.graph.store import Store
+    from atlas.pages.map_page import render
     from bench_settings import settings
-    from loaders import load_embedding_table
-    from loaders.analyse import analyse_stored
-    from loaders.pipeline import AnalysisSettings, load
+    from atlas.loaders import load_embedding_table
+    from atlas.loaders.analyse import analyse_stored
+    from atlas.loaders.pipeline import AnalysisSettings, load
 
     store = Store(settings())
     lines = []

@@ -53,7 +53,7 @@ import json, sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[4])
 from bench_neighbours import memory_baseline, memory_peak
-from atlas.neighbours import all_neighbours
+from atlas.core.topk import all_neighbours
 import torch  # imported before the baseline: its libraries are not the computation's memory
 matrix = np.load(sys.argv[1], mmap_mode="r")
 matrix = np.ascontiguousarray(matrix)
@@ -76,7 +76,7 @@ def stand_in() -> tuple[str, float]:
 
 def neighbours_section(matrix: np.ndarray, k: int, sample: int, skip_float32: bool) -> tuple[list[str], float | None]:
     """Ours (float32, bfloat16) in fresh processes against faiss on a sample; returns lines and bfloat16's seconds."""
-    from atlas.neighbours import peak_bytes
+    from atlas.core.topk import peak_bytes
 
     v, d = matrix.shape
     lines = [f"Neighbours of {v:,} x {d}, k={k}"]
@@ -140,15 +140,15 @@ def txlog_bytes(settings) -> int | None:
 
 
 def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) -> list[str]:
-    from atlas.analysis import preservation
+    from atlas.core.analysis import preservation
     from atlas.settings import DEFAULT_MODEL
-    from atlas.stored_graph import read_map
-    from atlas.store import Store
-    from atlas.vocab_map import render
+    from atlas.views.vocabulary import read_map
+    from atlas.graph.store import Store
+    from atlas.pages.map_page import render
     from bench_settings import settings
-    from loaders import load_embedding_table
-    from loaders.analyse import analyse_stored
-    from loaders.pipeline import load
+    from atlas.loaders import load_embedding_table
+    from atlas.loaders.analyse import analyse_stored
+    from atlas.loaders.pipeline import load
 
     config = settings()
     store = Store(config)
@@ -232,7 +232,7 @@ def _mb(size: int | None) -> str:
 
 def latency(store, model: str, ids: np.ndarray, n: int = 200) -> list[str]:
     """Median and p95 of the neighbour query of ``n`` random tokens, as the server reports (and round trip)."""
-    from atlas.queries import query
+    from atlas.graph.queries import query
 
     rng = np.random.default_rng(1)
     server, round_trip = [], []
@@ -286,7 +286,7 @@ def main() -> None:
     parser.add_argument("--skip-neo4j", action="store_true")
     parser.add_argument("--skip-map", action="store_true")
     args = parser.parse_args()
-    from loaders import load_embedding_table
+    from atlas.loaders import load_embedding_table
 
     print("\n".join(machine_facts()), flush=True)
     folder, built = stand_in()

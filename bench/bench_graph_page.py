@@ -4,7 +4,7 @@
 
 Builds a seeded synthetic subgraph of the size the article's prompt draws on DeepSeek-R1-Distill-Qwen-1.5B
 (tests/prompt_graphs.py: 592 tokens, 4,144 edges by default, with communities and map positions), renders it
-with ``atlas.export.render(..., "html")`` and prints, for the page with map positions and for the same graph
+with ``atlas.pages.export.render(..., "html")`` and prints, for the page with map positions and for the same graph
 without them, the median of ``--repeats`` opens, each in a fresh Chromium:
 
 1. navigation -> the first fitted picture (``document.body.dataset.fittedAt``, the page's own
@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from atlas.export import render  # noqa: E402
+from atlas.pages.export import render  # noqa: E402
 from chromium import CHROMIUM, Chromium  # noqa: E402
 from prompt_graphs import prompt_sized_subgraph  # noqa: E402
 

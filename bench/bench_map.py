@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_map.py [--n 151665] [--k 20] [--communities 1500] [--repeats 3] [--keep map.html]
 
 Builds a seeded synthetic map (tests/vocab_maps.py) of n tokens with k neighbours each, renders it with
-``atlas.vocab_map.render`` and prints:
+``atlas.pages.map_page.render`` and prints:
 
 1. the page size against the 25 MB budget (25,000,000 bytes), with what takes the room;
 2. the time from navigation to ``document.body.dataset.ready == "1"`` (every point drawn) against the 3 s
@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from atlas.vocab_map import render  # noqa: E402
+from atlas.pages.map_page import render  # noqa: E402
 from chromium import CHROMIUM, Chromium  # noqa: E402
 from vocab_maps import synthetic_map  # noqa: E402
 

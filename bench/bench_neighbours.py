@@ -105,7 +105,7 @@ def memory_peak() -> int:
 
 def import_for(variant: str) -> None:
     """Import what a variant needs, so that a memory baseline taken afterwards leaves imports out."""
-    import atlas.neighbours  # noqa: F401
+    import atlas.core.topk  # noqa: F401
 
     if variant == "faiss":
         import faiss  # noqa: F401
@@ -130,7 +130,7 @@ def faiss_neighbours(matrix: np.ndarray, k: int) -> np.ndarray:
 def run_variant(variant: str, matrix: np.ndarray, k: int) -> np.ndarray:
     if variant == "faiss":
         return faiss_neighbours(matrix, k)
-    from atlas.neighbours import all_neighbours
+    from atlas.core.topk import all_neighbours
 
     return all_neighbours(matrix, k, dtype=variant)[0]
 
@@ -199,7 +199,7 @@ def peak_memory(matrix: np.ndarray, k: int) -> dict[str, int]:
 
 
 def neighbour_table(matrix: np.ndarray, k: int, repeats: int) -> list[str]:
-    from atlas.neighbours import peak_bytes
+    from atlas.core.topk import peak_bytes
 
     v, d = matrix.shape
     seconds, ids = time_variants(matrix, k, repeats)
@@ -279,11 +279,11 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     included); the load reads it again, as ``atlas load`` would.
     """
     from atlas.errors import AtlasError
-    from atlas.model_files import default_source
-    from atlas.store import Store
+    from atlas.files.model_files import default_source
+    from atlas.graph.store import Store
     from bench_settings import settings
-    from loaders import load_embedding_table
-    from loaders.pipeline import load
+    from atlas.loaders import load_embedding_table
+    from atlas.loaders.pipeline import load
 
     try:
         config = settings()
@@ -329,8 +329,8 @@ def main() -> None:
         import threadpoolctl  # noqa: F401
     except ImportError as exc:
         sys.exit(f"{exc.name} is missing: install the bench extra with `pip install -e '.[bench]'`")
-    from atlas.model_files import default_source
-    from loaders import load_embedding_table
+    from atlas.files.model_files import default_source
+    from atlas.loaders import load_embedding_table
 
     print("\n".join(machine_facts()), flush=True)
     began = time.perf_counter()

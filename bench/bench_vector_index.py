@@ -9,7 +9,7 @@ the Neo4j of NEO4J_URI (NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE; the defaults
 1. Recall@k: for every token of the model (or a seeded sample of ``--sample`` tokens), the index
    is asked for C candidates with the token's own stored embedding (``db.index.vector.queryNodes``),
    the token itself is dropped and the first k answers are compared with its k stored SIMILAR_TO
-   edges (``atlas.recall.recall_at_k``), for each C of ``--candidates``: mean, median, 5th and 1st
+   edges (``atlas.core.recall.recall_at_k``), for each C of ``--candidates``: mean, median, 5th and 1st
    percentile, minimum, the share of tokens found whole, the batched rate (tokens/s, 200 per
    query), and the worst tokens.
 2. Query time per token, one query at a time over ``--latency`` sampled tokens (median and 95th
@@ -31,11 +31,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlas.arithmetic import Term, describe  # noqa: E402
-from atlas.near import nearest_to  # noqa: E402
-from atlas.recall import recall_at_k, without_self  # noqa: E402
+from atlas.core.arithmetic import Term, describe  # noqa: E402
+from atlas.views.expression import nearest_to  # noqa: E402
+from atlas.core.recall import recall_at_k, without_self  # noqa: E402
 from atlas.settings import DEFAULT_MODEL, Settings  # noqa: E402
-from atlas.store import Store  # noqa: E402
+from atlas.graph.store import Store  # noqa: E402
 
 BATCH = 200  # tokens per batched index query
 SLOW = 5  # tokens for the exact scans

@@ -1,1 +1,4 @@
-"""Every Cypher statement of token atlas, one per ``.cypher`` file, plus the Browser stylesheet and guide."""
+"""Every Cypher statement of token atlas, one per ``*.cypher`` file, with the Browser guide and stylesheet.
+
+Installed as ``atlas.cypher``; read only through :mod:`atlas.graph.queries`.
+"""

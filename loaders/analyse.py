@@ -7,12 +7,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable
 
-from atlas import analysis
+from atlas.core import analysis
 from atlas.errors import ModelBusy
-from atlas.lease import Lease
-from atlas.stored_graph import read_graph
-from atlas.store import Store
-from atlas.writes import write_analysis, write_mutual
+from atlas.graph.lease import Lease
+from atlas.graph.stored_graph import read_graph
+from atlas.graph.store import Store
+from atlas.graph.writes import write_analysis, write_mutual
 
 StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 

@@ -1,6 +1,6 @@
 """An embedding table from a Hugging Face model: a hub id, a local folder, or the bundled all-MiniLM-L6-v2.
 
-The files are found and read by :mod:`atlas.model_files`: only the input-embedding
+The files are found and read by :mod:`atlas.files.model_files`: only the input-embedding
 tensor is read from the safetensors files, and the tokenizer names every row.
 """
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from atlas.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
+from atlas.files.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
 from atlas.settings import DEFAULT_MODEL
-from atlas.variants import detect_family, readable_text
+from atlas.core.variants import detect_family, readable_text
 
 from .source import EmbeddingTable
 

@@ -1,6 +1,6 @@
 """The load pipeline: an embedding table -> exact neighbours -> Neo4j -> the analysis.
 
-One load of a model name runs at a time (:class:`atlas.lease.Lease`). The neighbours of
+One load of a model name runs at a time (:class:`atlas.graph.lease.Lease`). The neighbours of
 every token are computed first (a V x k table, 36 MB for 151,665 tokens at k=20), so
 each edge is written with its mutual flag, each token knows its in-degree, and the
 analysis at the end works on the load's own graph. A model is marked ``complete`` only
@@ -18,15 +18,15 @@ from typing import Callable
 
 import numpy as np
 
-from atlas import analysis
+from atlas.core import analysis
 from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
-from atlas.lease import Lease
-from atlas.neighbours import NeighbourBlocks, iter_neighbours
-from atlas.rows import edge_params, token_rows, variant_rows
-from atlas.store import Store
-from atlas.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
-from atlas.verify import problems
-from atlas.writes import write_analysis, write_edge_batch, write_tokens, write_variants
+from atlas.graph.lease import Lease
+from atlas.core.topk import NeighbourBlocks, iter_neighbours
+from atlas.graph.write_params import edge_params, token_rows, variant_rows
+from atlas.graph.store import Store
+from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
+from atlas.graph.verify import problems
+from atlas.graph.writes import write_analysis, write_edge_batch, write_tokens, write_variants
 
 from .analyse import analyse_stored
 from .source import EmbeddingTable
@@ -38,7 +38,7 @@ WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores 
 
 @dataclass(frozen=True)
 class AnalysisSettings:
-    """How the load's analysis runs (see :mod:`atlas.analysis`)."""
+    """How the load's analysis runs (see :mod:`atlas.core.analysis`)."""
 
     resolution: float = analysis.RESOLUTION
     seed: int = 0
@@ -78,7 +78,7 @@ def load(
     Idempotent: re-running the same load of a complete model writes nothing (but
     analyses it if it has no analysis yet, and stores its vectors if asked and missing);
     re-running an interrupted one finishes it. ``vectors`` stores every token's unit
-    row as a vector property and indexes it (:mod:`atlas.vectors`) once the graph is
+    row as a vector property and indexes it (:mod:`atlas.graph.vectors`) once the graph is
     complete. ``replace`` deletes the stored model first. ``batch_size`` is the number of tokens
     or edges per write transaction. Every argument is checked before anything is
     written. Raises ModelBusy while another load of the same name runs.
@@ -259,7 +259,7 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, p
 
 
 def _store_vectors(store: Store, table: EmbeddingTable, progress: StageProgress, lease: Lease) -> VectorsReport:
-    """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.vectors.store_vectors`)."""
+    """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.graph.vectors.store_vectors`)."""
     return store_vectors(
         store, table.name, table.dim, table.ids, lambda: matrix_blocks(table.ids, table.matrix), on_progress=progress, lease=lease
     )

@@ -25,7 +25,7 @@ class EmbeddingTable:
     raw: list[str]  # tokenizer pieces, e.g. "Ġlist"
     text: list[str]  # readable text, e.g. " list"
     special: list[bool]
-    family: str  # tokenizer family, see atlas.variants.FAMILIES
+    family: str  # tokenizer family, see atlas.core.variants.FAMILIES
     matrix_rows: int
     tensor: str | None = None  # the safetensors key of the input embeddings, when read from safetensors
     unmatched: int = 0  # tokenizer tokens with no matrix row

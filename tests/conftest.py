@@ -2,7 +2,7 @@
 
 1. a throwaway container (testcontainers), when a Docker engine answers;
 2. the server named by NEO4J_URI (with NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE);
-3. the project's own launcher (``atlas.neo4j_local``), which reuses the shared
+3. the project's own launcher (``atlas.server.local``), which reuses the shared
    development server if it runs, or starts it and stops it again at the end.
 
 Without NEO4J_PASSWORD the password is found as the CLI finds it: the password file
@@ -22,7 +22,7 @@ from typing import Iterator
 
 import pytest
 
-from atlas import neo4j_local
+from atlas.server import local as neo4j_local
 from atlas.errors import AtlasError
 from atlas.settings import DEFAULT_DATABASE, DEFAULT_USER, Settings, default_home
 
@@ -130,10 +130,10 @@ def whole_minilm(neo4j_settings) -> Iterator[str]:
     """The whole bundled MiniLM (k=5, no analysis) with its vectors and vector index, under a fresh name; deleted at the end."""
     import uuid
 
-    from atlas.model_files import default_source
-    from atlas.store import Store
-    from loaders import load_embedding_table
-    from loaders.pipeline import load
+    from atlas.files.model_files import default_source
+    from atlas.graph.store import Store
+    from atlas.loaders import load_embedding_table
+    from atlas.loaders.pipeline import load
 
     name = f"test-whole-minilm-{uuid.uuid4().hex[:8]}"
     with Store(neo4j_settings) as store:
@@ -149,7 +149,7 @@ def model_name(neo4j_settings, request) -> Iterator[str]:
     """A model name no other test uses; the model is deleted afterwards."""
     import uuid
 
-    from atlas.store import Store
+    from atlas.graph.store import Store
 
     name = f"test-{request.node.name[:40]}-{uuid.uuid4().hex[:8]}"
     yield name

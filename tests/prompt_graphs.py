@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.core.subgraph import Edge, Node, Subgraph
 
 WORDS = "agent model topic heat list river code data graph token word light".split()
 

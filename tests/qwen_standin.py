@@ -26,7 +26,7 @@ What is not real: the embedding vectors.  They are synthetic and seeded
 (``torch.randn`` from fixed seeds, so reproducible for one torch version),
 built so that a network analysis has something to find: tokens that spell one
 word (``" list"``, ``"list"``, ``"List"``, ``"_list"``, ``"LIST"``: the same
-:func:`atlas.variants.variant_key`) share a vector, every variant key belongs
+:func:`atlas.core.variants.variant_key`) share a vector, every variant key belongs
 to one of a few thousand seeded random "topics" of uneven size whose tokens
 share another vector, topics belong to a couple of hundred "domains" that
 share a weaker one, and every row gets its own noise.  Special and added tokens and the
@@ -65,7 +65,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlas.variants import _bytes_to_unicode, readable_text, variant_key  # noqa: E402
+from atlas.core.variants import _bytes_to_unicode, readable_text, variant_key  # noqa: E402
 
 VERSION = 2  # bump when the files this module writes change
 MODEL_ID = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -331,12 +331,12 @@ class MatrixParams:
 
     def short_hash(self) -> str:
         """10 hex digits naming the build: VERSION, these parameters, torch's version (it draws the
-        vectors) and the source of this module and of :mod:`atlas.variants` (it groups the tokens)."""
+        vectors) and the source of this module and of :mod:`atlas.core.variants` (it groups the tokens)."""
         import torch
 
-        import atlas.variants
+        import atlas.core.variants
 
-        sources = hashlib.sha256(Path(__file__).read_bytes() + Path(atlas.variants.__file__).read_bytes()).hexdigest()
+        sources = hashlib.sha256(Path(__file__).read_bytes() + Path(atlas.core.variants.__file__).read_bytes()).hexdigest()
         text = json.dumps({"version": VERSION, "torch": torch.__version__, "sources": sources, **asdict(self)}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
@@ -381,7 +381,7 @@ class _Plan:
 
 @functools.lru_cache(maxsize=4)
 def _plan(params: MatrixParams) -> _Plan:
-    """Key and topic of every BPE token, from :func:`atlas.variants.variant_key` on its piece."""
+    """Key and topic of every BPE token, from :func:`atlas.core.variants.variant_key` on its piece."""
     index: dict[str, int] = {}
     key_index = np.empty(N_RANKS, dtype=np.int64)
     topic = np.empty(N_RANKS, dtype=np.int64)

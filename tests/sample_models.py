@@ -12,13 +12,13 @@ from typing import Iterator
 
 import numpy as np
 
-import loaders
-from atlas.model_files import default_source, load_tokenizer
-from atlas.prompt import tokenize
-from atlas.store import Store
-from atlas.writes import save_prompt as save
-from loaders.pipeline import AnalysisSettings, load
-from loaders.source import EmbeddingTable
+import atlas.loaders as loaders
+from atlas.files.model_files import default_source, load_tokenizer
+from atlas.core.prompt_tokens import tokenize
+from atlas.graph.store import Store
+from atlas.graph.writes import save_prompt as save
+from atlas.loaders.pipeline import AnalysisSettings, load
+from atlas.loaders.source import EmbeddingTable
 
 ARTICLE_PROMPT = "AI agents will be the most hot topic of artificial intelligence in 2025."
 WORDS = ("cat", "cats", "dog", "kitten", "list", "##list", "lists", "listing")

@@ -8,9 +8,9 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from atlas import analysis
+from atlas.core import analysis
 from atlas.errors import InvalidArgument
-from atlas.neighbours import all_neighbours
+from atlas.core.topk import all_neighbours
 
 
 def planted(groups: int = 12, size: int = 60, dim: int = 48, spread: float = 0.35, seed: int = 0):

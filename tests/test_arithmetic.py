@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from atlas.arithmetic import (
+from atlas.core.arithmetic import (
     Term,
     block_reader,
     combine,

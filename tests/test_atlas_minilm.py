@@ -9,12 +9,12 @@ import uuid
 import numpy as np
 import pytest
 
-from atlas.analysis import mutual
-from atlas.display import display_text
-from atlas.model_files import BUNDLED
-from atlas.neighbours import all_neighbours
+from atlas.core.analysis import mutual
+from atlas.core.token_text import display_text
+from atlas.files.model_files import BUNDLED
+from atlas.core.topk import all_neighbours
 from chromium import CHROMIUM, Chromium
-from loaders import load_embedding_table
+from atlas.loaders import load_embedding_table
 
 K = 20
 
@@ -25,7 +25,7 @@ def minilm(neo4j_settings):
     from click.testing import CliRunner
 
     from atlas.cli import main
-    from atlas.store import Store
+    from atlas.graph.store import Store
 
     name = f"test-atlas-minilm-{uuid.uuid4().hex[:8]}"
     env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USER": neo4j_settings.user,

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from atlas import browser
+from atlas.server import guide as browser
 from atlas.errors import InvalidArgument
 from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 from sample_models import ARITHMETIC, ARTICLE_PROMPT, WORDS, saved_minilm_slice

@@ -4,7 +4,7 @@ variant group and the community map, play the guide.
 Browser is opened with ``?dbms=bolt://USER@HOST:PORT&db=DB&preselectAuthMethod=NATIVE``,
 which fills the connect form but for the password; the test types the password
 and clicks Connect, then types commands into the editor and clicks Run, as a user
-would. The guide and stylesheet come from ``atlas.browser.serve`` on 127.0.0.1
+would. The guide and stylesheet come from ``atlas.server.guide.serve`` on 127.0.0.1
 (allowed by the server's ``browser.remote_content_hostname_whitelist``).
 Screenshots go to the tests' tmp folder, with copies at /tmp/browser-shot.png (the
 styled prompt graph), /tmp/browser-communities.png (the community map) and
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from atlas import browser
+from atlas.server import guide as browser
 from chromium import CHROMIUM, Chromium
 from sample_models import saved_minilm_slice
 from test_browser import cypher_examples

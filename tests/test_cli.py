@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from atlas.cli import main
-from atlas.neighbours import all_neighbours
+from atlas.core.topk import all_neighbours
 from conftest import error_line
-from loaders import load_embedding_table
+from atlas.loaders import load_embedding_table
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //{$x}`"
 
@@ -255,7 +255,7 @@ def test_uri_without_a_host_is_refused(run, uri):
     "uri", ["bolt://db.example", "bolt+s://db.example:7687", "bolt+ssc://10.0.0.1", "neo4j://[::1]:7687", "neo4j+s://x.databases.neo4j.io", "neo4j+ssc://db"]
 )
 def test_bolt_uris_are_accepted(uri):
-    from atlas.store import check_uri
+    from atlas.graph.store import check_uri
 
     check_uri(uri)
 

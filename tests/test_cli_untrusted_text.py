@@ -15,10 +15,10 @@ import uuid
 import numpy as np
 import pytest
 
-from atlas.store import Store
+from atlas.graph.store import Store
 from conftest import error_line
-from loaders.pipeline import load
-from loaders.source import EmbeddingTable
+from atlas.loaders.pipeline import load
+from atlas.loaders.source import EmbeddingTable
 
 EVIL = "\x1b[2J\x07\u202eevil"  # clear the screen, ring, reverse the rest of the line
 EVIL_SHOWN = "\\x1b[2J\\x07\\u202eevil"

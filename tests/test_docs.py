@@ -6,7 +6,7 @@ import click
 import pytest
 
 from atlas.cli import main
-from atlas.queries import header, names
+from atlas.graph.queries import header, names
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

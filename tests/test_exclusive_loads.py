@@ -10,16 +10,15 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 
 import pytest
 
 from atlas.errors import ModelBusy, ModelInconsistent
-from atlas.lease import Lease
-from atlas.store import Store
+from atlas.graph.lease import Lease
+from atlas.graph.store import Store
 from conftest import error_line
-from loaders import load_embedding_table
-from loaders import pipeline
+from atlas.loaders import load_embedding_table
+from atlas.loaders import pipeline
 
 CLI = [sys.executable, "-c", "from atlas.cli import main; main()"]
 K = 5

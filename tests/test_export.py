@@ -13,14 +13,14 @@ import uuid
 import networkx as nx
 import pytest
 
-from atlas.cypher_literals import cypher_string, split_statements
-from atlas.display import display_text, escape_controls, script_json, visible_text
+from atlas.core.cypher_text import cypher_string, split_statements
+from atlas.core.token_text import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.export import (
+from atlas.pages.export import (
     EDGE_FIELDS, FORMATS, NODE_FIELDS, community_legend, components, output_paths, render, variant_groups, write,
 )
-from atlas.queries import browser_line
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.graph.queries import browser_line
+from atlas.core.subgraph import Edge, Node, Subgraph
 
 NASTY = "</script><b>\"x\"&'"
 BIDI = "\u202egnp\u2066\u200f\u061c.exe"  # right-to-left override, isolate, mark, Arabic letter mark

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from atlas.display import display_text, escape_controls
-from atlas.export import write
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.core.token_text import display_text, escape_controls
+from atlas.pages.export import write
+from atlas.core.subgraph import Edge, Node, Subgraph
 from chromium import CHROMIUM, Chromium
 from prompt_graphs import prompt_sized_subgraph
 

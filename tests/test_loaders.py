@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from atlas.errors import SourceNotFound
-from atlas.model_files import BUNDLED, embedding_tensor_name, resolve
+from atlas.files.model_files import BUNDLED, embedding_tensor_name, resolve
 from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
-from loaders import load_embedding_table
+from atlas.loaders import load_embedding_table
 
 
 def test_reads_embeddings_of_a_sharded_model_from_its_one_shard(qwen_folder, tmp_path):

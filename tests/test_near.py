@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pytest
 
-from atlas.export import FORMATS, render
-from atlas.model_files import default_source, read_embedding_matrix, safetensors_keys
-from atlas.near import EXPRESSION_ID
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.pages.export import FORMATS, render
+from atlas.files.model_files import default_source, read_embedding_matrix, safetensors_keys
+from atlas.views.expression import EXPRESSION_ID
+from atlas.core.subgraph import Edge, Node, Subgraph
 from conftest import error_line
-from loaders import load_embedding_table
+from atlas.loaders import load_embedding_table
 
 
 def near_json(run, *args) -> dict:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from atlas import neighbours
+from atlas.core import topk as neighbours
 from atlas.errors import InvalidArgument
-from atlas.neighbours import (
+from atlas.core.topk import (
     all_neighbours,
     block_rows_for_memory,
     duplicate_columns,

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
-from atlas import neo4j_local
+from atlas.server import local as neo4j_local
 from atlas.cli import main
 from atlas.errors import InvalidArgument, LauncherError
 from atlas.settings import DEFAULT_USER, password_file

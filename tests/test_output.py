@@ -14,9 +14,9 @@ import threading
 import pytest
 
 from atlas.errors import ExportError
-from atlas.export import render, write
-from atlas.output import write_file, write_files, write_output, write_stream
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.pages.export import render, write
+from atlas.files.output import write_file, write_files, write_output, write_stream
+from atlas.core.subgraph import Edge, Node, Subgraph
 
 BIG = 4 << 20  # bytes: more than a pipe holds, so a writer must wait for its reader
 

@@ -7,8 +7,8 @@ import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
 from atlas.errors import InvalidArgument
-from atlas.model_files import _runs, default_source, load_tokenizer, read_embedding_matrix, read_rows, read_tokenizer, resolve
-from atlas.prompt import PromptToken, token_table, tokenize
+from atlas.files.model_files import _runs, default_source, load_tokenizer, read_embedding_matrix, read_rows, read_tokenizer, resolve
+from atlas.core.prompt_tokens import PromptToken, token_table, tokenize
 
 ARTICLE = "HTML coders are not considered programmers"
 ARTICLE_IDS = [16129, 3642, 2869, 2024, 2025, 2641, 28547]

@@ -17,7 +17,7 @@ import regex
 from tokenizers import Tokenizer
 
 import qwen_standin as qs
-from atlas.variants import detect_family, readable_text, variant_key
+from atlas.core.variants import detect_family, readable_text, variant_key
 
 # Qwen2's pre-tokenizer regex, as the issue gives it (written out here, not taken from the module).
 QWEN2_PATTERN = (

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from neo4j import GraphDatabase
 
-from atlas import neo4j_local
+from atlas.server import local as neo4j_local
 from atlas.errors import LauncherError
 from atlas.settings import DEFAULT_USER
 from conftest import free_port, jvms_of

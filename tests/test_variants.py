@@ -16,7 +16,7 @@ import pytest
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from atlas.errors import InvalidArgument, TokenizerUnavailable
-from atlas.variants import FAMILIES, detect_family, group_rows, readable_text, variant_key
+from atlas.core.variants import FAMILIES, detect_family, group_rows, readable_text, variant_key
 
 WORDS = [
     "list", "List", "LIST", "_list", "lists", "Lists", "checklist", "playlist", "wishlist",
@@ -400,9 +400,9 @@ def test_minilm_variant_groups(tokenizers_by_name):
 def test_docstring_examples_hold():
     import doctest
 
-    import atlas.variants
+    import atlas.core.variants
 
-    result = doctest.testmod(atlas.variants)
+    result = doctest.testmod(atlas.core.variants)
     assert result.attempted >= 8 and result.failed == 0
 
 
@@ -410,7 +410,7 @@ def test_byte_level_texts_never_collide():
     """Every sequence of up to 4 bytes from an alphabet of backslash, x, hex digits and lone bytes reads differently."""
     import itertools
 
-    from atlas.variants import _bytes_to_unicode
+    from atlas.core.variants import _bytes_to_unicode
 
     table = _bytes_to_unicode()
     alphabet = [0x5C, ord("x"), ord("a"), ord("F"), 0xAA, 0xE6, 0x97, ord(" ")]

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from atlas import vectors
-from atlas.vectors import StoreCost, vector_names, vector_rows
+from atlas.graph import vectors
+from atlas.graph.vectors import StoreCost, vector_names, vector_rows
 from conftest import error_line
-from loaders import load_embedding_table
+from atlas.loaders import load_embedding_table
 from test_browser import cypher_examples
 
 
@@ -103,7 +103,7 @@ def test_vectors_of_a_stored_model(run, loaded, neo4j_driver, neo4j_settings):
 
 
 def test_deleting_a_model_drops_its_index(run, loaded, neo4j_driver, neo4j_settings):
-    from atlas.store import Store
+    from atlas.graph.store import Store
 
     name = loaded[0]
     assert run("vectors", "--model", name, "--quiet").exit_code == 0
@@ -140,7 +140,7 @@ def test_refused_when_the_page_cache_cannot_hold_them(run, qwen_folder, model_na
     monkeypatch.setattr(vectors, "vector_cost", lambda tokens, dim: StoreCost(2**50, 0, 0))
     line = error_line(run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--vectors", "--quiet"))
     assert re.fullmatch(
-        r"Error: the vectors need about 1048576\.0 GB of Neo4j's page cache, which is [\d.]+ [GM]B; "
+        r"Error: the vectors need about 1,048,576 GiB of Neo4j's page cache, which is [\d.,]+ [GM]iB; "
         r"raise server\.memory\.pagecache\.size \(atlas db start --pagecache\) and restart Neo4j",
         line,
     )
@@ -159,7 +159,7 @@ def test_refused_when_the_disk_cannot_hold_them(run, loaded, monkeypatch, neo4j_
     monkeypatch.setattr(vectors, "vector_cost", lambda tokens, dim: StoreCost(0, 2**60, 0))
     line = error_line(run("vectors", "--model", loaded[0]))
     assert re.fullmatch(
-        rf"Error: the vectors need about 1073741824\.0 GB of disk in {re.escape(records[0]['value'])} "
+        rf"Error: the vectors need about 1,073,741,824 GiB of disk in {re.escape(records[0]['value'])} "
         r"\(store, index and transaction logs\), and [\d.]+ [GM]B is free; free some space first",
         line,
     )

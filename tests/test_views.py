@@ -13,21 +13,21 @@ import uuid
 import numpy as np
 import pytest
 
-from atlas import queries
+from atlas.graph import queries
 from atlas.errors import InvalidArgument, ModelNotLoaded, TokenNotFound
-from atlas.export import render
-from atlas.lookup import find_token, find_token_by_id, variant_group
-from atlas.model_files import default_source, load_tokenizer
-from atlas.named_views import PARAM_TYPES, query_subgraph, statement_parameters, view_names, view_parameters
-from atlas.nearest import neighbours
-from atlas.prompt import PromptToken, tokenize
-from atlas.seeded import atlas_subgraph, prompt_subgraph, random_words
-from atlas.store import Store
-from atlas.subgraph import collapse
-from atlas.variants import is_word, readable_text, variant_key
-from atlas.writes import save_prompt
-from loaders import EmbeddingTable
-from loaders.pipeline import load
+from atlas.pages.export import render
+from atlas.views.lookup import find_token, find_token_by_id, variant_group
+from atlas.files.model_files import default_source, load_tokenizer
+from atlas.views.named import PARAM_TYPES, query_subgraph, statement_parameters, view_names, view_parameters
+from atlas.views.stored_neighbours import neighbours
+from atlas.core.prompt_tokens import PromptToken, tokenize
+from atlas.views.neighbourhoods import atlas_subgraph, prompt_subgraph, random_words
+from atlas.graph.store import Store
+from atlas.core.subgraph import collapse
+from atlas.core.variants import is_word, readable_text, variant_key
+from atlas.graph.writes import save_prompt
+from atlas.loaders import EmbeddingTable
+from atlas.loaders.pipeline import load
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //"
 ARTICLE = "HTML coders are not considered programmers"
@@ -370,7 +370,7 @@ def test_prompt_subgraph_collapsed(store, hand):
 
 
 def test_collapse_merges_parallel_edges_keeping_best():
-    from atlas.subgraph import Edge, Node, Subgraph
+    from atlas.core.subgraph import Edge, Node, Subgraph
 
     g = Subgraph("m", "t", [
         Node(3, " list", variant="list", seed=True), Node(1, "list", variant="list"), Node(5, "cat", variant="cat"),
@@ -388,7 +388,7 @@ def test_collapse_merges_parallel_edges_keeping_best():
 
 
 def test_subgraph_rows_carry_the_analysis_and_collapse_keeps_the_representatives():
-    from atlas.subgraph import Node, subgraph_from_rows
+    from atlas.core.subgraph import Node, subgraph_from_rows
 
     rows = [{
         "nodes": [
@@ -415,8 +415,8 @@ def test_subgraph_rows_carry_the_analysis_and_collapse_keeps_the_representatives
 @pytest.fixture(scope="module")
 def analysed(store):
     """The hand-made model with an analysis stored on it (made up here, not computed): (table, Analysis)."""
-    from atlas.analysis import Analysis, Community
-    from atlas.writes import write_analysis
+    from atlas.core.analysis import Analysis, Community
+    from atlas.graph.writes import write_analysis
 
     table = hand_table(f"test-views-analysed-{uuid.uuid4().hex[:8]}")
     n = len(table)

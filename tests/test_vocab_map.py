@@ -1,4 +1,4 @@
-"""atlas.vocab_map without a browser: checks, determinism, the packed page data decoded back, parquet read back."""
+"""atlas.pages.map_page without a browser: checks, determinism, the packed page data decoded back, parquet read back."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from atlas import vocab_map
+from atlas.pages import map_page as vocab_map
 from atlas.errors import ExportError
-from atlas.analysis import Community
-from atlas.vocab_map import check, render
+from atlas.core.analysis import Community
+from atlas.pages.map_page import check, render
 from vocab_maps import BROWSER_QUERY, HOSTILE, synthetic_map
 
 N, K = 1500, 8

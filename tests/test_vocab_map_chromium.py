@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from atlas.display import display_text
-from atlas.vocab_map import render
+from atlas.core.token_text import display_text
+from atlas.pages.map_page import render
 from chromium import CHROMIUM, Chromium
 from vocab_maps import BROWSER_QUERY, synthetic_map
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from atlas.analysis import Community
-from atlas.vocab_map import VocabularyMap
+from atlas.core.analysis import Community
+from atlas.pages.map_page import VocabularyMap
 
 HOSTILE = [
     "</script><b>x</b>",

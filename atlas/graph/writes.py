@@ -1,7 +1,7 @@
 """Writing a model's graph: its tokens, variant groups and SIMILAR_TO edges, and saved prompts.
 
-Rows come from the pure builders in :mod:`atlas.rows`; every batch is one
-transaction of an idempotent statement (see :class:`atlas.store.Store`). The load
+Rows come from the pure builders in :mod:`atlas.graph.write_params`; every batch is one
+transaction of an idempotent statement (see :class:`atlas.graph.store.Store`). The load
 pipeline (``loaders.pipeline``) decides what to write when.
 """
 
@@ -12,13 +12,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from atlas.analysis import Analysis
+from atlas.core.analysis import Analysis
 from atlas.errors import InvalidArgument
-from atlas.lookup import require_ids
-from atlas.prompt import PromptToken
-from atlas.queries import browser_line
-from atlas.rows import analysis_token_rows, batched, variant_rows
-from atlas.store import Store
+from atlas.core.prompt_tokens import PromptToken
+from atlas.graph.queries import browser_line
+from atlas.graph.write_params import analysis_token_rows, batched, variant_rows
+from atlas.graph.store import Store, require_ids
 
 Done = Callable[[int], None]  # called with how many items a batch just wrote
 
@@ -40,7 +39,7 @@ def write_variants(store: Store, model: str, rows: list[dict], batch_size: int, 
 
 
 def write_edge_batch(store: Store, statement: str, params: dict) -> int:
-    """Write one batch of edges (see :func:`atlas.rows.edge_params`) in one transaction; returns the edge count."""
+    """Write one batch of edges (see :func:`atlas.graph.write_params.edge_params`) in one transaction; returns the edge count."""
     if params["src"]:
         store.write(statement, **params)
     return sum(len(t) for t in params["tgt"])

@@ -24,42 +24,22 @@ import base64
 import gzip
 import io
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
-from atlas.analysis import Community
-from atlas.display import script_json
+from atlas.core.analysis import Community
+from atlas.core.vocabulary_map import KINDS, QUERY_PLACEHOLDER, VocabularyMap
+from atlas.core.token_text import script_json
 from atlas.errors import ExportError
-from atlas.page_assets import inlined_script, page_template
+from atlas.pages.assets import inlined_script, page_template
 
 FORMATS = ("html", "parquet")
-KINDS = ("ordinary", "special token", "whitespace only", "byte fragment")
-QUERY_PLACEHOLDER = "__TOKEN_ID__"
 
 SCORE_SCALE = 32767  # a cosine c is stored as round((c + 1) * SCORE_SCALE): 0 .. 65534
 NO_SCORE = 65535  # the uint16 of a missing neighbour
 GZIP_LEVEL = 6  # at 151,665 x 20 neighbours: level 9 takes ~9x as long for 1% less, level 1 gives 3% more
 
 
-@dataclass
-class VocabularyMap:
-    """Every token of a vocabulary with its position, community, in-degree, kind, variant group and neighbours."""
-
-    model: str
-    title: str
-    ids: np.ndarray  # (n,) int64 token ids
-    text: list[str]  # (n,) exact token text
-    x: np.ndarray  # (n,) float32
-    y: np.ndarray  # (n,) float32
-    community: np.ndarray  # (n,) int32, -1 = none
-    cited: np.ndarray  # (n,) int32 in-degree
-    kind: np.ndarray  # (n,) uint8: 0 ordinary, 1 special, 2 whitespace-only, 3 byte fragment
-    variant: np.ndarray  # (n,) int32 variant-group number, -1 = none
-    neighbours: np.ndarray  # (n, k) int32 row indices into this map, best first, -1 = none
-    scores: np.ndarray  # (n, k) float32 cosine similarity, NaN = none
-    communities: list[Community]
-    browser_query: str  # one line of Cypher with __TOKEN_ID__ where a token id goes
 
 
 def render(vmap: VocabularyMap, fmt: str) -> bytes:

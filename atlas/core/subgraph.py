@@ -22,7 +22,7 @@ class Node:
     ``id`` is the token id (for a group: the id of its representative token, the
     lowest id in the group); ``members`` lists every token id a group node stands for.
     ``community``, ``community_label``, ``cited``, ``x`` and ``y`` are what the model's
-    analysis stored (see :mod:`atlas.analysis`), None before an analysis or for a token
+    analysis stored (see :mod:`atlas.core.analysis`), None before an analysis or for a token
     without edges; a group node has its representative's.
     """
 

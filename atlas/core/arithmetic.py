@@ -1,6 +1,6 @@
 """Vector arithmetic over a vocabulary: parse ``king - man + woman``, combine unit rows, rank every row against it.
 
-Pure: no Neo4j, no files. :mod:`atlas.near` resolves the operands to tokens and reads
+Pure: no Neo4j, no files. :mod:`atlas.views.expression` resolves the operands to tokens and reads
 their rows; this module parses the text, turns operand rows into one unit vector and
 scores the whole matrix against it in row blocks.
 

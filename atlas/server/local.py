@@ -42,8 +42,9 @@ from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
 from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
-from atlas.queries import query
-from atlas.settings import BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION, password_file
+from atlas.graph.queries import query
+from atlas.core.units import size_text
+from atlas.settings import MIN_FREE, BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION, password_file
 
 BROWSER_VERSION = "5.24.0"
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
@@ -55,7 +56,6 @@ MIN_PASSWORD_LENGTH = 8  # Neo4j's dbms.security.auth_minimum_password_length
 # log for each of its two databases; later the next 256 MiB log and the store's growth need room.
 # A database that fails with less than MIN_FREE left is put down to the full disk.
 MIN_FREE_FIRST = 1 << 30
-MIN_FREE = 1 << 29
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the host names under which the local server is reached
 REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
 
@@ -278,23 +278,9 @@ def change_password(home: Path, current: str | None = None) -> str:
         return new
 
 
-def disk_free(path: Path) -> int:
-    """Bytes free on the filesystem of ``path``."""
-    return shutil.disk_usage(path).free
-
-
-def size_text(n: int) -> str:
-    """A byte count for people.
-
-    >>> size_text(398 * 2**20), size_text(1 << 30), size_text(int(2.5 * 2**30))
-    ('398 MiB', '1 GiB', '2.5 GiB')
-    """
-    return f"{n / 2**20:,.0f} MiB" if n < 1 << 30 else f"{n / 2**30:,.1f} GiB".replace(".0 ", " ")
-
-
 def neo4j_conf(bolt_port: int, http_port: int, heap: str, pagecache: str) -> str:
     """The text of ``neo4j.conf`` for a local-only server on the given ports and memory sizes."""
-    template = resources.files("atlas").joinpath("neo4j/neo4j.conf").read_text(encoding="utf-8")
+    template = resources.files("atlas.server").joinpath("neo4j/neo4j.conf").read_text(encoding="utf-8")
     return Template(template).substitute(
         bolt_port=bolt_port,
         http_port=http_port,
@@ -386,7 +372,7 @@ def _has_database(home: Path) -> bool:
 
 def _check_free_disk(home: Path, need: int) -> None:
     """Refuse to start a server whose disk cannot hold its transaction logs: Neo4j would hang, then fail."""
-    free = disk_free(home)
+    free = shutil.disk_usage(home).free
     if free < need:
         raise LauncherError(
             f"only {size_text(free)} free on the disk of {home}, and Neo4j needs at least {size_text(need)} there "
@@ -461,7 +447,7 @@ def _provision(lib: Path, mvn: str | Path | None, say: Say) -> None:
             return
         mvn_exe = _find_mvn(mvn)
         say(f"downloading Neo4j {NEO4J_VERSION} jars ({DOWNLOAD_SIZE}, once) into {lib}")
-        template = resources.files("atlas").joinpath("neo4j/pom.xml").read_text(encoding="utf-8")
+        template = resources.files("atlas.server").joinpath("neo4j/pom.xml").read_text(encoding="utf-8")
         pom = Template(template).substitute(neo4j_version=NEO4J_VERSION, browser_version=BROWSER_VERSION)
         with tempfile.TemporaryDirectory(prefix=f".{lib.name}-", dir=lib.parent) as work:
             work = Path(work)

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from atlas.errors import InvalidArgument
-from atlas.queries import resource_text
+from atlas.graph.queries import resource_text
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

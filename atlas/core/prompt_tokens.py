@@ -1,6 +1,6 @@
 """A prompt as the model sees it: its token ids and pieces, and the table of their embedding rows.
 
-Both functions are pure given a tokenizer and the rows; :func:`atlas.model_files.read_rows`
+Both functions are pure given a tokenizer and the rows; :func:`atlas.files.model_files.read_rows`
 reads only the rows a prompt needs, so showing the vectors of a sentence never loads a
 whole (151,936 x 1,536) matrix.
 """
@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from atlas.errors import InvalidArgument
-from atlas.variants import detect_family, readable_text
+from atlas.core.variants import detect_family, readable_text
 
 
 @dataclass(frozen=True)
@@ -34,13 +34,13 @@ class PromptToken:
 def tokenize(tokenizer: Any, text: str, include_special: bool = False, family: str | None = None) -> list[PromptToken]:
     """The tokens of ``text``, in order, as ``tokenizer`` splits it.
 
-    ``tokenizer`` is a ``tokenizers.Tokenizer`` (what :func:`atlas.model_files.read_tokenizer`
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` (what :func:`atlas.files.model_files.read_tokenizer`
     returns) or a transformers fast tokenizer. ``include_special`` adds the model's
     special tokens (``[CLS]`` ... ``[SEP]`` for BERT-like models) as the model would.
     ``family`` is the tokenizer's family when it is known (a stored model records it);
     otherwise it is detected from the tokenizer.
 
-    >>> from atlas.model_files import default_source, read_tokenizer
+    >>> from atlas.files.model_files import default_source, read_tokenizer
     >>> [(t.position, t.id, t.piece) for t in tokenize(read_tokenizer(default_source()), "HTML coders")]
     [(0, 16129, 'html'), (1, 3642, 'code'), (2, 2869, '##rs')]
     """
@@ -68,7 +68,7 @@ def token_table(
     ``last`` are the first and last ``edge`` components of the token's input
     embedding, as Python floats. ``matrix_rows`` is either ``{token id: row}`` or an
     array with one row per token in ``tokens`` order (what
-    ``atlas.model_files.read_rows(source, [t.id for t in tokens])`` returns).
+    ``atlas.files.model_files.read_rows(source, [t.id for t in tokens])`` returns).
 
     >>> rows = np.arange(12, dtype=np.float32).reshape(2, 6)
     >>> token_table([PromptToken(0, 7, "a"), PromptToken(1, 9, "Ġb", " b")], rows, edge=2)[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from atlas.store import Store
+from atlas.graph.store import Store
 
 
 def problems(

@@ -1,10 +1,10 @@
 """The tokens nearest to an expression of tokens (``king - man + woman``), exactly, over a stored model's whole vocabulary.
 
 The operands are looked up in the stored graph (a word the way ``atlas neighbours``
-resolves it, see :func:`atlas.lookup.word_texts`; a quoted text as a token, else as
+resolves it, see :func:`atlas.views.lookup.word_texts`; a quoted text as a token, else as
 the mean of its tokens), their rows are read from the model's recorded source, and the
 whole matrix is scored against the expression in one pass of row blocks
-(:mod:`atlas.arithmetic`). Only rows of stored tokens come out: padding rows past the
+(:mod:`atlas.core.arithmetic`). Only rows of stored tokens come out: padding rows past the
 tokenizer, and any row not stored, are left out, as are zero rows.
 """
 
@@ -16,14 +16,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from atlas.arithmetic import Term, combine, cosine_scores, describe, parse, ranked, unit_mean
+from atlas.core.arithmetic import Term, combine, cosine_scores, describe, parse, ranked, unit_mean
 from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
-from atlas.lookup import SUGGESTIONS, suggestions, word_texts
-from atlas.model_files import embedding_rows, read_rows, read_tokenizer
-from atlas.prompt import tokenize
-from atlas.seeded import seeded_subgraph
-from atlas.store import Store
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.views.lookup import SUGGESTIONS, suggestions, word_texts
+from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
+from atlas.core.prompt_tokens import tokenize
+from atlas.views.neighbourhoods import seeded_subgraph
+from atlas.graph.store import Store
+from atlas.core.subgraph import Edge, Node, Subgraph
 
 EXPRESSION_ID = -1  # the node id of the expression in an exported subgraph: token ids are never negative
 MARGIN = 16  # candidates taken beyond k at first, for rows that turn out not to be stored tokens

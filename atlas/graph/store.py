@@ -7,16 +7,17 @@ constraint, so a retried transaction changes nothing.
 
 from __future__ import annotations
 
+import shutil
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from .driver_import import neo4j_without_dataframes
+from atlas.graph.driver import neo4j_without_dataframes
 
 neo4j = neo4j_without_dataframes()
 from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired  # noqa: E402
 
-from .errors import (
+from atlas.errors import (
     AtlasError,
     AuthenticationFailed,
     DatabaseFailed,
@@ -25,9 +26,11 @@ from .errors import (
     ModelNotLoaded,
     Neo4jUnavailable,
     PasswordMissing,
+    TokenNotFound,
 )
-from .queries import labelled, query
-from .settings import DEFAULT_URI, Settings
+from atlas.graph.queries import labelled, query
+from atlas.core.units import size_text
+from atlas.settings import DEFAULT_URI, MIN_FREE, Settings
 
 SCHEMA = (
     "schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key",
@@ -119,15 +122,13 @@ class Store:
 
     def _failure(self, exc: Neo4jError) -> str:
         """Why the database failed and what to do, as far as this machine can tell."""
-        from . import neo4j_local
-
         home = self.settings.local_home
         read_only = self.database in self._setting("server.databases.read_only", "").split(",")
         if home is not None:
-            free = neo4j_local.disk_free(home)
-            if read_only or free < neo4j_local.MIN_FREE:
+            free = shutil.disk_usage(home).free
+            if read_only or free < MIN_FREE:
                 return (
-                    f"Neo4j ran out of disk space ({neo4j_local.size_text(free)} free on the disk of {home}) and "
+                    f"Neo4j ran out of disk space ({size_text(free)} free on the disk of {home}) and "
                     "stopped writing until it restarts: free some space, then restart it with "
                     "`atlas db stop && atlas db start`"
                 )
@@ -201,7 +202,7 @@ class Store:
             return session.execute_write(work)
 
     def write_labelled(self, statement: str, /, label: str, **params: Any) -> list[dict]:
-        """Run the named schema statement with ``label`` written in (see :func:`atlas.queries.labelled`)."""
+        """Run the named schema statement with ``label`` written in (see :func:`atlas.graph.queries.labelled`)."""
         text = labelled(statement, label)
         with self.errors():
             records, _, _ = self.driver.execute_query(text, params, database_=self.database)
@@ -269,3 +270,16 @@ class Store:
         self.write("model_delete_node", name=name)
         return total
 
+
+def require_ids(store: Store, model: str, ids: Iterable[int], what: str = "token id") -> dict[int, dict]:
+    """The stored tokens of ``ids``; TokenNotFound for the first one missing."""
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    rows = {r["id"]: r for r in store.read("tokens_by_id", model=model, ids=wanted)}
+    missing = [i for i in wanted if i not in rows]
+    if missing:
+        raise TokenNotFound(
+            f"{what} {missing[0]} is not stored in model {model!r}"
+            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; was the model loaded from the same tokenizer?"
+        )
+    return rows

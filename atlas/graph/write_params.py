@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .variants import group_rows
+from atlas.core.variants import group_rows
 
 T = TypeVar("T")
 
@@ -64,9 +64,9 @@ def edge_params(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, nodes
 
 
 def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:
-    """One row per token of an :class:`atlas.analysis.Analysis`: ``{id, cited, community, x, y}``, None where none.
+    """One row per token of an :class:`atlas.core.analysis.Analysis`: ``{id, cited, community, x, y}``, None where none.
 
-    >>> from atlas.analysis import Analysis
+    >>> from atlas.core.analysis import Analysis
     >>> r = Analysis(np.array([2, 0]), np.zeros((2, 1), bool), np.array([0, -1]), np.array([[1.5, 2.0], [np.nan, np.nan]]), [], np.zeros((0, 4)), 0.0)
     >>> analysis_token_rows(np.array([7, 9]), r)
     [{'id': 7, 'cited': 2, 'community': 0, 'x': 1.5, 'y': 2.0}, {'id': 9, 'cited': 0, 'community': None, 'x': None, 'y': None}]

@@ -1,7 +1,7 @@
 """Network analysis of an exact k-nearest-neighbour graph: hubs, mutual pairs, communities and a 2D map.
 
 Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
-for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.neighbours.all_neighbours`
+for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
 (leidenalg on igraph, the RB configuration model) on the undirected graph weighted by
 cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
@@ -18,7 +18,7 @@ import numpy as np
 
 from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
-from atlas.variants import SPACE_FAMILIES, has_byte_escape, is_word
+from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
 LABEL_WORDS = 3  # members named in a community's label
@@ -253,7 +253,7 @@ def community_labels(
 ) -> list[str]:
     """A label for each community id 0..max: its ``words`` most-cited whole-word members, one per variant group.
 
-    Whole words are those :func:`atlas.variants.is_word` accepts. A community without any
+    Whole words are those :func:`atlas.core.variants.is_word` accepts. A community without any
     takes its most-cited ordinary members (numbers, punctuation, code); one with no
     ordinary member either is named by its kind ("special tokens", "whitespace",
     "byte fragments"). Members are shown trimmed and joined by " · ".

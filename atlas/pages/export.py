@@ -2,7 +2,7 @@
 
 ``render`` turns a subgraph into text (pure, deterministic: nodes by id, edges by
 (source, rank, target), floats as ``repr`` so they round-trip, no timestamps);
-``write`` puts that text on a stream or into files (see :mod:`atlas.output` for how).
+``write`` puts that text on a stream or into files (see :mod:`atlas.files.output` for how).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import math
 import re
 from typing import Iterable, TextIO
 
-from atlas.cypher_literals import Literal, cypher_string, cypher_value, inline
-from atlas.display import display_text, escape_controls, script_json, visible_text
+from atlas.core.cypher_text import Literal, cypher_string, cypher_value, inline
+from atlas.core.token_text import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.page_assets import inlined_script, page_template
-from atlas.output import STDOUT, write_files, write_output
-from atlas.queries import query
+from atlas.pages.assets import inlined_script, page_template
+from atlas.files.output import STDOUT, write_files, write_output
+from atlas.graph.queries import query
 from atlas.settings import EXPORT_FORMATS
-from atlas.subgraph import Edge, Node, Subgraph
+from atlas.core.subgraph import Edge, Node, Subgraph
 
 FORMATS = EXPORT_FORMATS
 
@@ -64,7 +64,7 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
 
     ``out == "-"`` writes to ``stdout`` (default ``sys.stdout``) and returns ``[]``;
     csv then writes the nodes table, one blank line, and the edges table. Otherwise the
-    files are written by the rules of :mod:`atlas.output`: a regular file is replaced
+    files are written by the rules of :mod:`atlas.files.output`: a regular file is replaced
     atomically, keeping its permissions, so a failed export leaves no partial file and an
     existing file is only replaced by a complete one; a symbolic link keeps pointing at
     its target, which gets the export; a FIFO or device (``/dev/null``, ``/dev/stdout``)
@@ -297,7 +297,7 @@ def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> 
     The statements are ``schema_token_key``, ``export_tokens`` and ``export_edges``
     from ``cypher/`` with their parameters written as literals (no ``:param``), so
     cypher-shell ``-f`` and a driver (statement by statement, see
-    :func:`~atlas.cypher_literals.split_statements`) both run it. Each token gets what the
+    :func:`~atlas.core.cypher_text.split_statements`) both run it. Each token gets what the
     other exports carry of it (its community, in-degree and map position among them, but
     not the community's label, which is a Community's property). Tokens are MERGEd on
     (:Token {model, id}) and edges on (a)-[:SIMILAR_TO]->(b), so running the script

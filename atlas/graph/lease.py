@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from atlas.errors import ModelBusy
-from atlas.store import Store
+from atlas.graph.store import Store
 
 SECONDS = 60  # how long a lease lasts without renewal
 RENEW_EVERY = 5  # seconds between renewals

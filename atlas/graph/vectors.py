@@ -40,11 +40,12 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
-from atlas.lease import Lease
-from atlas.model_files import embedding_rows
-from atlas.rows import batched
-from atlas.store import Store
+from atlas.graph.lease import Lease
+from atlas.files.model_files import embedding_rows
+from atlas.graph.write_params import batched
+from atlas.graph.store import Store
 
 StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
@@ -105,27 +106,6 @@ def vector_cost(tokens: int, dim: int) -> StoreCost:
     return StoreCost(tokens * per_array, tokens * per_index, tokens * per_log)
 
 
-def parse_size(text: str | None) -> int | None:
-    """Bytes of a Neo4j memory setting (``2.00GiB``, ``512m``, ``1g``), or None when it is unset or unreadable.
-
-    >>> parse_size("2.00GiB"), parse_size("512m"), parse_size(""), parse_size(None)
-    (2147483648, 536870912, None, None)
-    """
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text or "", re.IGNORECASE)
-    if not match:
-        return None
-    return int(float(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " "))
-
-
-def _size(n: float) -> str:
-    """``1.2 GB``, ``48 MB``.
-
-    >>> _size(1.25 * 2**30), _size(48 * 2**20)
-    ('1.2 GB', '48 MB')
-    """
-    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
-
-
 def check_room(store: Store, tokens: int, dim: int) -> list[str]:
     """Raise NoRoom when Neo4j's page cache or disk cannot hold ``tokens`` vectors of ``dim``; returns what could not be checked.
 
@@ -140,12 +120,12 @@ def check_room(store: Store, tokens: int, dim: int) -> list[str]:
         settings = {}
         notes.append(f"the server's settings cannot be read ({exc}): its page cache and disk were not checked")
     if settings:
-        page_cache = parse_size(settings.get(PAGE_CACHE))
+        page_cache = size_bytes(settings.get(PAGE_CACHE))
         if page_cache is None:
             notes.append(f"the server does not say its page cache size ({PAGE_CACHE} is not set): not checked")
         elif cost.properties > page_cache:
             raise NoRoom(
-                f"the vectors need about {_size(cost.properties)} of Neo4j's page cache, which is {_size(page_cache)}; "
+                f"the vectors need about {size_text(cost.properties)} of Neo4j's page cache, which is {size_text(page_cache)}; "
                 f"raise {PAGE_CACHE} (atlas db start --pagecache) and restart Neo4j"
             )
     folder = settings.get(DATA_FOLDER)
@@ -154,8 +134,8 @@ def check_room(store: Store, tokens: int, dim: int) -> list[str]:
         free = shutil.disk_usage(folder).free
         if cost.disk > free:
             raise NoRoom(
-                f"the vectors need about {_size(cost.disk)} of disk in {folder} (store, index and transaction logs), "
-                f"and {_size(free)} is free; free some space first"
+                f"the vectors need about {size_text(cost.disk)} of disk in {folder} (store, index and transaction logs), "
+                f"and {size_text(free)} is free; free some space first"
             )
     elif settings:
         notes.append(f"Neo4j at {store.settings.uri} is not on this machine: its free disk was not checked")

@@ -7,13 +7,13 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from atlas.cypher_literals import inline
+from atlas.core.cypher_text import inline
 
 
 @lru_cache(maxsize=None)
 def query(name: str) -> str:
     """The text of ``cypher/<name>.cypher``; raises KeyError for an unknown name."""
-    path = resources.files("cypher").joinpath(f"{name}.cypher")
+    path = resources.files("atlas.cypher").joinpath(f"{name}.cypher")
     if not path.is_file():
         raise KeyError(f"no query named {name!r} in cypher/ (known: {', '.join(names())})")
     return path.read_text(encoding="utf-8")
@@ -44,7 +44,7 @@ def names() -> list[str]:
     """Names of all statements shipped in ``cypher/``, sorted."""
     return sorted(
         p.name[: -len(".cypher")]
-        for p in resources.files("cypher").iterdir()
+        for p in resources.files("atlas.cypher").iterdir()
         if p.name.endswith(".cypher")
     )
 
@@ -61,7 +61,7 @@ def header(name: str) -> str:
 
 def resource_text(filename: str) -> str:
     """A non-query file shipped in ``cypher/`` (the Browser stylesheet or guide)."""
-    return resources.files("cypher").joinpath(filename).read_text(encoding="utf-8")
+    return resources.files("atlas.cypher").joinpath(filename).read_text(encoding="utf-8")
 
 
 def browser_line(name: str, **params: Any) -> str:

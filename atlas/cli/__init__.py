@@ -12,10 +12,10 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .display import escape_controls, terminal_text
-from .errors import AtlasError
-from .settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, HTTP_PORT, RESOLUTION, Settings, default_home, password_file
+from atlas import __version__
+from atlas.core.token_text import escape_controls, terminal_text
+from atlas.errors import AtlasError
+from atlas.settings import BOLT_PORT, DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, HTTP_PORT, RESOLUTION, Settings, default_home, password_file
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -72,8 +72,8 @@ def neo4j_options(command):
 
 def connection_settings(uri: str, user: str, password: str | None, database: str, home: Path) -> Settings:
     """The settings for ``uri``; without a password, the one kept for the local server of ``home``, if ``uri`` is it."""
-    from . import neo4j_local
-    from .store import check_uri
+    from atlas.server import local as neo4j_local
+    from atlas.graph.store import check_uri
 
     check_uri(uri)
     if not password:  # an empty NEO4J_PASSWORD counts as none
@@ -99,7 +99,7 @@ def model_option(command):
 
 
 def open_store(settings):
-    from .store import Store
+    from atlas.graph.store import Store
 
     return Store(settings)
 
@@ -184,14 +184,14 @@ def load(
     model folder; without it, the bundled all-MiniLM-L6-v2 is loaded. The analysis at the end
     (communities, hubs, mutual pairs, map positions; see `atlas analyse`) is stored in the graph.
     """
-    from loaders import load_embedding_table
-    from loaders.pipeline import AnalysisSettings
-    from loaders.pipeline import load as run_load
+    from atlas.loaders import load_embedding_table
+    from atlas.loaders.pipeline import AnalysisSettings
+    from atlas.loaders.pipeline import load as run_load
 
-    from .lookup import word_texts
-    from .model_files import BUNDLED
-    from .neighbours import block_rows_for_memory
-    from .queries import browser_line
+    from atlas.views.lookup import word_texts
+    from atlas.files.model_files import BUNDLED
+    from atlas.core.topk import block_rows_for_memory
+    from atlas.graph.queries import browser_line
 
     with open_store(settings) as store:
         table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
@@ -261,7 +261,7 @@ def parse_bytes(text: str) -> int:
     """'2GB', '512MiB', '3g' -> bytes."""
     import re
 
-    from .errors import InvalidArgument
+    from atlas.errors import InvalidArgument
 
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
     if not match:
@@ -363,8 +363,8 @@ def duration(seconds: float) -> str:
 @neo4j_options
 def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
     """The nearest tokens of TOKEN (its exact text, e.g. "cat" or " cat"), best first."""
-    from .lookup import find_token, find_token_by_id
-    from .nearest import neighbours as nearest
+    from atlas.views.lookup import find_token, find_token_by_id
+    from atlas.views.stored_neighbours import neighbours as nearest
 
     with open_store(settings) as store:
         stored = store.require_model(model)
@@ -386,7 +386,7 @@ def neighbours(token, model, k, by_id, collapse_variants, as_json, settings):
 
 
 def parse_id(text: str) -> int:
-    from .errors import InvalidArgument
+    from atlas.errors import InvalidArgument
 
     try:
         return int(text)
@@ -447,8 +447,8 @@ def delete(name, yes, quiet, settings):
     Waits for no one: a model that a load or an analysis is writing is refused, naming it.
     An interrupted delete leaves the model 'deleting'; run the same command again to finish it.
     """
-    from .errors import InvalidArgument
-    from .lease import Lease
+    from atlas.errors import InvalidArgument
+    from atlas.graph.lease import Lease
 
     began = time.perf_counter()
     with open_store(settings) as store:
@@ -466,8 +466,8 @@ def delete(name, yes, quiet, settings):
 
 def verified(store, names: list[str]) -> dict[str, list[str]]:
     """What is wrong with each model; a model deleted since it was listed is left out."""
-    from .errors import ModelNotLoaded
-    from .verify import problems
+    from atlas.errors import ModelNotLoaded
+    from atlas.graph.verify import problems
 
     found = {}
     for name in names:
@@ -501,9 +501,9 @@ def vectors(model, replace, offline, quiet, settings):
     queries (db.index.vector.queryNodes, vector.similarity.cosine). The index is approximate;
     `atlas near` is exact. Refused when Neo4j's page cache or disk cannot hold the vectors.
     """
-    from .lookup import word_texts
-    from .queries import browser_line
-    from .vectors import store_vectors_from_source
+    from atlas.views.lookup import word_texts
+    from atlas.graph.queries import browser_line
+    from atlas.graph.vectors import store_vectors_from_source
 
     with open_store(settings) as store, ProgressDisplay(quiet) as progress:
         props = store.require_model(model)
@@ -529,7 +529,7 @@ def analyse(model, resolution, seed, epochs, quiet, settings):
     them. Every token gets `community`, `cited` (its in-degree) and `x`, `y` (UMAP's layout of the
     exact graph); every edge `mutual`. `atlas load` runs this at its end.
     """
-    from loaders.analyse import analyse_stored
+    from atlas.loaders.analyse import analyse_stored
 
     with open_store(settings) as store, ProgressDisplay(quiet) as progress:
         report = analyse_stored(store, model, resolution, seed, epochs, on_progress=progress)
@@ -548,7 +548,7 @@ def analyse(model, resolution, seed, epochs, quiet, settings):
 @neo4j_options
 def hubs(model, limit, special, as_json, settings):
     """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph)."""
-    from .errors import AnalysisMissing
+    from atlas.errors import AnalysisMissing
 
     with open_store(settings) as store:
         props = store.require_model(model)
@@ -578,9 +578,9 @@ def map_command(model, fmt, output, quiet, settings):
     search (a typed word flies to its token and highlights its variant group), each token's
     neighbours on click and the Cypher that shows it in Neo4j Browser.
     """
-    from .output import write_output
-    from .stored_graph import read_map
-    from .vocab_map import render
+    from atlas.files.output import write_output
+    from atlas.views.vocabulary import read_map
+    from atlas.pages.map_page import render
 
     with open_store(settings) as store, ProgressDisplay(quiet) as progress:
         props = store.require_model(model)
@@ -609,7 +609,7 @@ def db():
 @click.option("--pagecache", default="2g", show_default=True, help="Page cache size.")
 def db_start(home, password, bolt_port, http_port, heap, pagecache):
     """Download (once), configure and start Neo4j in the background; reuses a running one."""
-    from . import neo4j_local
+    from atlas.server import local as neo4j_local
 
     server, started = neo4j_local.start(
         home, password=password or None, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache, say=say
@@ -624,7 +624,7 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
 @home_option
 def db_stop(home):
     """Stop the Neo4j server that `atlas db start` started."""
-    from . import neo4j_local
+    from atlas.server import local as neo4j_local
 
     say("Neo4j stopped" if neo4j_local.stop(home) else f"no Neo4j started from {home} is running")
 
@@ -633,7 +633,7 @@ def db_stop(home):
 @home_option
 def db_status(home):
     """Say whether the local Neo4j server runs, and where."""
-    from . import neo4j_local
+    from atlas.server import local as neo4j_local
 
     server = neo4j_local.status(home)
     if server is None:
@@ -649,7 +649,7 @@ def db_status(home):
 
 def password_line(home: Path) -> str:
     """Where the password of the local server of ``home`` is, or how to give one."""
-    from . import neo4j_local
+    from atlas.server import local as neo4j_local
 
     if neo4j_local.saved_password(home) is None:
         return (
@@ -670,7 +670,7 @@ def password_line(home: Path) -> str:
 )
 def db_password(home, new, current):
     """Print the local server's password (for Neo4j Browser), kept by `atlas db start` in HOME/password."""
-    from . import neo4j_local
+    from atlas.server import local as neo4j_local
 
     if new:
         neo4j_local.change_password(home, current or None)
@@ -678,7 +678,7 @@ def db_password(home, new, current):
         return
     password = neo4j_local.saved_password(home)
     if password is None:
-        from .errors import PasswordMissing
+        from atlas.errors import PasswordMissing
 
         raise PasswordMissing(
             f"{password_file(home)} does not exist: start the server with `atlas db start` (the first start makes "
@@ -697,9 +697,9 @@ def db_password(home, new, current):
 @neo4j_options
 def variants(word, model, rebuild, as_json, settings):
     """The variant group of WORD: "list", " list", "List", "_list" and "##list" are one word."""
-    from .errors import InvalidArgument
-    from .lookup import variant_group
-    from .writes import rebuild_variants
+    from atlas.errors import InvalidArgument
+    from atlas.views.lookup import variant_group
+    from atlas.graph.writes import rebuild_variants
 
     if not word and not rebuild:
         raise InvalidArgument("give a WORD to list its variant group, or --rebuild to recompute the groups")
@@ -720,7 +720,7 @@ def variants(word, model, rebuild, as_json, settings):
 # -- tokens, prompt, atlas, export -------------------------------------------------------------------
 def tokenizer_of(store, model: str, offline: bool):
     """The stored model's properties and the tokenizer it was loaded from."""
-    from .model_files import read_tokenizer
+    from atlas.files.model_files import read_tokenizer
 
     props = store.require_model(model)
     with recorded_source(model, props):
@@ -730,7 +730,7 @@ def tokenizer_of(store, model: str, offline: bool):
 @contextlib.contextmanager
 def recorded_source(model: str, props: dict):
     """Turn a failure to read the model's recorded source into a line that says how to get it back."""
-    from .errors import SourceNotFound
+    from atlas.errors import SourceNotFound
 
     try:
         yield
@@ -751,9 +751,9 @@ def recorded_source(model: str, props: dict):
 @neo4j_options
 def tokens(text, model, special, components, offline, as_json, settings):
     """The token table of TEXT: position, id, token and the first and last vector components."""
-    from .errors import InvalidArgument
-    from .model_files import read_rows
-    from .prompt import token_table, tokenize
+    from atlas.errors import InvalidArgument
+    from atlas.files.model_files import read_rows
+    from atlas.core.prompt_tokens import token_table, tokenize
 
     with open_store(settings) as store:
         props, tokenizer = tokenizer_of(store, model, offline)
@@ -787,7 +787,7 @@ def export_options(command):
 
 def emit(subgraph, fmt: str, output: str) -> None:
     """Write a subgraph as a table on stdout or through an exporter."""
-    from .export import write
+    from atlas.pages.export import write
 
     if fmt == "table":
         texts = {n.id: n.text for n in subgraph.nodes}
@@ -815,9 +815,9 @@ def emit(subgraph, fmt: str, output: str) -> None:
 @neo4j_options
 def prompt(text, model, k, special, collapse_variants, save, offline, fmt, output, settings):
     """The graph of a prompt: each token of TEXT with its k nearest tokens, and every edge among them."""
-    from .prompt import tokenize
-    from .seeded import prompt_subgraph
-    from .writes import save_prompt
+    from atlas.core.prompt_tokens import tokenize
+    from atlas.views.neighbourhoods import prompt_subgraph
+    from atlas.graph.writes import save_prompt
 
     with open_store(settings) as store:
         props, tokenizer = tokenizer_of(store, model, offline)
@@ -841,7 +841,7 @@ def prompt(text, model, k, special, collapse_variants, save, offline, fmt, outpu
 @neo4j_options
 def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, output, settings):
     """An atlas: N random whole words (or the words of a file), each with its k nearest tokens."""
-    from .seeded import atlas_subgraph
+    from atlas.views.neighbourhoods import atlas_subgraph
 
     words = None
     if words_file is not None:
@@ -879,8 +879,8 @@ def near(expression, model, k, keep_operands, offline, as_json, fmt, output, set
     exactly, with every row of the model's embedding matrix; the operands' own tokens are
     left out.
     """
-    from .errors import InvalidArgument
-    from .near import near_subgraph, nearest_to
+    from atlas.errors import InvalidArgument
+    from atlas.views.expression import near_subgraph, nearest_to
 
     if as_json and fmt != "table":
         raise InvalidArgument("give --json or --format, not both")
@@ -917,8 +917,8 @@ def near(expression, model, k, keep_operands, offline, as_json, fmt, output, set
 @neo4j_options
 def export(name, params, fmt, output, settings):
     """Run a named query from cypher/ and export the subgraph it returns."""
-    from .errors import InvalidArgument
-    from .named_views import query_subgraph
+    from atlas.errors import InvalidArgument
+    from atlas.views.named import query_subgraph
 
     values = {}
     for item in params:
@@ -939,7 +939,7 @@ def export(name, params, fmt, output, settings):
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to serve on.")
 def browser(host, port):
     """Serve the Neo4j Browser guide and stylesheet locally and print the lines to paste into Browser."""
-    from . import browser as guide
+    from atlas.server import guide as guide
 
     server, urls = guide.serve(host, port)
     say("Paste into Neo4j Browser (http://127.0.0.1:7474/browser/):")

@@ -6,13 +6,13 @@ parameters.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from atlas.errors import InvalidArgument, TokenNotFound
-from atlas.store import Store
-from atlas.variants import SPACE_FAMILIES, variant_key
+from atlas.graph.store import Store
+from atlas.core.variants import SPACE_FAMILIES, variant_key
 
 SUGGESTIONS = 8  # close tokens named when a typed token is not in the vocabulary
 
@@ -20,7 +20,7 @@ SUGGESTIONS = 8  # close tokens named when a typed token is not in the vocabular
 def typed_key(text: str, family: str) -> str | None:
     """The variant key of text a user typed (readable text, not a tokenizer piece).
 
-    The same rules as :func:`atlas.variants.variant_key`, without mapping a piece's
+    The same rules as :func:`atlas.core.variants.variant_key`, without mapping a piece's
     byte alphabet: a typed "é" is the letter, not the byte-level BPE character for 0xE9.
 
     >>> typed_key(" List", "byte_bpe"), typed_key("##list", "wordpiece"), typed_key("Straße", "sentencepiece")
@@ -100,20 +100,6 @@ def check_stored_k(props: dict, k: Any) -> int:
             f"k must be between 1 and {model_k} (model {props['name']!r} was loaded with k={model_k}), got {k!r}"
         )
     return int(k)
-
-
-def require_ids(store: Store, model: str, ids: Iterable[int], what: str = "token id") -> dict[int, dict]:
-    """The stored tokens of ``ids``; TokenNotFound for the first one missing."""
-    wanted = list(dict.fromkeys(int(i) for i in ids))
-    rows = {r["id"]: r for r in store.read("tokens_by_id", model=model, ids=wanted)}
-    missing = [i for i in wanted if i not in rows]
-    if missing:
-        raise TokenNotFound(
-            f"{what} {missing[0]} is not stored in model {model!r}"
-            + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + "; was the model loaded from the same tokenizer?"
-        )
-    return rows
 
 
 def variant_group(store: Store, model: str, word: str) -> dict:

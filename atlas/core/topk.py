@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import InvalidArgument
+from atlas.errors import InvalidArgument
 
 DTYPES = ("float32", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda")

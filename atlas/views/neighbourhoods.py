@@ -11,11 +11,12 @@ from typing import Sequence
 import numpy as np
 
 from atlas.errors import InvalidArgument, TokenNotFound
-from atlas.lookup import check_stored_k, require_ids, word_texts
-from atlas.prompt import PromptToken
-from atlas.store import Store
-from atlas.subgraph import Subgraph, collapse, subgraph_from_rows
-from atlas.variants import is_word
+from atlas.graph.store import require_ids
+from atlas.views.lookup import check_stored_k, word_texts
+from atlas.core.prompt_tokens import PromptToken
+from atlas.graph.store import Store
+from atlas.core.subgraph import Subgraph, collapse, subgraph_from_rows
+from atlas.core.variants import is_word
 
 STATEMENT = "seeded_subgraph"
 
@@ -38,7 +39,7 @@ def prompt_subgraph(
 
     Edges of any stored rank between shown tokens are included, not only seed ->
     neighbour. ``collapse_variants`` draws each variant group as one node (see
-    :func:`atlas.subgraph.collapse`). ``title`` defaults to the prompt's token texts.
+    :func:`atlas.core.subgraph.collapse`). ``title`` defaults to the prompt's token texts.
     """
     props = store.require_model(model)
     k = check_stored_k(props, k)
@@ -52,7 +53,7 @@ def prompt_subgraph(
 
 
 def random_words(store: Store, model: str, n: int, seed: int) -> list[dict]:
-    """``n`` distinct random whole words of the model (see :func:`atlas.variants.is_word`): ``[{id, text, raw}]``.
+    """``n`` distinct random whole words of the model (see :func:`atlas.core.variants.is_word`): ``[{id, text, raw}]``.
 
     The candidates are every non-special token that is a word, ordered by id; ``n`` of
     them are drawn without replacement with ``numpy.random.default_rng(seed)``, in the
@@ -82,7 +83,7 @@ def atlas_subgraph(
 
     ``words`` None draws ``n`` random words with ``seed`` (:func:`random_words`);
     otherwise each given word is looked up as a single token (see
-    :func:`atlas.lookup.word_texts`) and ``n``/``seed`` are unused. Returns the
+    :func:`atlas.views.lookup.word_texts`) and ``n``/``seed`` are unused. Returns the
     subgraph and the given words that are not single tokens of the vocabulary, in the
     order given; TokenNotFound when none is.
     """

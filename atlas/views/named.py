@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 
 from atlas.errors import InvalidArgument
-from atlas.lookup import check_stored_k
-from atlas.queries import header, names, query
-from atlas.seeded import STATEMENT, seeded_subgraph
-from atlas.store import Store
-from atlas.subgraph import Subgraph
+from atlas.views.lookup import check_stored_k
+from atlas.graph.queries import header, names, query
+from atlas.views.neighbourhoods import STATEMENT, seeded_subgraph
+from atlas.graph.store import Store
+from atlas.core.subgraph import Subgraph
 
 VIEW_PREFIX = "view_"
 PARAM_TYPES = ("string", "integer", "float", "boolean")

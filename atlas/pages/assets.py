@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from importlib import resources
 
-from .errors import ExportError
+from atlas.errors import ExportError
 
 
 @lru_cache(maxsize=None)

@@ -12,12 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from atlas.analysis import Community, token_kinds
-from atlas.cypher_literals import Literal
-from atlas.errors import AnalysisMissing
-from atlas.queries import browser_line
-from atlas.store import Store
-from atlas.vocab_map import QUERY_PLACEHOLDER, VocabularyMap
+from atlas.graph.store import Store
 
 SLICE = 10_000  # token ids per read
 
@@ -79,37 +74,4 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
         xy=np.array([[np.nan if r["x"] is None else r["x"], np.nan if r["y"] is None else r["y"]] for r in rows], dtype=np.float32).reshape(n, 2)
         if analysed
         else None,
-    )
-
-
-def read_map(store: Store, model: str, done: Callable[[int], None] | None = None) -> VocabularyMap:
-    """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours."""
-    props = store.require_model(model)
-    if props.get("analysis") != "complete":
-        raise AnalysisMissing(
-            f"model {model!r} has no analysis yet (communities and map positions); run `atlas analyse --model {model}`"
-        )
-    graph = read_graph(store, model, done)
-    communities = [Community(r["id"], r["size"], r["label"], r["x"], r["y"]) for r in store.read("communities_read", model=model)]
-    variant = np.full(len(graph), -1, dtype=np.int32)
-    numbers: dict[str, int] = {}
-    for i, key in enumerate(graph.keys):
-        if key is not None:
-            variant[i] = numbers.setdefault(key, len(numbers))
-    xy = np.nan_to_num(graph.xy, nan=0.0)  # a token without edges has no place: drawn at the centre
-    return VocabularyMap(
-        model=model,
-        title=f"map of {model}",
-        ids=graph.ids,
-        text=graph.text,
-        x=xy[:, 0].astype(np.float32),
-        y=xy[:, 1].astype(np.float32),
-        community=graph.community,
-        cited=graph.cited,
-        kind=token_kinds(graph.text, graph.special, props.get("family", "other")),
-        variant=variant,
-        neighbours=graph.neighbours,
-        scores=graph.scores,
-        communities=communities,
-        browser_query=browser_line("browser_token", model=model, id=Literal(QUERY_PLACEHOLDER)),
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from atlas.lookup import check_stored_k, require_ids
-from atlas.store import Store
+from atlas.graph.store import require_ids
+from atlas.views.lookup import check_stored_k
+from atlas.graph.store import Store
 
 
 def neighbours(store: Store, model: str, token_id: int, k: int, collapse_variants: bool = False) -> list[dict]:

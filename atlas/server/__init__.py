@@ -1,0 +1,2 @@
+"""Servers on this machine: the local Neo4j Community server, and the Browser guide server.
+"""

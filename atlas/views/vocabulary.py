@@ -1,0 +1,48 @@
+"""The whole-vocabulary map of an analysed model, read from its stored graph."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from atlas.core.analysis import Community, token_kinds
+from atlas.core.cypher_text import Literal
+from atlas.core.vocabulary_map import QUERY_PLACEHOLDER, VocabularyMap
+from atlas.errors import AnalysisMissing
+from atlas.graph.queries import browser_line
+from atlas.graph.store import Store
+from atlas.graph.stored_graph import read_graph
+
+
+def read_map(store: Store, model: str, done: Callable[[int], None] | None = None) -> VocabularyMap:
+    """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours."""
+    props = store.require_model(model)
+    if props.get("analysis") != "complete":
+        raise AnalysisMissing(
+            f"model {model!r} has no analysis yet (communities and map positions); run `atlas analyse --model {model}`"
+        )
+    graph = read_graph(store, model, done)
+    communities = [Community(r["id"], r["size"], r["label"], r["x"], r["y"]) for r in store.read("communities_read", model=model)]
+    variant = np.full(len(graph), -1, dtype=np.int32)
+    numbers: dict[str, int] = {}
+    for i, key in enumerate(graph.keys):
+        if key is not None:
+            variant[i] = numbers.setdefault(key, len(numbers))
+    xy = np.nan_to_num(graph.xy, nan=0.0)  # a token without edges has no place: drawn at the centre
+    return VocabularyMap(
+        model=model,
+        title=f"map of {model}",
+        ids=graph.ids,
+        text=graph.text,
+        x=xy[:, 0].astype(np.float32),
+        y=xy[:, 1].astype(np.float32),
+        community=graph.community,
+        cited=graph.cited,
+        kind=token_kinds(graph.text, graph.special, props.get("family", "other")),
+        variant=variant,
+        neighbours=graph.neighbours,
+        scores=graph.scores,
+        communities=communities,
+        browser_query=browser_line("browser_token", model=model, id=Literal(QUERY_PLACEHOLDER)),
+    )
