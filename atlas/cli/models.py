@@ -1,0 +1,167 @@
+"""Commands that write models: load, analyse, vectors, delete; and models, which lists them."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from atlas.cli.options import analysis_options, json_option, model_option, neo4j_options, offline_option, quiet_option
+from atlas.cli.render import ProgressDisplay, print_json, print_table, say, tell_vectors
+from atlas.core.units import duration
+from atlas.errors import InvalidArgument
+from atlas.settings import model_flag
+
+
+@click.command()
+@click.argument("source", required=False)
+@click.option("--name", help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source).")
+@click.option("--k", "k", default=20, show_default=True, type=int, help="Neighbours per token.")
+@click.option("--replace", is_flag=True, help="Delete the stored model of that name first, then load.")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to compute."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    help="float32 is exact; bfloat16 picks candidates at low precision and re-scores them in float32 (faster, near-exact).",
+)
+@click.option("--batch-size", default=20_000, show_default=True, type=int, help="Tokens or edges per write transaction.")
+@click.option("--block-rows", default=1024, show_default=True, type=int, help="Rows per similarity block.")
+@click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
+@offline_option
+@click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
+@click.option("--vectors", is_flag=True, help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).")
+@analysis_options
+@quiet_option
+@neo4j_options
+def load(
+    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors, resolution,
+    seed, epochs, quiet, atlas,
+):
+    """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
+
+    SOURCE is a Hugging Face model id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local
+    model folder; without it, the bundled all-MiniLM-L6-v2 is loaded. The analysis at the end
+    (communities, hubs, mutual pairs, map positions; see `atlas analyse`) is stored in the graph.
+    """
+    with ProgressDisplay(quiet) as progress:
+        loaded = atlas.load(
+            source, name=name, k=k, replace=replace, device=device, dtype=dtype, batch_size=batch_size,
+            block_rows=block_rows, max_memory=max_memory, offline=offline, analyse=not no_analysis,
+            resolution=resolution, seed=seed, epochs=epochs, vectors=vectors, on_progress=progress,
+            on_note=lambda message: say(message, quiet), on_warning=say,
+        )
+    report = loaded.report
+    if report.skipped:
+        say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
+    else:
+        say(
+            f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
+            f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s ({report.device})"
+        )
+    if report.communities is not None:
+        say(f"analysed: {report.communities:,} communities; see every token on one page with:")
+        say(f"  atlas map{model_flag(report.name)} -o map.html")
+    if report.vectors is not None:
+        tell_vectors(report.vectors)
+    if loaded.browser_url:
+        say(f"Neo4j Browser: {loaded.browser_url}")
+        say("Paste this query there:")
+    else:
+        say("Paste this query into Neo4j Browser:")
+    click.echo(loaded.browser_query)
+
+
+@click.command()
+@json_option()
+@click.option("--verify", is_flag=True, help="Check that each model's graph is exactly what its load promised.")
+@neo4j_options
+def models(as_json, verify, atlas):
+    """The models stored in Neo4j: counts, load and analysis status, communities and hubness.
+
+    ``hub skew`` is the skewness of the in-degree distribution (how many tokens list a token
+    among their k nearest): far above 0 when a few hubs are everybody's neighbour.
+    With --verify, each model's graph is checked against what its load promised.
+    """
+    found = atlas.models(verify=verify)
+    if as_json:
+        print_json(found.to_dict())
+    elif not found.rows:
+        say("no models loaded yet; load one with `atlas load`")
+    else:
+        print_table(found.headers(), found.text_rows())
+    for name, problems in (found.problems or {}).items():
+        say(f"{name}: " + ("consistent" if not problems else "; ".join(problems)))
+    if found.inconsistent():
+        raise click.ClickException(
+            "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"
+        )
+
+
+@click.command()
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking (needed when stdin is not a terminal).")
+@quiet_option
+@neo4j_options
+def delete(name, yes, quiet, atlas):
+    """Delete model NAME from Neo4j: its tokens, edges, variant groups, prompts, communities, vector index and node.
+
+    Waits for no one: a model that a load or an analysis is writing is refused, naming it.
+    An interrupted delete leaves the model 'deleting'; run the same command again to finish it.
+    """
+    model = atlas.model(name, allow_incomplete=True)
+    what = f"model {name!r} ({model.get('vocab_size', 0):,} tokens, k={model.get('k')}, status {model.get('status')})"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InvalidArgument(f"not deleting {what} without confirmation: pass --yes")
+        click.confirm(f"Delete {what} from {atlas.settings.uri}?", abort=True, err=True)
+    with ProgressDisplay(quiet) as progress:
+        deleted = atlas.delete(name, on_progress=progress)
+    say(f"deleted {what}: {deleted.nodes:,} nodes and their relationships in {duration(deleted.seconds)}", quiet)
+
+
+@click.command()
+@model_option
+@click.option("--replace", is_flag=True, help="Write the vectors again even if they are stored already.")
+@offline_option
+@quiet_option
+@neo4j_options
+def vectors(model, replace, offline, quiet, atlas):
+    """Store each token's unit embedding in Neo4j as `embedding` and create a vector index on it.
+
+    The rows are read from the model's recorded source. Every model's tokens get a label of
+    their own and the model a vector index on it (cosine, the model's dimension), named on the
+    Model node (`vector_index`), so Neo4j Browser can run nearest-neighbour and arithmetic
+    queries (db.index.vector.queryNodes, vector.similarity.cosine). The index is approximate;
+    `atlas near` is exact. Refused when Neo4j's page cache or disk cannot hold the vectors.
+    """
+    with ProgressDisplay(quiet) as progress:
+        report = atlas.vectors(model, replace=replace, offline=offline, on_progress=progress)
+    tell_vectors(report)
+    say("Paste this query into Neo4j Browser for the index's nearest tokens of cat:")
+    click.echo(atlas.vectors_query(model, report.index))
+
+
+@click.command()
+@model_option
+@analysis_options
+@quiet_option
+@neo4j_options
+def analyse(model, resolution, seed, epochs, quiet, atlas):
+    """Compute communities, hubs, mutual pairs and a 2D map of a stored model and store them in its graph.
+
+    Communities are Leiden's on the exact graph (weighted by cosine); each gets a label from
+    its most-cited whole words and (:Community)-[:LINKED]->(:Community) counts the edges between
+    them. Every token gets `community`, `cited` (its in-degree) and `x`, `y` (UMAP's layout of the
+    exact graph); every edge `mutual`. `atlas load` runs this at its end.
+    """
+    with ProgressDisplay(quiet) as progress:
+        report = atlas.analyse(model, resolution=resolution, seed=seed, epochs=epochs, on_progress=progress)
+    say(
+        f"analysed {model!r}: {report.tokens:,} tokens in {report.communities:,} communities "
+        f"(modularity {report.modularity:.3f}), in-degree skewness {report.cited_skewness:.2f}, in {report.seconds:.1f} s"
+    )
+    say(f"see every token on one page with: atlas map{model_flag(model)} -o map.html")

@@ -1,0 +1,99 @@
+"""Options that several commands share, each defined once."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import click
+
+from atlas.settings import DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, RESOLUTION, Settings, default_home
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def home_option(command):
+    return click.option(
+        "--home",
+        envvar="ATLAS_NEO4J_HOME",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_home(),
+        show_default=True,
+        help="Folder of the local Neo4j server: its jars, configuration, data, logs and password file.",
+    )(command)
+
+
+def neo4j_options(command):
+    """``--uri/--user/--password/--database/--home``, also from NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD,
+    NEO4J_DATABASE, ATLAS_NEO4J_HOME; the command gets ``atlas``, an :class:`atlas.Atlas` on them.
+    Without a password, the local server's password file is read."""
+    defaults = Settings()
+
+    @click.option("--uri", envvar="NEO4J_URI", default=defaults.uri, show_default=True, help="Neo4j Bolt URI.")
+    @click.option("--user", envvar="NEO4J_USER", default=defaults.user, show_default=True, help="Neo4j user.")
+    @click.option(
+        "--password",
+        envvar="NEO4J_PASSWORD",
+        help="Neo4j password. [default: for the local server, the one `atlas db start` keeps in HOME/password]",
+    )
+    @click.option(
+        "--database", envvar="NEO4J_DATABASE", default=defaults.database, show_default=True, help="Neo4j database."
+    )
+    @home_option
+    @functools.wraps(command)
+    def wrapper(*args, uri, user, password, database, home, **kwargs):
+        from atlas.api import Atlas, connection_settings
+
+        with Atlas(settings=connection_settings(uri, user, password, database, home)) as atlas:
+            return command(*args, atlas=atlas, **kwargs)
+
+    return wrapper
+
+
+def analysis_options(command):
+    """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (load and analyse)."""
+    command = click.option("--epochs", default=EPOCHS, show_default=True, type=int, help="UMAP layout epochs.")(command)
+    command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(command)
+    return click.option(
+        "--resolution", default=RESOLUTION, show_default=True, type=float,
+        help="Leiden resolution: higher gives more, smaller communities.",
+    )(command)
+
+
+def model_option(command):
+    return click.option(
+        "--model", "-m", envvar="ATLAS_MODEL", default=DEFAULT_MODEL, show_default=True, help="Stored model name."
+    )(command)
+
+
+def quiet_option(command):
+    return click.option("--quiet", "-q", is_flag=True, help="No progress output.")(command)
+
+
+def offline_option(command):
+    return click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")(
+        command
+    )
+
+
+def json_option(help: str = "Print JSON."):
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def k_option(default: int | None, help: str):
+    return click.option("--k", "k", default=default, show_default=default is not None, type=int, help=help)
+
+
+def collapse_option(help: str = "Draw each variant group as one node."):
+    return click.option("--collapse-variants", is_flag=True, help=help)
+
+
+def export_options(command):
+    """``--format`` and ``-o``, shared by prompt, atlas and export."""
+    command = click.option(
+        "-o", "--output", default="-", show_default=True,
+        help="File to write; - for stdout. csv writes NAME.nodes.csv and NAME.edges.csv.",
+    )(command)
+    return click.option(
+        "--format", "fmt", type=click.Choice(["table", *EXPORT_FORMATS]), default="table", show_default=True
+    )(command)

@@ -1,0 +1,428 @@
+"""What :class:`atlas.Atlas` returns: small typed results that print as the CLI prints them, convert and save.
+
+Every result has ``to_dict()`` (plain JSON-ready data, what the CLI's ``--json`` prints) and
+``to_json()``. Tables (neighbours, tokens, hubs, models, a variant group) have ``to_pandas()``
+(pandas is optional) and print as aligned text; a :class:`Graph` converts with
+``to_networkx()`` and saves in every export format; a :class:`Map` saves as the offline page
+or parquet. Token text is shown escaped, as on the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.core.token_text import aligned_table, escape_controls, terminal_text
+from atlas.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from atlas.core.vocabulary_map import VocabularyMap
+
+Column = tuple[str, Callable[[dict], Any]]  # (header, cell of a row)
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+class Record:
+    """A result that converts to plain data: ``to_dict()`` and ``to_json()``."""
+
+    def to_dict(self) -> Any:
+        return asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
+
+
+class Table(Record):
+    """Rows of dicts with a title; prints as an aligned table, converts to a list, JSON or a DataFrame."""
+
+    rows: list[dict]
+
+    def title(self) -> str:
+        raise NotImplementedError
+
+    def columns(self) -> list[Column]:
+        raise NotImplementedError
+
+    def text_rows(self) -> list[list[str]]:
+        """The table's cells as text, escaped for a terminal."""
+        return [[str(cell(row)) for _, cell in self.columns()] for row in self.rows]
+
+    def headers(self) -> list[str]:
+        return [header for header, _ in self.columns()]
+
+    def to_dict(self) -> Any:
+        return [dict(row) for row in self.rows]
+
+    def to_pandas(self):
+        """The rows as a pandas DataFrame (needs pandas: ``pip install pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.rows[index]
+
+    def __str__(self) -> str:
+        return "\n".join([self.title(), *aligned_table(self.headers(), self.text_rows())])
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+@dataclass(repr=False)
+class Neighbours(Table):
+    """A token's stored nearest tokens, best first: rows ``{id, text, score, rank, community}``."""
+
+    model: str
+    token: dict  # {id, text}
+    rows: list[dict]
+    analysed: bool  # the model has an analysis: rows name each token's community
+
+    def title(self) -> str:
+        return f"nearest tokens of {terminal_text(self.token['text'])} (id {self.token['id']}) in {self.model}:"
+
+    def columns(self) -> list[Column]:
+        columns: list[Column] = [
+            ("rank", lambda r: r["rank"]),
+            ("id", lambda r: r["id"]),
+            ("score", lambda r: f"{r['score']:.4f}"),
+            ("token", lambda r: terminal_text(r["text"])),
+        ]
+        if self.analysed:
+            columns.append(("community", lambda r: terminal_text(r["community"] or "-")))
+        return columns
+
+    def texts(self) -> list[str]:
+        """The neighbours' token texts, best first."""
+        return [r["text"] for r in self.rows]
+
+
+@dataclass(repr=False)
+class Models(Table):
+    """The stored models: rows ``{model: {name, status, k, ...}, tokens, edges, variants}``; ``problems`` after verify."""
+
+    rows: list[dict]
+    problems: dict[str, list[str]] | None = None  # model name -> what is wrong (empty: consistent); None: not verified
+
+    def title(self) -> str:
+        return f"{len(self.rows)} stored models:"
+
+    def columns(self) -> list[Column]:
+        return [
+            ("name", lambda m: m["model"]["name"]),
+            ("status", lambda m: m["model"].get("status")),
+            ("tokens", lambda m: f"{m['tokens']:,}"),
+            ("edges", lambda m: f"{m['edges']:,}"),
+            ("k", lambda m: m["model"].get("k")),
+            ("dim", lambda m: m["model"].get("dim")),
+            ("dtype", lambda m: m["model"].get("dtype")),
+            ("variant groups", lambda m: f"{m['variants']:,}"),
+            ("analysis", lambda m: m["model"].get("analysis") or "-"),
+            ("communities", lambda m: _count(m["model"].get("communities"))),
+            ("hub skew", lambda m: _figure(m["model"].get("cited_skewness"))),
+            ("source", lambda m: m["model"].get("source")),
+        ]
+
+    def names(self) -> list[str]:
+        return [m["model"]["name"] for m in self.rows]
+
+    def to_dict(self) -> Any:
+        return [
+            {**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]}
+            | ({"problems": self.problems[r["model"]["name"]]} if self.problems is not None else {})
+            for r in self.rows
+            if self.problems is None or r["model"]["name"] in self.problems
+        ]
+
+    def inconsistent(self) -> list[str]:
+        """The verified models with problems."""
+        return [name for name, found in (self.problems or {}).items() if found]
+
+
+@dataclass(repr=False)
+class VariantGroup(Table):
+    """The tokens of one variant group (``list``, `` list``, ``List``, ``_list``): rows ``{id, text, raw}``."""
+
+    model: str
+    key: str
+    rows: list[dict]
+
+    def title(self) -> str:
+        return f"variant group {terminal_text(self.key)} of {self.model}: {len(self.rows)} tokens"
+
+    def columns(self) -> list[Column]:
+        return [
+            ("id", lambda t: t["id"]),
+            ("token", lambda t: terminal_text(t["text"])),
+            ("raw", lambda t: terminal_text(t["raw"])),
+        ]
+
+    def to_dict(self) -> Any:
+        return {"key": self.key, "tokens": [dict(t) for t in self.rows]}
+
+
+@dataclass(repr=False)
+class TokenTable(Table):
+    """The token table of a text: rows ``{position, id, token, first, last}`` (the row's first and last components)."""
+
+    model: str
+    text: str
+    dim: int
+    rows: list[dict]
+
+    def title(self) -> str:
+        return f"{len(self.rows)} tokens of {terminal_text(self.text)} in {self.model} ({self.dim} dimensions):"
+
+    def columns(self) -> list[Column]:
+        def vector(r: dict) -> str:
+            return ", ".join(f"{x:.6f}" for x in r["first"]) + " ... " + ", ".join(f"{x:.6f}" for x in r["last"])
+
+        return [
+            ("position", lambda r: r["position"]),
+            ("id", lambda r: r["id"]),
+            ("token", lambda r: terminal_text(r["token"])),
+            (f"embedding vector ({self.dim} dimensions)", vector),
+        ]
+
+    def ids(self) -> list[int]:
+        return [r["id"] for r in self.rows]
+
+
+@dataclass(repr=False)
+class Hubs(Table):
+    """The most-cited tokens of an analysed model: rows ``{cited, id, text, label}``."""
+
+    model: str
+    k: int
+    skewness: float | None  # of the in-degree distribution
+    rows: list[dict]
+
+    def title(self) -> str:
+        return (
+            f"the {len(self.rows)} most-cited tokens of {self.model} (k={self.k}; "
+            f"in-degree skewness {_figure(self.skewness)}):"
+        )
+
+    def columns(self) -> list[Column]:
+        return [
+            ("cited", lambda r: f"{r['cited']:,}"),
+            ("id", lambda r: r["id"]),
+            ("token", lambda r: terminal_text(r["text"])),
+            ("community", lambda r: terminal_text(r["label"] or "-")),
+        ]
+
+
+@dataclass(repr=False)
+class Graph(Record):
+    """A subgraph (prompt, atlas, named view, expression): token nodes and scored SIMILAR_TO edges.
+
+    ``missing`` lists the words of an atlas that are not single tokens; ``saved`` is the
+    Browser query of a saved prompt.
+    """
+
+    subgraph: Subgraph
+    missing: list[str] = field(default_factory=list)
+    saved: str | None = None
+
+    @property
+    def model(self) -> str:
+        return self.subgraph.model
+
+    @property
+    def title(self) -> str:
+        return self.subgraph.title
+
+    @property
+    def nodes(self) -> list[Node]:
+        return self.subgraph.nodes
+
+    @property
+    def edges(self) -> list[Edge]:
+        return self.subgraph.edges
+
+    def render(self, format: str) -> dict[str, str]:
+        """The export's text: ``{"": text}``, or for csv ``{"nodes": ..., "edges": ...}``."""
+        from atlas.pages.export import render
+
+        return render(self.subgraph, format)
+
+    def save(self, path: str, format: str = "html", stdout=None) -> list[str]:
+        """Write the graph as ``html``, ``graphml``, ``json``, ``csv`` or ``cypher`` to ``path`` (``-``: ``stdout``).
+
+        Returns the files written (csv writes PATH.nodes.csv and PATH.edges.csv).
+        """
+        from atlas.pages.export import write
+
+        return write(self.subgraph, format, path, stdout=stdout)
+
+    def to_dict(self) -> Any:
+        """The JSON export as data: ``{model, title, nodes, edges}``."""
+        return json.loads(self.render("json")[""])
+
+    def to_networkx(self):
+        """A ``networkx.DiGraph``: nodes by token id with their fields, edges with ``score`` and ``rank``."""
+        try:
+            import networkx as nx
+        except ImportError:
+            raise InvalidArgument("to_networkx() needs networkx; install it with `pip install networkx`") from None
+        graph = nx.DiGraph(model=self.model, title=self.title)
+        for node in self.nodes:
+            graph.add_node(node.id, **{k: v for k, v in asdict(node).items() if k != "id"})
+        for edge in self.edges:
+            graph.add_edge(edge.source, edge.target, score=edge.score, rank=edge.rank)
+        return graph
+
+    def table_rows(self) -> list[list[str]]:
+        """Each edge as ``[source, rank, score, target]`` text, escaped for a terminal."""
+        texts = {n.id: n.text for n in self.nodes}
+        return [
+            [terminal_text(texts[e.source]), str(e.rank), f"{e.score:.4f}", terminal_text(texts[e.target])]
+            for e in self.edges
+        ]
+
+    def summary(self) -> str:
+        return f"{escape_controls(self.title)}: {len(self.nodes)} tokens, {len(self.edges)} edges"
+
+    def __repr__(self) -> str:
+        return "\n".join([self.summary(), *aligned_table(["source", "rank", "score", "target"], self.table_rows())])
+
+
+@dataclass(repr=False)
+class Nearest(Table):
+    """The tokens nearest to an expression (``king - man + woman``): rows ``{rank, id, text, score}``, best first.
+
+    ``operands`` are the expression's terms with the tokens they stand for; ``left_out``
+    the operands' token ids left out of the answer; ``graph`` the answer as a subgraph
+    when it was asked for.
+    """
+
+    model: str
+    expression: str
+    operands: list[dict]  # [{text, weight, quoted, tokens: [{id, text}]}]
+    left_out: list[int]
+    rows: list[dict]
+    compared: int  # matrix rows scored
+    seconds: float
+    graph: Graph | None = None
+
+    def title(self) -> str:
+        operands = ", ".join(terminal_text(t["text"]) for o in self.operands for t in o["tokens"])
+        kept = (
+            f"the operands ({operands}) are left out, --keep-operands keeps them"
+            if self.left_out
+            else f"the operands ({operands}) are kept"
+        )
+        return (
+            f"nearest tokens to {terminal_text(self.expression)} in {self.model} "
+            f"({self.compared:,} rows compared in {self.seconds:.2f} s; {kept}):"
+        )
+
+    def columns(self) -> list[Column]:
+        return [
+            ("rank", lambda r: r["rank"]),
+            ("id", lambda r: r["id"]),
+            ("score", lambda r: f"{r['score']:.4f}"),
+            ("token", lambda r: terminal_text(r["text"])),
+        ]
+
+    def texts(self) -> list[str]:
+        return [r["text"] for r in self.rows]
+
+    def to_dict(self) -> Any:
+        return {
+            "model": self.model,
+            "expression": self.expression,
+            "operands": self.operands,
+            "left_out": self.left_out,
+            "neighbours": [dict(r) for r in self.rows],
+        }
+
+
+@dataclass(repr=False)
+class Map(Record):
+    """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours."""
+
+    map: VocabularyMap
+
+    def render(self, format: str = "html") -> bytes:
+        """The offline page (``html``) or the parquet file for embedding-atlas (``parquet``), as bytes."""
+        from atlas.pages.map_page import render
+
+        return render(self.map, format)
+
+    def save(self, path: str, format: str = "html") -> int:
+        """Write the map to ``path`` (``-``: stdout); returns the bytes written."""
+        from atlas.files.output import write_output
+
+        data = self.render(format)
+        write_output(path, data)
+        return len(data)
+
+    def to_dict(self) -> Any:
+        vmap = self.map
+        return {
+            "model": vmap.model,
+            "tokens": [
+                {"id": int(i), "text": t, "x": float(x), "y": float(y), "community": int(c), "cited": int(n)}
+                for i, t, x, y, c, n in zip(vmap.ids, vmap.text, vmap.x, vmap.y, vmap.community, vmap.cited)
+            ],
+            "communities": [asdict(c) for c in vmap.communities],
+        }
+
+    def to_pandas(self):
+        """One row per token: id, text, x, y, community, cited (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(self.to_dict()["tokens"])
+
+    def __len__(self) -> int:
+        return len(self.map.ids)
+
+    def __repr__(self) -> str:
+        return f"map of {self.map.model}: {len(self):,} tokens, {len(self.map.communities):,} communities"
+
+
+@dataclass(repr=False)
+class Loaded(Record):
+    """What a load did (``report``), and where to look at it: the Browser's address and a query to paste there."""
+
+    report: Any  # atlas.loaders.pipeline.LoadReport
+    browser_url: str | None
+    browser_query: str
+
+    def __repr__(self) -> str:
+        r = self.report
+        return f"stored {r.name!r}: {r.tokens:,} tokens, {r.edges:,} SIMILAR_TO edges in {r.seconds:.1f} s"
+
+
+@dataclass(repr=False)
+class Deleted(Record):
+    """A deleted model: its name and how many nodes went."""
+
+    name: str
+    nodes: int
+    seconds: float
+
+    def __repr__(self) -> str:
+        return f"deleted {self.name!r}: {self.nodes:,} nodes in {self.seconds:.1f} s"
+
