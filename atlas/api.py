@@ -82,8 +82,8 @@ class Atlas:
 
     ``Atlas()`` connects the way the ``atlas`` command does (see :func:`connection_settings`);
     give ``uri``, ``user``, ``password``, ``database`` or ``home`` to override, or ``settings``.
-    The connection opens on first use; ``close()`` (or a ``with`` block) ends it. ``model``
-    defaults to the bundled all-MiniLM-L6-v2 everywhere.
+    The connection opens on first use; ``close()`` (or a ``with`` block) ends it. Methods
+    work on ``model`` unless told another: by default the bundled all-MiniLM-L6-v2.
 
     >>> atlas = Atlas(uri="bolt://127.0.0.1:1", password="not used")
     >>> atlas.settings.uri
@@ -99,9 +99,11 @@ class Atlas:
         database: str | None = None,
         home: str | Path | None = None,
         *,
+        model: str | None = None,
         settings: Settings | None = None,
     ):
         self.settings = settings or connection_settings(uri, user, password, database, home)
+        self.default_model = model or DEFAULT_MODEL
         self._store: Store | None = None
 
     @property
@@ -160,6 +162,12 @@ class Atlas:
         ``on_progress(stage, done, total)`` follows each stage; ``on_note`` hears what is
         loaded, ``on_warning`` what is left out. Rerunning a complete load does nothing;
         rerunning an interrupted one finishes it.
+
+        >>> loaded = atlas.load(name=model, analyse=False)  # stored already: nothing to do
+        >>> loaded.report.skipped, loaded.report.tokens
+        (True, 30522)
+        >>> print(loaded.browser_query)  # doctest: +ELLIPSIS
+        MATCH (t:Token {model: '...', text: 'cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n
         """
         from atlas.core.topk import block_rows_for_memory
         from atlas.core.units import parse_bytes
@@ -201,7 +209,7 @@ class Atlas:
 
     def analyse(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         resolution: float = RESOLUTION,
         seed: int = 0,
@@ -212,19 +220,32 @@ class Atlas:
 
         Communities are Leiden's on the exact graph, weighted by cosine; every token gets
         ``community``, ``cited`` (its in-degree) and ``x``, ``y``; every edge ``mutual``.
+
+        >>> report = atlas.analyse(seed=0)
+        >>> report.tokens, report.communities > 300, 0 < report.modularity < 1
+        (30522, True, True)
         """
+        model = model or self.default_model
         from atlas.loaders.analyse import analyse_stored
 
         return analyse_stored(self.store, model, resolution, seed, epochs, on_progress=on_progress)
 
-    def model(self, name: str = DEFAULT_MODEL, *, allow_incomplete: bool = False) -> dict:
-        """A stored model's properties (name, status, k, dim, source, analysis, ...); ModelNotLoaded when missing."""
-        return self.store.require_model(name, allow_incomplete=allow_incomplete)
+    def model(self, name: str | None = None, *, allow_incomplete: bool = False) -> dict:
+        """A stored model's properties (name, status, k, dim, source, analysis, ...); ModelNotLoaded when missing.
+
+        >>> atlas.model()["k"], atlas.model()["status"]
+        (20, 'complete')
+        """
+        return self.store.require_model(name or self.default_model, allow_incomplete=allow_incomplete)
 
     def models(self, *, verify: bool = False) -> Models:
         """The stored models with their counts; ``verify`` checks each graph against what its load promised.
 
         A model deleted while they are verified is left out.
+
+        >>> found = atlas.models(verify=True)
+        >>> model in found.names(), found.problems[model]
+        (True, [])
         """
         from atlas.errors import ModelNotLoaded
         from atlas.graph.verify import problems
@@ -246,6 +267,10 @@ class Atlas:
 
         Takes the model's lease, so a model that a load or analysis is writing is refused;
         an interrupted delete leaves the model ``deleting`` and a rerun finishes it.
+
+        >>> atlas.delete("no such model")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        atlas.errors.ModelNotLoaded: model 'no such model' is not loaded (loaded: ...); load it with `atlas load`
         """
         from atlas.graph.lease import Lease
 
@@ -260,7 +285,7 @@ class Atlas:
 
     def vectors(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         replace: bool = False,
         offline: bool = False,
@@ -269,7 +294,12 @@ class Atlas:
         """Store each token's unit embedding as ``embedding`` with a vector index (cosine) on the model's tokens.
 
         The rows come from the model's recorded source. The index is approximate; :meth:`near` is exact.
+
+        >>> report = atlas.vectors()
+        >>> report.stored, report.index == atlas.model()["vector_index"]
+        (30522, True)
         """
+        model = model or self.default_model
         from atlas.graph.vectors import store_vectors_from_source
 
         props = self.store.require_model(model)
@@ -277,7 +307,11 @@ class Atlas:
             return store_vectors_from_source(self.store, model, offline=offline, replace=replace, on_progress=on_progress)
 
     def vectors_query(self, model: str, index: str) -> str:
-        """A Browser line that asks the vector index ``index`` of ``model`` for the nearest tokens of cat."""
+        """A Browser line that asks the vector index ``index`` of ``model`` for the nearest tokens of cat.
+
+        >>> print(atlas.vectors_query(model, atlas.model()["vector_index"]))  # doctest: +ELLIPSIS
+        MATCH (t:Token {model: '...', text: 'cat'}) CALL db.index.vector.queryNodes(...
+        """
         from atlas.graph.queries import browser_line
         from atlas.views.lookup import word_texts
 
@@ -288,7 +322,7 @@ class Atlas:
     def neighbours(
         self,
         token: str | int,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         k: int | None = None,
         by_id: bool = False,
@@ -298,7 +332,13 @@ class Atlas:
 
         ``k`` defaults to all stored (the model's k); ``collapse_variants`` hides the token's
         own variants and shows one token per variant group.
+
+        >>> atlas.neighbours("cat", k=3).texts()
+        ['cats', 'kitten', 'kitty']
+        >>> round(atlas.neighbours("cat", k=1)[0]["score"], 4)
+        0.8153
         """
+        model = model or self.default_model
         from atlas.views.lookup import find_token, find_token_by_id
         from atlas.views.stored_neighbours import neighbours
 
@@ -308,15 +348,25 @@ class Atlas:
         rows = neighbours(store, model, found["id"], props["k"] if k is None else k, collapse_variants=collapse_variants)
         return Neighbours(model, found, rows, props.get("analysis") == "complete")
 
-    def variants(self, word: str, model: str = DEFAULT_MODEL) -> VariantGroup:
-        """The variant group of ``word``: "list", " list", "List", "_list" and "##list" are one word."""
+    def variants(self, word: str, model: str | None = None) -> VariantGroup:
+        """The variant group of ``word``: "list", " list", "List", "_list" and "##list" are one word.
+
+        >>> atlas.variants("list").to_dict()
+        {'key': 'list', 'tokens': [{'id': 2862, 'text': 'list', 'raw': 'list'}, {'id': 9863, 'text': '##list', 'raw': '##list'}]}
+        """
+        model = model or self.default_model
         from atlas.views.lookup import variant_group
 
         group = variant_group(self.store, model, word)
         return VariantGroup(model, group["key"], group["tokens"])
 
-    def rebuild_variants(self, model: str = DEFAULT_MODEL) -> int:
-        """Recompute the model's variant groups from its stored tokens; returns how many tokens are in groups."""
+    def rebuild_variants(self, model: str | None = None) -> int:
+        """Recompute the model's variant groups from its stored tokens; returns how many tokens are in groups.
+
+        >>> atlas.rebuild_variants()
+        30517
+        """
+        model = model or self.default_model
         from atlas.graph.writes import rebuild_variants
 
         return rebuild_variants(self.store, model)
@@ -324,7 +374,7 @@ class Atlas:
     def tokens(
         self,
         text: str,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         special: bool = False,
         components: int = 3,
@@ -333,7 +383,11 @@ class Atlas:
         """The token table of ``text``: position, id, token and the first and last ``components`` of each row.
 
         ``special`` adds the model's special tokens, as the model would see them.
+
+        >>> atlas.tokens("HTML coders are not considered programmers").ids()
+        [16129, 3642, 2869, 2024, 2025, 2641, 28547]
         """
+        model = model or self.default_model
         from atlas.core.prompt_tokens import token_table, tokenize
         from atlas.files.model_files import read_rows
 
@@ -347,7 +401,7 @@ class Atlas:
     def prompt(
         self,
         text: str,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         k: int = 20,
         special: bool = False,
@@ -359,7 +413,12 @@ class Atlas:
 
         ``save`` stores the prompt as ``(:Prompt)-[:HAS_TOKEN]->(:Token)``; the result's
         ``saved`` is then the query that shows it in Neo4j Browser.
+
+        >>> graph = atlas.prompt("the cat sat", k=3)
+        >>> len(graph.nodes), len(graph.edges), sorted(n.text for n in graph.nodes if n.seed)
+        (12, 36, ['cat', 'sat', 'the'])
         """
+        model = model or self.default_model
         from atlas.core.prompt_tokens import tokenize
         from atlas.graph.writes import save_prompt
         from atlas.views.neighbourhoods import prompt_subgraph
@@ -372,7 +431,7 @@ class Atlas:
 
     def sample(
         self,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         words: int | Sequence[str] = 50,
         seed: int = 0,
@@ -383,7 +442,13 @@ class Atlas:
 
         The same seed gives the same atlas. Given words that are not single tokens are
         left out and listed in the result's ``missing``.
+
+        >>> atlas.sample(words=5, seed=7, k=3).summary()
+        'atlas of 5 random words (seed 7), k=3: 20 tokens, 42 edges'
+        >>> atlas.sample(words=["cat", "dog", "qqqzzzx"], k=3).missing
+        ['qqqzzzx']
         """
+        model = model or self.default_model
         from atlas.views.neighbourhoods import atlas_subgraph
 
         given = None if isinstance(words, int) else list(words)
@@ -392,7 +457,11 @@ class Atlas:
         return Graph(subgraph, missing=list(missing))
 
     def export(self, view: str, params: dict[str, Any] | None = None) -> Graph:
-        """The subgraph of the named view ``cypher/view_<view>.cypher`` with its parameters (see :meth:`views`)."""
+        """The subgraph of the named view ``cypher/view_<view>.cypher`` with its parameters (see :meth:`views`).
+
+        >>> atlas.export("neighbourhood", {"model": model, "text": "cat", "k": 3}).summary()
+        "view_neighbourhood text='cat', k=3: 4 tokens, 12 edges"
+        """
         from atlas.views.named import query_subgraph
 
         return Graph(query_subgraph(self.store, view, dict(params or {})))
@@ -411,7 +480,7 @@ class Atlas:
     def near(
         self,
         expression: str,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         *,
         k: int = 10,
         keep_operands: bool = False,
@@ -423,7 +492,11 @@ class Atlas:
         Operands are words or texts in double quotes, each with an optional weight
         (``0.5*paris``), joined by + and -. The operands' own tokens are left out unless
         ``keep_operands``; ``graph`` also returns the answer as a subgraph.
+
+        >>> atlas.near("king - man + woman", k=3).texts()
+        ['queen', 'kings', 'monarch']
         """
+        model = model or self.default_model
         from atlas.views.expression import near_subgraph, nearest_to
 
         store = self.store
@@ -443,8 +516,13 @@ class Atlas:
         )
 
     # -- the whole vocabulary -------------------------------------------------------------------
-    def hubs(self, model: str = DEFAULT_MODEL, *, limit: int = 20, special: bool = False) -> Hubs:
-        """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph)."""
+    def hubs(self, model: str | None = None, *, limit: int = 20, special: bool = False) -> Hubs:
+        """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph).
+
+        >>> atlas.hubs(limit=1)[0]["text"], atlas.hubs(limit=1)[0]["cited"]
+        ('##？', 461)
+        """
+        model = model or self.default_model
         props = self.store.require_model(model)
         if props.get("analysis") != "complete":
             raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
@@ -453,8 +531,14 @@ class Atlas:
         rows = self.store.read("hubs", model=model, limit=limit, skip_special=not special)
         return Hubs(model, int(props["k"]), props.get("cited_skewness"), rows)
 
-    def map(self, model: str = DEFAULT_MODEL, *, on_progress: StageProgress | None = None) -> Map:
-        """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page."""
+    def map(self, model: str | None = None, *, on_progress: StageProgress | None = None) -> Map:
+        """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page.
+
+        >>> vocabulary = atlas.map()
+        >>> len(vocabulary), vocabulary.save(str(folder / "map.html")) > 2**20
+        (30522, True)
+        """
+        model = model or self.default_model
         from atlas.views.vocabulary import read_map
 
         progress = on_progress or (lambda stage, done, total: None)
@@ -463,7 +547,11 @@ class Atlas:
         return Map(read_map(self.store, model, done=lambda n: progress("read", n, total)))
 
     def browser_url(self) -> str | None:
-        """Neo4j Browser's address on the server, or None when it serves none."""
+        """Neo4j Browser's address on the server, or None when it serves none.
+
+        >>> atlas.browser_url().endswith("/browser/")
+        True
+        """
         return self.store.browser_url()
 
     # -- helpers ------------------------------------------------------------------------------

@@ -38,7 +38,11 @@ class Record:
         return asdict(self)  # type: ignore[call-overload]
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``)."""
+        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``).
+
+        >>> print(atlas.variants("list").to_json(indent=None))
+        {"key": "list", "tokens": [{"id": 2862, "text": "list", "raw": "list"}, {"id": 9863, "text": "##list", "raw": "##list"}]}
+        """
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
@@ -64,7 +68,11 @@ class Table(Record):
         return [dict(row) for row in self.rows]
 
     def to_pandas(self):
-        """The rows as a pandas DataFrame (needs pandas: ``pip install pandas``)."""
+        """The rows as a pandas DataFrame (needs pandas: ``pip install pandas``).
+
+        >>> atlas.neighbours("cat", k=3).to_pandas()[["rank", "text"]].values.tolist()
+        [[1, 'cats'], [2, 'kitten'], [3, 'kitty']]
+        """
         try:
             import pandas as pd
         except ImportError:
@@ -268,17 +276,33 @@ class Graph(Record):
         """Write the graph as ``html``, ``graphml``, ``json``, ``csv`` or ``cypher`` to ``path`` (``-``: ``stdout``).
 
         Returns the files written (csv writes PATH.nodes.csv and PATH.edges.csv).
+
+        >>> graph = atlas.prompt("the cat sat", k=3)
+        >>> graph.save(str(folder / "prompt.graphml"), "graphml") == [str(folder / "prompt.graphml")]
+        True
+        >>> [p.name for p in sorted(folder.glob("prompt.*"))]
+        ['prompt.graphml']
         """
         from atlas.pages.export import write
 
         return write(self.subgraph, format, path, stdout=stdout)
 
     def to_dict(self) -> Any:
-        """The JSON export as data: ``{model, title, nodes, edges}``."""
+        """The JSON export as data, in networkx's node-link form: ``{directed, multigraph, graph, nodes, links}``.
+
+        >>> data = atlas.near("king - man + woman", k=3, graph=True).graph.to_dict()
+        >>> sorted(data), len(data["nodes"])
+        (['directed', 'graph', 'links', 'multigraph', 'nodes'], 4)
+        """
         return json.loads(self.render("json")[""])
 
     def to_networkx(self):
-        """A ``networkx.DiGraph``: nodes by token id with their fields, edges with ``score`` and ``rank``."""
+        """A ``networkx.DiGraph``: nodes by token id with their fields, edges with ``score`` and ``rank``.
+
+        >>> graph = atlas.prompt("the cat sat", k=3).to_networkx()
+        >>> graph.number_of_nodes(), graph.number_of_edges(), graph.nodes[4937]["text"]
+        (12, 36, 'cat')
+        """
         try:
             import networkx as nx
         except ImportError:
@@ -363,7 +387,11 @@ class Map(Record):
     map: VocabularyMap
 
     def render(self, format: str = "html") -> bytes:
-        """The offline page (``html``) or the parquet file for embedding-atlas (``parquet``), as bytes."""
+        """The offline page (``html``) or the parquet file for embedding-atlas (``parquet``), as bytes.
+
+        >>> atlas.map().render("parquet")[:4]
+        b'PAR1'
+        """
         from atlas.pages.map_page import render
 
         return render(self.map, format)

@@ -1,0 +1,116 @@
+"""atlas.Atlas, the library's face, against a real Neo4j.
+
+The examples in the docstrings of atlas.api and atlas.results run here, in order, on the
+whole bundled MiniLM loaded through the API under a fresh name (the examples say ``atlas``
+and ``model``; ``folder`` is a temporary folder). The rest checks what the API promises
+beyond them: every capability of the CLI is a method, and everything public is documented.
+"""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+import io
+import uuid
+
+import pytest
+
+import atlas
+import atlas.db
+from atlas import Atlas, api, results
+from atlas.cli import main
+
+# The order the examples run in: the load first (it stores the model without its analysis),
+# then the analysis, the reads, the map, the vectors, and the delete last.
+ORDER = [
+    "load", "analyse", "model", "models", "neighbours", "variants", "rebuild_variants", "tokens", "prompt",
+    "sample", "export", "views", "near", "hubs", "map", "browser_url", "vectors", "vectors_query", "delete",
+]
+
+
+@pytest.fixture(scope="module")
+def api_minilm(neo4j_settings, tmp_path_factory):
+    """The bundled MiniLM loaded through the API (k=20, no analysis yet) under a fresh name: (Atlas, name)."""
+    name = f"test-api-minilm-{uuid.uuid4().hex[:8]}"
+    with Atlas(settings=neo4j_settings, model=name) as face:
+        stages = []
+        loaded = face.load(name=name, analyse=False, on_progress=lambda stage, n, total: stages.append(stage))
+        assert loaded.report.tokens == 30522 and loaded.report.edges == 30522 * 20
+        assert {"neighbours", "tokens", "edges", "verify"} <= set(stages)
+        try:
+            yield face, name, tmp_path_factory.mktemp("api")
+        finally:
+            face.store.delete_model(name)
+
+
+def _examples(module) -> list[doctest.DocTest]:
+    return [t for t in doctest.DocTestFinder().find(module) if t.examples]
+
+
+def _position(test: doctest.DocTest) -> tuple[int, str]:
+    method = test.name.rsplit(".", 1)[-1]
+    return (ORDER.index(method) if test.name.startswith("atlas.api.Atlas.") and method in ORDER else len(ORDER) - 1, test.name)
+
+
+def test_the_docstring_examples_run_on_minilm(api_minilm):
+    face, name, folder = api_minilm
+    tests = sorted(_examples(api) + _examples(results), key=_position)
+    documented = {t.name.rsplit(".", 1)[-1] for t in tests if t.name.startswith("atlas.api.Atlas.")}
+    assert set(ORDER) <= documented, f"methods without a run example: {sorted(set(ORDER) - documented)}"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    report = io.StringIO()
+    for test in tests:
+        test.globs.update(atlas=face, model=name, folder=folder)
+        runner.run(test, out=report.write)
+    assert runner.failures == 0, report.getvalue()
+    assert runner.tries >= 50
+    assert face.store.model(name) is not None  # the delete example deletes nothing of the model's
+
+
+def test_every_command_is_a_method():
+    """Each command of the CLI has a method of Atlas (or a function of atlas.db) that does its work."""
+    methods = {
+        "load": Atlas.load, "neighbours": Atlas.neighbours, "models": Atlas.models, "delete": Atlas.delete,
+        "vectors": Atlas.vectors, "analyse": Atlas.analyse, "hubs": Atlas.hubs, "map": Atlas.map,
+        "variants": Atlas.variants, "tokens": Atlas.tokens, "prompt": Atlas.prompt, "atlas": Atlas.sample,
+        "near": Atlas.near, "export": Atlas.export, "db": atlas.db.start, "browser": atlas.db.serve_guide,
+    }
+    assert set(methods) == set(main.commands)
+    for command, method in methods.items():
+        assert method.__doc__ and len(inspect.getdoc(method)) > 40, command
+
+
+def test_everything_public_is_exported_and_documented():
+    for module in (atlas, atlas.db):
+        for name in module.__all__:
+            assert hasattr(module, name), name
+            if name != "__version__":
+                assert inspect.getdoc(getattr(module, name)), f"{module.__name__}.{name} has no docstring"
+    for name, member in inspect.getmembers(Atlas):
+        if not name.startswith("_") and callable(member):
+            assert inspect.getdoc(member), f"Atlas.{name} has no docstring"
+    assert "Atlas" in atlas.__all__ and "AtlasError" in atlas.__all__
+
+
+def test_help_of_atlas_documents_every_capability():
+    """``help(atlas.Atlas)`` lists every method with the first line of its docstring."""
+    import pydoc
+
+    text = pydoc.render_doc(Atlas, renderer=pydoc.plaintext)
+    for method in ORDER:
+        first = inspect.getdoc(getattr(Atlas, method)).splitlines()[0]
+        assert f"{method}(" in text and first in text, method
+
+
+def test_a_method_raises_the_error_the_cli_prints(api_minilm, run):
+    face, name, _ = api_minilm
+    with pytest.raises(atlas.TokenNotFound, match="is not in the vocabulary of") as raised:
+        face.neighbours("qqqzzzx")
+    result = run("neighbours", "qqqzzzx", "--model", name)
+    assert result.exit_code == 1 and result.stderr.strip() == f"Error: {raised.value}"
+
+
+def test_the_default_model_is_the_instances(neo4j_settings):
+    with Atlas(settings=neo4j_settings, model="no-such-model") as face:
+        with pytest.raises(atlas.ModelNotLoaded, match="^model 'no-such-model' is not loaded"):
+            face.neighbours("cat")
