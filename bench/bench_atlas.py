@@ -76,7 +76,7 @@ def main() -> None:
     from atlas.views.vocabulary import read_map
     from atlas.graph.store import Store
     from atlas.pages.map_page import render
-    from bench_settings import settings
+    from atlas import connection_settings as settings
     from atlas.loaders import load_embedding_table
     from atlas.loaders.analyse import analyse_stored
     from atlas.loaders.pipeline import AnalysisSettings, load

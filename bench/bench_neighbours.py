@@ -281,7 +281,7 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     from atlas.errors import AtlasError
     from atlas.files.model_files import default_source
     from atlas.graph.store import Store
-    from bench_settings import settings
+    from atlas import connection_settings as settings
     from atlas.loaders import load_embedding_table
     from atlas.loaders.pipeline import load
 

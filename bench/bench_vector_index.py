@@ -34,21 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from atlas.core.arithmetic import Term, describe  # noqa: E402
 from atlas.views.expression import nearest_to  # noqa: E402
 from atlas.core.recall import recall_at_k, without_self  # noqa: E402
-from atlas.settings import DEFAULT_MODEL, Settings  # noqa: E402
+from atlas import connection_settings  # noqa: E402
+from atlas.settings import DEFAULT_MODEL  # noqa: E402
 from atlas.graph.store import Store  # noqa: E402
 
 BATCH = 200  # tokens per batched index query
 SLOW = 5  # tokens for the exact scans
-
-
-def settings_from_env() -> Settings:
-    defaults = Settings()
-    return Settings(
-        os.environ.get("NEO4J_URI", defaults.uri),
-        os.environ.get("NEO4J_USER", defaults.user),
-        os.environ.get("NEO4J_PASSWORD", defaults.password),
-        os.environ.get("NEO4J_DATABASE", defaults.database),
-    )
 
 
 def exact_neighbours(store: Store, model: str, ids: np.ndarray, k: int) -> np.ndarray:
@@ -101,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     asks = [int(c) for c in args.candidates.split(",")]
     rng = np.random.default_rng(args.seed)
 
-    with Store(settings_from_env()) as store:
+    with Store(connection_settings()) as store:
         props = store.require_model(args.model)
         if props.get("vectors") != "complete":
             sys.exit(f"model {args.model!r} has no vectors; store them first with `atlas vectors --model {args.model}`")
