@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from atlas.core.records import Record
 from atlas.core.subgraph import Edge, Node, Subgraph
 from atlas.core.token_text import aligned_table, escape_controls, terminal_text
 from atlas.errors import InvalidArgument
@@ -29,21 +30,6 @@ def _figure(value: float | None) -> str:
 
 def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
-
-
-class Record:
-    """A result that converts to plain data: ``to_dict()`` and ``to_json()``."""
-
-    def to_dict(self) -> Any:
-        return asdict(self)  # type: ignore[call-overload]
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``).
-
-        >>> print(atlas.variants("list").to_json(indent=None))
-        {"key": "list", "tokens": [{"id": 2862, "text": "list", "raw": "list"}, {"id": 9863, "text": "##list", "raw": "##list"}]}
-        """
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)
 
 
 class Table(Record):
