@@ -171,12 +171,16 @@ def driver_log(ctx: click.Context, verbose: bool) -> None:
 @click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")
 @click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
 @click.option("--vectors", is_flag=True, help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).")
+@click.option(
+    "--allow-short-matrix", is_flag=True,
+    help="Load a matrix with fewer rows than the tokenizer has tokens, leaving out the tokens past its end.",
+)
 @analysis_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 @neo4j_options
 def load(
-    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors, resolution,
-    seed, epochs, quiet, settings,
+    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors,
+    allow_short_matrix, resolution, seed, epochs, quiet, settings,
 ):
     """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
@@ -194,7 +198,7 @@ def load(
     from atlas.graph.queries import browser_line
 
     with open_store(settings) as store:
-        table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
+        table = load_embedding_table(source or BUNDLED, name=name, offline=offline, allow_short_matrix=allow_short_matrix)
         if table.unmatched:
             say(
                 f"warning: the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
