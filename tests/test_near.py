@@ -201,3 +201,25 @@ def test_model_whose_source_is_gone(run, qwen_folder, model_name, tmp_path):
         f"Error: model {model_name!r} was loaded from {str(folder)!r}, which cannot be read now; put the model back "
         f"there, or load it again from where it is with `atlas load SOURCE --name {model_name} --replace`"
     )
+
+
+def test_suggestions_for_a_long_unknown_word_cost_one_statement(run, whole_minilm, monkeypatch):
+    """Close tokens are found in one statement however long the word: not two per letter dropped."""
+    from atlas.graph.store import Store
+
+    real, statements = Store.read, []
+
+    def counted(self, statement, /, **params):
+        statements.append(statement)
+        return real(self, statement, **params)
+
+    monkeypatch.setattr(Store, "read", counted)
+    line = error_line(run("near", "king - kingz", "--model", whole_minilm))
+    assert "close tokens: 'king', " in line
+    short = len(statements)
+    statements.clear()
+    word = "kingdom" + "x" * 293  # 300 characters
+    line = error_line(run("near", f"king - {word}", "--model", whole_minilm))
+    assert "close tokens: 'kingdom'" in line
+    assert len(statements) == short, statements
+    assert statements.count("token_suggestions") == 1, statements

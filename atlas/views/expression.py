@@ -133,11 +133,7 @@ def _resolve(store: Store, model: str, props: dict, terms: list[Term], offline: 
 
 def _unknown(store: Store, model: str, family: str, term: Term) -> str:
     """The message for a word that is no token, naming close tokens: those of ever shorter prefixes, down to three letters."""
-    stem = term.text
-    close = suggestions(store, model, family, stem)
-    while not close and len(stem.strip()) > 3:
-        stem = stem.strip()[:-1]
-        close = suggestions(store, model, family, stem)
+    close = suggestions(store, model, family, term.text, down_to=3)
     named = f"; close tokens: {', '.join(repr(t) for t in close[:SUGGESTIONS])}" if close else ""
     return (
         f"{term.text!r} at position {term.position} is not a token of {model}{named}; "
