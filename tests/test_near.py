@@ -25,6 +25,12 @@ def near_json(run, *args) -> dict:
 # --- MiniLM ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("expression", ["1e308*king - 1e308*man + 1e308*woman", "1e-320*king - 1e-320*man + 1e-320*woman"])
+def test_weights_of_any_finite_size_give_the_same_neighbours(run, whole_minilm, expression):
+    got = near_json(run, expression, "--model", whole_minilm, "--k", 3)
+    assert [n["text"] for n in got["neighbours"]] == ["queen", "kings", "monarch"]
+
+
 def test_king_minus_man_plus_woman_is_queen(run, whole_minilm):
     result = run("near", "king - man + woman", "--model", whole_minilm)
     assert result.exit_code == 0, result.stderr
@@ -130,6 +136,16 @@ def test_json_and_format_are_one_or_the_other(run, whole_minilm):
         ("", 'the expression is empty; write one like "king - man + woman"'),
         ("king - king", "the expression is the zero vector (its terms cancel out); it has no nearest tokens"),
         ("0*king", "the expression is the zero vector (its terms cancel out); it has no nearest tokens"),
+        (
+            "9" * 400 + "*king + woman",
+            "the weight 999999999999… of 'king' at position 402 is not a finite number (a float holds up to about "
+            "1.8e308); write a smaller weight",
+        ),
+        (
+            "woman + " + "9" * 400 + "*king",
+            "the weight 999999999999… of 'king' at position 410 is not a finite number (a float holds up to about "
+            "1.8e308); write a smaller weight",
+        ),
     ],
 )
 def test_errors_are_one_line(run, whole_minilm, expression, message):

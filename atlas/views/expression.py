@@ -143,8 +143,14 @@ def _unknown(store: Store, model: str, family: str, term: Term) -> str:
 
 def _operand_vector(operand: Operand, rows: np.ndarray, row_of: dict[int, int]) -> np.ndarray:
     """The operand's unit vector (d,): its token's unit row, or the normalised mean of its tokens' unit rows."""
+    own = rows[[row_of[t["id"]] for t in operand.tokens]]  # (m, d)
+    if not np.isfinite(own).all():
+        raise ExpressionError(
+            f"operand {operand.term.text!r} at position {operand.term.position} has an embedding row that is not a "
+            "finite number (NaN or infinity in the model's weights); leave it out"
+        )
     try:
-        return unit_mean(rows[[row_of[t["id"]] for t in operand.tokens]])
+        return unit_mean(own)
     except ExpressionError:
         texts = ", ".join(repr(t["text"]) for t in operand.tokens)
         raise ExpressionError(
