@@ -29,6 +29,12 @@ class AtlasGroup(click.Group):
         except AtlasError as exc:
             raise click.ClickException(str(exc)) from None
 
+    def resolve_command(self, ctx, args):
+        from atlas.cli.guard import guarded
+
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, guarded(command) if command is not None else None, rest
+
 
 def say(message: str, quiet: bool = False) -> None:
     """A message for the user, on stderr."""
