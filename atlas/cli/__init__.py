@@ -947,11 +947,12 @@ def export(name, params, fmt, output, settings):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to serve on.")
-def browser(host, port):
+@click.option("--allow-remote", is_flag=True, help="Serve on a --host that is not a loopback address.")
+def browser(host, port, allow_remote):
     """Serve the Neo4j Browser guide and stylesheet locally and print the lines to paste into Browser."""
     from atlas.server import guide as guide
 
-    server, urls = guide.serve(host, port)
+    server, urls = guide.serve(host, port, allow_remote=allow_remote)
     say("Paste into Neo4j Browser (http://127.0.0.1:7474/browser/):")
     click.echo(guide.style_line(urls.style))
     click.echo(guide.play_line(urls.guide))
