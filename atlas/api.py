@@ -149,6 +149,7 @@ class Atlas:
         seed: int = 0,
         epochs: int = EPOCHS,
         vectors: bool = False,
+        allow_short_matrix: bool = False,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
@@ -159,6 +160,8 @@ class Atlas:
         ``dtype="bfloat16"`` picks candidates at low precision and re-scores them in float32.
         ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
         ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
+        A matrix with fewer rows than the tokenizer has tokens is refused unless
+        ``allow_short_matrix``, which leaves those tokens out.
         ``on_progress(stage, done, total)`` follows each stage; ``on_note`` hears what is
         loaded, ``on_warning`` what is left out. Rerunning a complete load does nothing;
         rerunning an interrupted one finishes it.
@@ -181,7 +184,9 @@ class Atlas:
         note = on_note or (lambda message: None)
         warn = on_warning or (lambda message: None)
         store = self.store
-        table = load_embedding_table(source or BUNDLED, name=name, offline=offline)
+        table = load_embedding_table(
+            source or BUNDLED, name=name, offline=offline, allow_short_matrix=allow_short_matrix
+        )
         if table.unmatched:
             warn(
                 f"the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "

@@ -88,16 +88,17 @@ def new_password(folder: str | Path | None = None, current: str | None = None) -
     return local.change_password(home(folder), current)
 
 
-def serve_guide(host: str = "127.0.0.1", port: int = 8765):
+def serve_guide(host: str = "127.0.0.1", port: int = 8765, allow_remote: bool = False):
     """Serve the Neo4j Browser guide and stylesheet over HTTP on this machine: ``(server, urls)``.
 
     ``server.wait()`` serves until interrupted, ``server.stop()`` ends it; ``urls.guide``
     and ``urls.style`` are what :func:`play_line` and :func:`style_line` turn into lines to
-    paste into Neo4j Browser.
+    paste into Neo4j Browser. A ``host`` that is not a loopback address is refused unless
+    ``allow_remote``.
     """
     from atlas.server import guide
 
-    return guide.serve(host, port)
+    return guide.serve(host, port, allow_remote=allow_remote)
 
 
 def play_line(url: str) -> str:

@@ -9,6 +9,10 @@ class SourceNotFound(AtlasError):
     """The embedding source (model id or folder) cannot be found or read."""
 
 
+class EmbeddingsIncomplete(AtlasError):
+    """The model's weights hold no trained input embedding, or fewer rows than its tokenizer has tokens."""
+
+
 class TokenizerUnavailable(AtlasError):
     """The model's tokenizer cannot be loaded from its recorded source."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from atlas.errors import EmbeddingsIncomplete
 from atlas.files.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
 from atlas.settings import DEFAULT_MODEL
 from atlas.core.variants import detect_family, readable_text
@@ -25,11 +26,15 @@ def default_name(source: str) -> str:
     return path.name if path.is_dir() else source
 
 
-def load_embedding_table(source: str, name: str | None = None, offline: bool = False) -> EmbeddingTable:
+def load_embedding_table(
+    source: str, name: str | None = None, offline: bool = False, allow_short_matrix: bool = False
+) -> EmbeddingTable:
     """Read a model's input embeddings and the token string of every row.
 
-    Rows with no token in the tokenizer (padding past the vocabulary) are left out;
-    so are tokenizer ids past the end of the matrix (``unmatched`` counts them).
+    Rows with no token in the tokenizer (padding past the vocabulary) are left out.
+    A matrix with fewer rows than the tokenizer has tokens (most often weights of
+    another model) raises EmbeddingsIncomplete; with ``allow_short_matrix`` the tokens
+    past its end are left out instead (``unmatched`` counts them).
     """
     folder = resolve(source, offline, weights=True)
     if source != BUNDLED and Path(source).expanduser().is_dir():
@@ -42,6 +47,13 @@ def load_embedding_table(source: str, name: str | None = None, offline: bool = F
     specials.update(i for i, t in tokenizer.added_tokens_decoder.items() if t.special)
     pieces = tokenizer.convert_ids_to_tokens(list(range(matrix.shape[0])))
     ids = np.array([i for i, p in enumerate(pieces) if p is not None], dtype=np.int64)
+    unmatched = sum(1 for i in tokenizer.get_vocab().values() if i >= matrix.shape[0])
+    if unmatched and not allow_short_matrix:
+        raise EmbeddingsIncomplete(
+            f"the input embedding of {source} has {matrix.shape[0]:,} rows but its tokenizer has "
+            f"{len(ids) + unmatched:,} tokens: {unmatched:,} tokens have no vector (wrong weights for this tokenizer?); "
+            f"pass --allow-short-matrix to store only the {len(ids):,} tokens that have one"
+        )
     raw = [pieces[i] for i in ids]
     return EmbeddingTable(
         name=name or default_name(source),
@@ -54,5 +66,5 @@ def load_embedding_table(source: str, name: str | None = None, offline: bool = F
         family=family,
         matrix_rows=int(matrix.shape[0]),
         tensor=tensor,
-        unmatched=sum(1 for i in tokenizer.get_vocab().values() if i >= matrix.shape[0]),
+        unmatched=unmatched,
     )

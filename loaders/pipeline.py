@@ -123,9 +123,11 @@ def load(
                 )
 
         neighbours, scores = _compute(blocks, len(table), k, progress)  # (V, k) row numbers, (V, k) cosines
+        counts = (neighbours >= 0).sum(axis=1)  # (V,)
+        zero_ids = table.ids[counts == 0].tolist()  # zero-norm rows: no direction, no neighbours
         try:
             store.ensure_schema()
-            extra = {"embedding_tensor": table.tensor} if table.tensor else {}
+            extra = {"zero_ids": zero_ids} | ({"embedding_tensor": table.tensor} if table.tensor else {})
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)
@@ -146,9 +148,8 @@ def load(
                 lambda n: progress("edges", n, expected),
             )
             progress("verify", 0, 1)
-            counts = (neighbours >= 0).sum(axis=1)
-            per_token, zero_rows = int(counts.max(initial=0)), int((counts == 0).sum())
-            wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows)
+            per_token, zero_rows = int(counts.max(initial=0)), len(zero_ids)
+            wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows, zero_ids=zero_ids)
             if wrong or not lease.renew():  # a holder stalled past its lease may have been taken over
                 reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
                 raise ModelInconsistent(

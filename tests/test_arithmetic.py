@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -185,3 +186,49 @@ def test_ranked_breaks_ties_by_id_and_skips():
     assert ranked(scores, 3, skip=[2, 99, -1]).tolist() == [1, 4, 0]
     assert ranked(scores, 10).tolist() == [1, 2, 4, 0, 5]  # never the -inf row
     assert ranked(scores, 0).tolist() == []
+
+
+# --- weights in scientific notation, and weights a float cannot hold ---------------------------
+
+
+@pytest.mark.parametrize(
+    "expression, weight",
+    [("1e308*king", 1e308), ("1e-320*king", 1e-320), ("2.5E+3*king", 2500.0), ("-.5e1*king", -5.0), ("3e0 * king", 3.0)],
+)
+def test_weights_in_scientific_notation(expression, weight):
+    assert [(t.weight, t.text, t.quoted) for t in parse(expression)] == [(weight, "king", False)]
+
+
+def test_an_exponent_sign_is_not_an_operator():
+    assert [(t.weight, t.text) for t in parse("king - 1e-3*man + queen")] == [(1.0, "king"), (-1e-3, "man"), (1.0, "queen")]
+    assert [(t.weight, t.text) for t in parse("2e - man")] == [(1.0, "2e"), (-1.0, "man")]  # a word, then minus
+
+
+def test_a_weight_that_overflows_is_refused_naming_its_term():
+    nines = "9" * 400
+    with pytest.raises(ExpressionError) as refused:
+        parse(f"{nines}*king + woman")
+    assert str(refused.value) == (
+        "the weight 999999999999… of 'king' at position 402 is not a finite number (a float holds up to about 1.8e308); "
+        "write a smaller weight"
+    )
+
+
+@pytest.mark.parametrize("weights", [[1e-320], [1e308, 1e308], [1e-320, -1e-320 / 2]])
+def test_extreme_finite_weights_keep_their_direction(weights):
+    vectors = np.eye(2)[: len(weights)]  # (n, 2) unit rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        query = combine(weights, vectors)
+    scaled = np.array(weights + [0.0] * (2 - len(weights))) / max(abs(w) for w in weights)  # (2,)
+    expected = scaled / np.linalg.norm(scaled)
+    np.testing.assert_allclose(query, expected, rtol=1e-6)
+
+
+def test_a_non_finite_weight_or_vector_is_refused_not_warned():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ExpressionError, match="is not a finite number"):
+            combine([float("inf"), 1.0], np.eye(2))
+        with pytest.raises(ExpressionError, match="is not a finite number"):
+            combine([1.0, 1.0], np.array([[np.nan, 0.0], [0.0, 1.0]]))

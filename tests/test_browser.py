@@ -433,3 +433,21 @@ def test_mutual_pairs_come_once_each_and_both_ways(sample_model, neo4j_driver, n
     )[0]
     (share,) = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (:Token", "AS percent"), sample_model)
     assert (share["edges"], share["mutual"]) == (both["edges"], both["mutual"])  # the stored flags, brute force
+
+
+def test_a_host_that_is_not_loopback_is_refused_unless_allowed():
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+
+    result = CliRunner().invoke(main, ["browser", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Error: host 0.0.0.0 is not a loopback address: Neo4j Browser plays guides only from hosts its server allows "
+        "(the local one allows localhost and 127.0.0.1), and anyone on the network could fetch the files; "
+        "serve on 127.0.0.1, or pass --allow-remote to serve on it anyway"
+    ]
+    server, urls = browser.serve("0.0.0.0", 0, allow_remote=True)
+    server.stop()
+    server, urls = browser.serve("localhost", 0)
+    server.stop()

@@ -354,3 +354,17 @@ def test_a_routing_uri_reaches_the_same_server(run, loaded, neo4j_settings):
     result = run("neighbours", " list", "--model", loaded[0], "--json", env={"NEO4J_URI": routing})
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == json.loads(run("neighbours", " list", "--model", loaded[0], "--json").stdout)
+
+
+@pytest.mark.parametrize("scheme", ["neo4j+s", "bolt+s"])
+def test_tls_scheme_against_a_plain_server_names_the_mismatch(run, neo4j_settings, scheme):
+    from urllib.parse import urlsplit
+
+    plain = urlsplit(neo4j_settings.uri)
+    uri = f"{scheme}://{plain.hostname}:{plain.port}"
+    line = error_line(run("models", env={"NEO4J_URI": uri}))
+    assert line == (
+        f"Error: Neo4j at {uri} did not complete a TLS handshake: {scheme}:// asks for an encrypted connection and "
+        f"the server seems to speak plain Bolt; write {scheme.partition('+')[0]}:// if it has no TLS, "
+        "or enable TLS (server.bolt.tls_level) on the server"
+    )

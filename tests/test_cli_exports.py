@@ -111,3 +111,15 @@ def test_variants_command(run, model):
     assert group["key"] == "list" and {" list", "List"} <= {t["text"] for t in group["tokens"]}
     rebuilt = run("variants", "--rebuild", "list", "--model", model, "--json")
     assert rebuilt.exit_code == 0 and json.loads(rebuilt.stdout) == group
+
+
+@pytest.mark.parametrize("command", [["export", "--query", "neighbourhood"], ["prompt", "the cat"], ["near", "king"]])
+def test_table_format_with_an_output_file_is_refused(run, command, tmp_path):
+    out = tmp_path / "table.txt"
+    line = error_line(run(*command, "--format", "table", "-o", out))
+    assert line == (
+        f"Error: --format table is printed on the terminal, not written to {out}; "
+        "use --format csv or --format json to write a file"
+    )
+    assert not out.exists()
+    assert error_line(run(*command, "-o", "/dev/full")).startswith("Error: --format table is printed on the terminal")

@@ -37,7 +37,7 @@ def store(neo4j_settings):
 
 def graph_counts(store: Store, name: str) -> dict:
     model = store.model(name) or {}
-    edges = store.read("model_verify", model=name, per_token=K)[0]
+    edges = store.read("model_verify", model=name, per_token=K, zero_ids=None)[0]
     return {"status": model.get("status"), "tokens": edges["tokens"], "edges": edges["edges"], "wrong": edges["wrong"]}
 
 
@@ -69,7 +69,7 @@ def test_a_load_killed_with_sigkill_does_not_block_the_name(neo4j_settings, stor
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # until it holds the lease and has written some edges
         if store.read("lease_holder", model=model_name) and (store.model(model_name) or {}).get("status") == "loading":
-            if store.read("model_verify", model=model_name, per_token=K)[0]["edges"] > 0:
+            if store.read("model_verify", model=model_name, per_token=K, zero_ids=None)[0]["edges"] > 0:
                 break
         time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
@@ -204,3 +204,29 @@ def test_delete_waits_for_no_one_and_an_interrupted_one_is_finished(run, store, 
     )
     assert run("delete", model_name, "--yes", "--quiet").exit_code == 0
     assert store.model(model_name) is None
+
+
+def test_models_verify_finds_an_interrupted_load_missing_one_tokens_edges(run, store, model_name, qwen_folder, monkeypatch):
+    """A load that stopped before its last token's k edges: V*k - k edges, and --verify must not call that consistent."""
+    table = load_embedding_table(str(qwen_folder[0]), name=model_name)
+    real = pipeline.write_edge_batch
+    last = len(table) - 1
+    calls = []
+
+    def stops_before_the_last_token(store_, statement, params):
+        calls.append(1)
+        if len(calls) == len(table):
+            raise ConnectionResetError("the server went away")
+        return real(store_, statement, params)
+
+    monkeypatch.setattr(pipeline, "write_edge_batch", stops_before_the_last_token)
+    with pytest.raises(ConnectionResetError):
+        pipeline.load(store, table, K, batch_size=K)  # one source token per edge batch
+    assert graph_counts(store, model_name)["edges"] == len(table) * K - K
+    result = run("models", "--verify")
+    assert result.exit_code == 1
+    assert (
+        f"{model_name}: 1 tokens have no neighbours, 0 expected (zero-norm rows); token ids {table.ids[last]} are not "
+        "zero-norm rows; "
+        f"{len(table) * K - K:,} SIMILAR_TO edges, {len(table) * K:,} expected"
+    ) in result.stderr.splitlines()

@@ -25,6 +25,12 @@ def near_json(run, *args) -> dict:
 # --- MiniLM ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("expression", ["1e308*king - 1e308*man + 1e308*woman", "1e-320*king - 1e-320*man + 1e-320*woman"])
+def test_weights_of_any_finite_size_give_the_same_neighbours(run, whole_minilm, expression):
+    got = near_json(run, expression, "--model", whole_minilm, "--k", 3)
+    assert [n["text"] for n in got["neighbours"]] == ["queen", "kings", "monarch"]
+
+
 def test_king_minus_man_plus_woman_is_queen(run, whole_minilm):
     result = run("near", "king - man + woman", "--model", whole_minilm)
     assert result.exit_code == 0, result.stderr
@@ -130,6 +136,16 @@ def test_json_and_format_are_one_or_the_other(run, whole_minilm):
         ("", 'the expression is empty; write one like "king - man + woman"'),
         ("king - king", "the expression is the zero vector (its terms cancel out); it has no nearest tokens"),
         ("0*king", "the expression is the zero vector (its terms cancel out); it has no nearest tokens"),
+        (
+            "9" * 400 + "*king + woman",
+            "the weight 999999999999… of 'king' at position 402 is not a finite number (a float holds up to about "
+            "1.8e308); write a smaller weight",
+        ),
+        (
+            "woman + " + "9" * 400 + "*king",
+            "the weight 999999999999… of 'king' at position 410 is not a finite number (a float holds up to about "
+            "1.8e308); write a smaller weight",
+        ),
     ],
 )
 def test_errors_are_one_line(run, whole_minilm, expression, message):
@@ -201,3 +217,25 @@ def test_model_whose_source_is_gone(run, qwen_folder, model_name, tmp_path):
         f"Error: model {model_name!r} was loaded from {str(folder)!r}, which cannot be read now; put the model back "
         f"there, or load it again from where it is with `atlas load SOURCE --name {model_name} --replace`"
     )
+
+
+def test_suggestions_for_a_long_unknown_word_cost_one_statement(run, whole_minilm, monkeypatch):
+    """Close tokens are found in one statement however long the word: not two per letter dropped."""
+    from atlas.graph.store import Store
+
+    real, statements = Store.read, []
+
+    def counted(self, statement, /, **params):
+        statements.append(statement)
+        return real(self, statement, **params)
+
+    monkeypatch.setattr(Store, "read", counted)
+    line = error_line(run("near", "king - kingz", "--model", whole_minilm))
+    assert "close tokens: 'king', " in line
+    short = len(statements)
+    statements.clear()
+    word = "kingdom" + "x" * 293  # 300 characters
+    line = error_line(run("near", f"king - {word}", "--model", whole_minilm))
+    assert "close tokens: 'kingdom'" in line
+    assert len(statements) == short, statements
+    assert statements.count("token_suggestions") == 1, statements

@@ -236,3 +236,21 @@ def test_write_output_takes_dash_for_stdout_and_refuses_no_name(tmp_path):
     assert (tmp_path / "out.bin").read_bytes() == b"\x00"
     with pytest.raises(ExportError, match="^no output file given; name a file, or write - for stdout$"):
         write_output("", b"")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_csv_to_a_file_that_is_not_regular_is_refused(tmp_path, kind):
+    """csv writes NAME.nodes.csv and NAME.edges.csv: beside a FIFO or a device they would be stray files, so it is refused."""
+    target = tmp_path / "out.csv"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.symlink_to("/dev/null")  # a link in tmp_path: a failing run leaves its stray files there, not in /dev
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(ExportError) as refused:
+        write(sample(), "csv", str(target))
+    assert str(refused.value) == (
+        f"cannot write csv to {target}: it is not a regular file, and csv writes two files named after it; "
+        "give a file name (NAME.csv gives NAME.nodes.csv and NAME.edges.csv), or -o - for both tables on stdout"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

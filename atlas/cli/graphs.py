@@ -13,6 +13,7 @@ from atlas.cli.options import (
     neo4j_options,
     offline_option,
     quiet_option,
+    table_to_terminal,
 )
 from atlas.cli.render import ProgressDisplay, emit, say, show
 from atlas.core.token_text import escape_controls, terminal_text
@@ -71,6 +72,7 @@ def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, o
 )
 @click.option("-o", "--output", default="-", show_default=True, help="File to write the graph to; - for stdout.")
 @neo4j_options
+@table_to_terminal
 def near(expression, model, k, keep_operands, offline, as_json, fmt, output, atlas):
     """The tokens nearest to EXPRESSION, an expression of tokens such as "king - man + woman".
 

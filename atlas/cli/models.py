@@ -34,12 +34,16 @@ from atlas.settings import model_flag
 @offline_option
 @click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
 @click.option("--vectors", is_flag=True, help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).")
+@click.option(
+    "--allow-short-matrix", is_flag=True,
+    help="Load a matrix with fewer rows than the tokenizer has tokens, leaving out the tokens past its end.",
+)
 @analysis_options
 @quiet_option
 @neo4j_options
 def load(
-    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors, resolution,
-    seed, epochs, quiet, atlas,
+    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors,
+    allow_short_matrix, resolution, seed, epochs, quiet, atlas,
 ):
     """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
@@ -51,7 +55,8 @@ def load(
         loaded = atlas.load(
             source, name=name, k=k, replace=replace, device=device, dtype=dtype, batch_size=batch_size,
             block_rows=block_rows, max_memory=max_memory, offline=offline, analyse=not no_analysis,
-            resolution=resolution, seed=seed, epochs=epochs, vectors=vectors, on_progress=progress,
+            resolution=resolution, seed=seed, epochs=epochs, vectors=vectors, allow_short_matrix=allow_short_matrix,
+            on_progress=progress,
             on_note=lambda message: say(message, quiet), on_warning=say,
         )
     report = loaded.report

@@ -88,8 +88,26 @@ def collapse_option(help: str = "Draw each variant group as one node."):
     return click.option("--collapse-variants", is_flag=True, help=help)
 
 
+def table_to_terminal(command):
+    """Refuse ``--format table`` with ``-o FILE`` before the command runs: a table is printed, never written."""
+
+    @functools.wraps(command)
+    def wrapper(*args, fmt, output, **kwargs):
+        if fmt == "table" and output not in (None, "-"):
+            from atlas.errors import InvalidArgument
+
+            raise InvalidArgument(
+                f"--format table is printed on the terminal, not written to {output}; "
+                "use --format csv or --format json to write a file"
+            )
+        return command(*args, fmt=fmt, output=output, **kwargs)
+
+    return wrapper
+
+
 def export_options(command):
     """``--format`` and ``-o``, shared by prompt, atlas and export."""
+    command = table_to_terminal(command)
     command = click.option(
         "-o", "--output", default="-", show_default=True,
         help="File to write; - for stdout. csv writes NAME.nodes.csv and NAME.edges.csv.",

@@ -103,11 +103,12 @@ def db_password(home, new, current):
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to serve on.")
-def browser(host, port):
+@click.option("--allow-remote", is_flag=True, help="Serve on a --host that is not a loopback address.")
+def browser(host, port, allow_remote):
     """Serve the Neo4j Browser guide and stylesheet locally and print the lines to paste into Browser."""
     import atlas.db as local_db
 
-    server, urls = local_db.serve_guide(host, port)
+    server, urls = local_db.serve_guide(host, port, allow_remote=allow_remote)
     say("Paste into Neo4j Browser (http://127.0.0.1:7474/browser/):")
     click.echo(local_db.style_line(urls.style))
     click.echo(local_db.play_line(urls.guide))

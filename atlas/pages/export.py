@@ -18,7 +18,7 @@ from atlas.core.cypher_text import Literal, cypher_string, cypher_value, inline
 from atlas.core.token_text import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
 from atlas.pages.assets import inlined_script, page_template
-from atlas.files.output import STDOUT, write_files, write_output
+from atlas.files.output import STDOUT, is_special, write_files, write_output
 from atlas.graph.queries import query
 from atlas.settings import EXPORT_FORMATS
 from atlas.core.subgraph import Edge, Node, Subgraph
@@ -79,6 +79,11 @@ def write(subgraph: Subgraph, fmt: str, out: str, stdout: TextIO | None = None) 
         return []
     if not out:
         raise ExportError("no output file given; name a file with -o, or write - for stdout")
+    if fmt == "csv" and is_special(out):
+        raise ExportError(
+            f"cannot write csv to {out}: it is not a regular file, and csv writes two files named after it; "
+            "give a file name (NAME.csv gives NAME.nodes.csv and NAME.edges.csv), or -o - for both tables on stdout"
+        )
     targets = output_paths(fmt, out)
     write_files({path: _utf8(path, parts[role]) for role, path in targets.items()})
     return list(targets.values())

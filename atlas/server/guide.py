@@ -154,19 +154,43 @@ class BrowserServer(ThreadingHTTPServer):
         self.stop()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback IP address.
+
+    >>> [is_loopback(h) for h in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "example.org")]
+    [True, True, True, False, False]
+    """
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     idle_timeout: float = IDLE_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
+    allow_remote: bool = False,
 ) -> tuple[BrowserServer, Urls]:
     """Serve the guide and stylesheet on ``host``:``port`` (0 picks a free port) in a background thread.
 
     Returns the running server (stop it with ``server.stop()`` or a ``with`` block) and
     its URLs. Raises InvalidArgument when the port is out of range, already in use, or
     the host cannot be listened on, or when ``idle_timeout`` or ``max_connections`` is
-    not positive.
+    not positive, or when ``host`` is not a loopback address and ``allow_remote`` is not given
+    (Browser plays guides only from the hosts its server allows, and the files are for this machine).
     """
+    if not allow_remote and not is_loopback(host):
+        raise InvalidArgument(
+            f"host {host} is not a loopback address: Neo4j Browser plays guides only from hosts its server allows "
+            "(the local one allows localhost and 127.0.0.1), and anyone on the network could fetch the files; "
+            "serve on 127.0.0.1, or pass --allow-remote to serve on it anyway"
+        )
     if not 0 <= port <= 65535:
         raise InvalidArgument(f"port must be between 0 and 65535, got {port}")
     if not idle_timeout > 0:

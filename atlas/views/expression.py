@@ -133,11 +133,7 @@ def _resolve(store: Store, model: str, props: dict, terms: list[Term], offline: 
 
 def _unknown(store: Store, model: str, family: str, term: Term) -> str:
     """The message for a word that is no token, naming close tokens: those of ever shorter prefixes, down to three letters."""
-    stem = term.text
-    close = suggestions(store, model, family, stem)
-    while not close and len(stem.strip()) > 3:
-        stem = stem.strip()[:-1]
-        close = suggestions(store, model, family, stem)
+    close = suggestions(store, model, family, term.text, down_to=3)
     named = f"; close tokens: {', '.join(repr(t) for t in close[:SUGGESTIONS])}" if close else ""
     return (
         f"{term.text!r} at position {term.position} is not a token of {model}{named}; "
@@ -147,8 +143,14 @@ def _unknown(store: Store, model: str, family: str, term: Term) -> str:
 
 def _operand_vector(operand: Operand, rows: np.ndarray, row_of: dict[int, int]) -> np.ndarray:
     """The operand's unit vector (d,): its token's unit row, or the normalised mean of its tokens' unit rows."""
+    own = rows[[row_of[t["id"]] for t in operand.tokens]]  # (m, d)
+    if not np.isfinite(own).all():
+        raise ExpressionError(
+            f"operand {operand.term.text!r} at position {operand.term.position} has an embedding row that is not a "
+            "finite number (NaN or infinity in the model's weights); leave it out"
+        )
     try:
-        return unit_mean(rows[[row_of[t["id"]] for t in operand.tokens]])
+        return unit_mean(own)
     except ExpressionError:
         texts = ", ".join(repr(t["text"]) for t in operand.tokens)
         raise ExpressionError(

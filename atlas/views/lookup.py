@@ -76,16 +76,20 @@ def find_token_by_id(store: Store, model: str, token_id: int) -> dict:
     return _token(rows[0])
 
 
-def suggestions(store: Store, model: str, family: str, text: str) -> list[str]:
-    """Up to SUGGESTIONS token texts close to ``text``: its variant group first, then tokens starting like it."""
-    found: list[str] = []
-    key = typed_key(text, family)
-    if key is not None:
-        found += [r["text"] for r in store.read("variant_tokens", model=model, key=key)]
-    prefix = text.strip().lower()
-    if prefix:
-        found += [r["text"] for r in store.read("tokens_like", model=model, prefix=prefix, limit=SUGGESTIONS)]
-    return list(dict.fromkeys(found))[:SUGGESTIONS]
+def suggestions(store: Store, model: str, family: str, text: str, down_to: int | None = None) -> list[str]:
+    """Up to SUGGESTIONS token texts close to ``text``: its variant group first, then tokens starting like it.
+
+    With ``down_to``, ever shorter prefixes of the trimmed text, down to ``down_to``
+    characters, are tried too; the longest that has any close token wins. One statement
+    however long the text.
+    """
+    stem = text.strip()
+    parts = [text] + ([stem[:n] for n in range(len(stem) - 1, down_to - 1, -1)] if down_to else [])
+    levels = [
+        {"level": i, "key": typed_key(part, family), "prefix": part.strip().lower()} for i, part in enumerate(parts)
+    ]
+    rows = store.read("token_suggestions", model=model, levels=levels, limit=SUGGESTIONS)
+    return list(dict.fromkeys(r["text"] for r in rows))[:SUGGESTIONS]
 
 
 def _token(row: dict) -> dict:
