@@ -26,7 +26,7 @@ import pytest
 from atlas.server import guide as browser
 from chromium import CHROMIUM, Chromium
 from sample_models import saved_minilm_slice
-from test_browser import cypher_examples
+from test_guide import cypher_examples
 
 pytestmark = pytest.mark.browser
 
