@@ -199,7 +199,8 @@ def _loaded(store, table, k):
 
 
 @pytest.fixture(scope="module")
-def minilm(store):
+def stored_minilm(store):
+    """Real MiniLM pieces with a seeded random matrix, loaded under a fresh name: (table, Reference)."""
     import uuid
 
     from view_tables import MINILM_K, minilm_table
@@ -209,6 +210,7 @@ def minilm(store):
 
 @pytest.fixture(scope="module")
 def hand(store):
+    """The hand-made byte-level vocabulary, loaded under a fresh name: (table, Reference)."""
     import uuid
 
     from view_tables import HAND_K, hand_table

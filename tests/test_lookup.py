@@ -12,8 +12,8 @@ from atlas.views.named import query_subgraph
 from view_tables import NASTY
 
 
-def test_find_token_exact(store, minilm, hand):
-    table, _ = minilm
+def test_find_token_exact(store, stored_minilm, hand):
+    table, _ = stored_minilm
     assert find_token(store, table.name, "programmers") == {"id": 28547, "text": "programmers", "raw": "programmers", "special": False}
     assert find_token(store, table.name, "[CLS]")["special"] is True
     assert find_token(store, hand[0].name, " list")["id"] == 3
@@ -45,7 +45,7 @@ def test_find_token_nothing_close(store, hand):
         find_token(store, table.name, "zebra")
 
 
-def test_hostile_text_is_data(store, hand, minilm):
+def test_hostile_text_is_data(store, hand, stored_minilm):
     table, _ = hand
     before = {m["model"]["name"]: m["tokens"] for m in store.models()}
     assert find_token(store, table.name, NASTY) == {"id": 8, "text": NASTY, "raw": NASTY, "special": False}
@@ -53,9 +53,9 @@ def test_hostile_text_is_data(store, hand, minilm):
         find_token(store, table.name, NASTY[:-3])
     assert f"close tokens: {NASTY!r} (use" in str(error.value)  # a prefix match: the typed text reached Neo4j as a value
     with pytest.raises(TokenNotFound):
-        find_token(store, minilm[0].name, NASTY)
+        find_token(store, stored_minilm[0].name, NASTY)
     with pytest.raises(TokenNotFound):
-        variant_group(store, minilm[0].name, NASTY)
+        variant_group(store, stored_minilm[0].name, NASTY)
     assert variant_group(store, table.name, NASTY)["tokens"] == [{"id": 8, "text": NASTY, "raw": NASTY}]
     with pytest.raises(InvalidArgument, match="found no tokens"):
         query_subgraph(store, "view_neighbourhood", {"model": table.name, "text": NASTY + " ", "k": 2})

@@ -45,13 +45,13 @@ def test_view_neighbourhood(store, hand):
     assert_matches(default, ref, {3}, HAND_K, HAND_K)
 
 
-def test_view_variants(store, hand, minilm):
+def test_view_variants(store, hand, stored_minilm):
     table, ref = hand
     subgraph = query_subgraph(store, "view_variants", {"model": table.name, "key": "list", "k": 2})
     assert_matches(subgraph, ref, {1, 2, 3, 10}, 2, HAND_K)
     default = query_subgraph(store, "variants", {"model": table.name, "key": "list"})
     assert_matches(default, ref, {1, 2, 3, 10}, 5, HAND_K)
-    m_table, m_ref = minilm
+    m_table, m_ref = stored_minilm
     group = {i for i, key in m_ref.key.items() if key == "are"}
     assert query_subgraph(store, "variants", {"model": m_table.name, "key": "are", "k": 1}).node_ids() >= group
 

@@ -21,8 +21,8 @@ from view_tables import HAND_K, MINILM_K, NASTY, assert_matches, hand_table
 
 
 @pytest.mark.parametrize("k", [1, 3, MINILM_K])
-def test_prompt_subgraph_matches_brute_force(store, minilm, article_tokens, k):
-    table, ref = minilm
+def test_prompt_subgraph_matches_brute_force(store, stored_minilm, article_tokens, k):
+    table, ref = stored_minilm
     subgraph = prompt_subgraph(store, table.name, article_tokens, k)
     assert subgraph.model == table.name
     assert subgraph.title == "prompt html|code|##rs|are|not|considered|programmers"
@@ -33,8 +33,8 @@ def test_prompt_subgraph_matches_brute_force(store, minilm, article_tokens, k):
         assert any(e.source not in seeds for e in subgraph.edges)
 
 
-def test_prompt_subgraph_repeated_and_special_tokens(store, minilm):
-    table, ref = minilm
+def test_prompt_subgraph_repeated_and_special_tokens(store, stored_minilm):
+    table, ref = stored_minilm
     tokens = [PromptToken(0, 101, "[CLS]"), PromptToken(1, 2024, "are"), PromptToken(2, 2024, "are"), PromptToken(3, 102, "[SEP]")]
     subgraph = prompt_subgraph(store, table.name, tokens, 2, title="are are")
     assert subgraph.title == "are are"
@@ -43,15 +43,15 @@ def test_prompt_subgraph_repeated_and_special_tokens(store, minilm):
     assert {101, 102} <= specials
 
 
-def test_prompt_subgraph_is_deterministic(store, minilm, article_tokens):
-    table, _ = minilm
+def test_prompt_subgraph_is_deterministic(store, stored_minilm, article_tokens):
+    table, _ = stored_minilm
     first = render(prompt_subgraph(store, table.name, article_tokens, 5, title="t"), "json")
     assert render(prompt_subgraph(store, table.name, article_tokens, 5, title="t"), "json") == first
     assert render(prompt_subgraph(store, table.name, article_tokens[::-1], 5, title="t"), "json") == first
 
 
-def test_prompt_subgraph_errors(store, minilm, article_tokens):
-    table, _ = minilm
+def test_prompt_subgraph_errors(store, stored_minilm, article_tokens):
+    table, _ = stored_minilm
     with pytest.raises(InvalidArgument, match=f"loaded with k={MINILM_K}"):
         prompt_subgraph(store, table.name, article_tokens, MINILM_K + 1)
     with pytest.raises(InvalidArgument, match="the prompt has no tokens"):
@@ -148,8 +148,8 @@ def test_every_subgraph_carries_what_the_analysis_stored(store, analysed):
 # --- random words and the atlas ---------------------------------------------------------------
 
 
-def test_random_words_reproducible_and_filtered(store, minilm):
-    table, _ = minilm
+def test_random_words_reproducible_and_filtered(store, stored_minilm):
+    table, _ = stored_minilm
     words = random_words(store, table.name, 12, seed=3)
     assert random_words(store, table.name, 12, seed=3) == words
     assert random_words(store, table.name, 12, seed=4) != words
@@ -179,8 +179,8 @@ def test_random_words_byte_level_need_a_word_start(store, hand):
 
 
 @pytest.mark.parametrize("k", [1, 4])
-def test_atlas_random_words(store, minilm, k):
-    table, ref = minilm
+def test_atlas_random_words(store, stored_minilm, k):
+    table, ref = stored_minilm
     subgraph, missing = atlas_subgraph(store, table.name, None, 10, 5, k)
     assert missing == []
     seeds = {w["id"] for w in random_words(store, table.name, 10, 5)}

@@ -10,8 +10,8 @@ from view_tables import HAND_K, MINILM_K
 
 
 @pytest.mark.parametrize("k", [1, 3, MINILM_K])
-def test_neighbours_match_brute_force(store, minilm, k):
-    table, ref = minilm
+def test_neighbours_match_brute_force(store, stored_minilm, k):
+    table, ref = stored_minilm
     for token in (28547, 16129, 101):
         got = neighbours(store, table.name, token, k)
         assert [n["id"] for n in got] == ref.nearest(token, k)

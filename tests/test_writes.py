@@ -11,8 +11,8 @@ from atlas.graph.writes import save_prompt
 from view_tables import ARTICLE, NASTY
 
 
-def test_save_prompt(store, minilm, article_tokens, neo4j_driver, neo4j_settings):
-    table, _ = minilm
+def test_save_prompt(store, stored_minilm, article_tokens, neo4j_driver, neo4j_settings):
+    table, _ = stored_minilm
     text = ARTICLE + " " + NASTY + " \\ \n"
     browse = save_prompt(store, table.name, text, article_tokens)
     assert "\n" not in browse and browse.startswith("MATCH (p:Prompt")
@@ -31,8 +31,8 @@ def test_save_prompt(store, minilm, article_tokens, neo4j_driver, neo4j_settings
     assert shown() == [(t.position, t.id) for t in with_special]
 
 
-def test_save_prompt_errors(store, minilm):
-    table, _ = minilm
+def test_save_prompt_errors(store, stored_minilm):
+    table, _ = stored_minilm
     with pytest.raises(InvalidArgument, match="no tokens"):
         save_prompt(store, table.name, "", [])
     with pytest.raises(TokenNotFound, match="prompt token 5 is not stored"):

@@ -1,7 +1,7 @@
 """The two small models the views tests load, and a brute-force reference to check the views against.
 
 Each test module loads them under unique names and deletes them afterwards (the fixtures
-``store``, ``minilm``, ``hand`` and ``article_tokens`` in conftest.py): real MiniLM pieces
+``store``, ``stored_minilm``, ``hand`` and ``article_tokens`` in conftest.py): real MiniLM pieces
 (a subset of the vocabulary) with a seeded random matrix, and a hand-made byte-level BPE
 vocabulary where "list", "List", " list" and " List" are variants and one token's text is a
 Cypher injection attempt.
