@@ -12,6 +12,8 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from atlas.pages import map_page as vocab_map
@@ -226,8 +228,6 @@ def test_the_page_is_one_offline_file(page_html):
 
 
 def test_parquet_reads_back_for_embedding_atlas(vmap):
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(io.BytesIO(render(vmap, "parquet")))
     expected = pa.schema(
         [
