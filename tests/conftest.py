@@ -176,6 +176,57 @@ def run(neo4j_settings):
     return invoke
 
 
+# --- the views tests' two small models (tests/view_tables.py), loaded once per test module ---------
+
+
+@pytest.fixture(scope="module")
+def store(neo4j_settings):
+    from atlas.graph.store import Store
+
+    with Store(neo4j_settings) as store:
+        yield store
+
+
+def _loaded(store, table, k):
+    from atlas.loaders.pipeline import load
+    from view_tables import Reference
+
+    load(store, table, k)
+    try:
+        yield table, Reference(table)
+    finally:
+        store.delete_model(table.name)
+
+
+@pytest.fixture(scope="module")
+def stored_minilm(store):
+    """Real MiniLM pieces with a seeded random matrix, loaded under a fresh name: (table, Reference)."""
+    import uuid
+
+    from view_tables import MINILM_K, minilm_table
+
+    yield from _loaded(store, minilm_table(f"test-views-minilm-{uuid.uuid4().hex[:8]}"), MINILM_K)
+
+
+@pytest.fixture(scope="module")
+def hand(store):
+    """The hand-made byte-level vocabulary, loaded under a fresh name: (table, Reference)."""
+    import uuid
+
+    from view_tables import HAND_K, hand_table
+
+    yield from _loaded(store, hand_table(f"test-views-hand-{uuid.uuid4().hex[:8]}"), HAND_K)
+
+
+@pytest.fixture(scope="module")
+def article_tokens():
+    from atlas.core.prompt_tokens import tokenize
+    from atlas.files.model_files import default_source, load_tokenizer
+    from view_tables import ARTICLE
+
+    return tokenize(load_tokenizer(default_source()), ARTICLE)
+
+
 def free_port() -> int:
     """A TCP port nothing listens on now, for a throwaway server."""
     with socket.socket() as probe:

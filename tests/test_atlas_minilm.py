@@ -20,7 +20,7 @@ K = 20
 
 
 @pytest.fixture(scope="module")
-def minilm(neo4j_settings):
+def minilm_atlas(neo4j_settings):
     """The bundled MiniLM loaded (with its analysis) through the CLI under a fresh name: (name, table, ids, scores)."""
     from click.testing import CliRunner
 
@@ -47,8 +47,8 @@ def one(driver, query: str, **params):
     return records[0].data()
 
 
-def test_every_non_special_token_has_a_community_and_a_place(minilm, neo4j_driver):
-    name, table, *_ = minilm
+def test_every_non_special_token_has_a_community_and_a_place(minilm_atlas, neo4j_driver):
+    name, table, *_ = minilm_atlas
     row = one(
         neo4j_driver,
         "MATCH (t:Token {model: $m}) RETURN count(t) AS tokens,"
@@ -66,8 +66,8 @@ def test_every_non_special_token_has_a_community_and_a_place(minilm, neo4j_drive
     assert 0.3 < model["modularity"] < 1
 
 
-def test_cited_and_mutual_match_brute_force(minilm, neo4j_driver):
-    name, table, ids, scores, _ = minilm
+def test_cited_and_mutual_match_brute_force(minilm_atlas, neo4j_driver):
+    name, table, ids, scores, _ = minilm_atlas
     records, _, _ = neo4j_driver.execute_query("MATCH (t:Token {model: $m}) RETURN t.id AS id, t.cited AS cited ORDER BY id", m=name)
     stored = np.array([r["cited"] for r in records])
     assert (stored == np.bincount(ids[ids >= 0], minlength=len(table))).all()
@@ -76,8 +76,8 @@ def test_cited_and_mutual_match_brute_force(minilm, neo4j_driver):
     assert both == {"yes": int(mutual(ids).sum()), "flagged": len(table) * K}
 
 
-def test_linked_communities_count_the_cross_community_edges(minilm, neo4j_driver):
-    name, *_ = minilm
+def test_linked_communities_count_the_cross_community_edges(minilm_atlas, neo4j_driver):
+    name, *_ = minilm_atlas
     cross = one(
         neo4j_driver,
         "MATCH (a:Token {model: $m})-[r:SIMILAR_TO]->(b:Token) WHERE a.community <> b.community"
@@ -94,8 +94,8 @@ def test_linked_communities_count_the_cross_community_edges(minilm, neo4j_driver
     assert linked["weight"] == pytest.approx(cross["weight"], rel=1e-9)
 
 
-def test_labels_read_as_topics(minilm, neo4j_driver):
-    name, *_ = minilm
+def test_labels_read_as_topics(minilm_atlas, neo4j_driver):
+    name, *_ = minilm_atlas
     records, _, _ = neo4j_driver.execute_query("MATCH (c:Community {model: $m}) RETURN c.label AS label", m=name)
     labels = [r["label"] for r in records]
     assert not any("[CLS]" in l or "[SEP]" in l or "[PAD]" in l for l in labels)
@@ -103,8 +103,8 @@ def test_labels_read_as_topics(minilm, neo4j_driver):
     assert any(w in church for w in ("monastery", "cathedral", "ecclesiastical", "abbey", "parish"))
 
 
-def test_hubs_and_models_show_the_in_degree(minilm, run, neo4j_driver):
-    name, table, ids, *_ = minilm
+def test_hubs_and_models_show_the_in_degree(minilm_atlas, run, neo4j_driver):
+    name, table, ids, *_ = minilm_atlas
     result = run("hubs", "--model", name, "--limit", 5, "--json")
     assert result.exit_code == 0, result.stderr
     hubs = json.loads(result.stdout)
@@ -118,8 +118,8 @@ def test_hubs_and_models_show_the_in_degree(minilm, run, neo4j_driver):
     assert run("models", "--verify").exit_code == 0
 
 
-def test_neighbours_show_each_neighbours_community(minilm, run, neo4j_driver):
-    name, *_ = minilm
+def test_neighbours_show_each_neighbours_community(minilm_atlas, run, neo4j_driver):
+    name, *_ = minilm_atlas
     rows = json.loads(run("neighbours", "cat", "--model", name, "--json", "--k", 5).stdout)
     labels = {r["id"]: r["label"] for r in neo4j_driver.execute_query(
         "MATCH (t:Token {model: $m}) WHERE t.id IN $ids MATCH (c:Community {model: $m, id: t.community}) RETURN t.id AS id, c.label AS label",
@@ -129,11 +129,11 @@ def test_neighbours_show_each_neighbours_community(minilm, run, neo4j_driver):
     assert table[0].split() == ["rank", "id", "score", "token", "community"]
 
 
-def test_parquet_for_embedding_atlas(minilm, run, tmp_path):
+def test_parquet_for_embedding_atlas(minilm_atlas, run, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    name, table, ids, scores, _ = minilm
+    name, table, ids, scores, _ = minilm_atlas
     path = tmp_path / "map.parquet"
     result = run("map", "--model", name, "--format", "parquet", "-o", path)
     assert result.exit_code == 0, result.stderr
@@ -150,10 +150,10 @@ def test_parquet_for_embedding_atlas(minilm, run, tmp_path):
 
 
 @pytest.mark.browser
-def test_the_map_draws_every_token_searches_and_lists_neighbours(minilm, run, tmp_path):
+def test_the_map_draws_every_token_searches_and_lists_neighbours(minilm_atlas, run, tmp_path):
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed")
-    name, table, ids, scores, _ = minilm
+    name, table, ids, scores, _ = minilm_atlas
     path = tmp_path / "map.html"
     result = run("map", "--model", name, "-o", path)
     assert result.exit_code == 0, result.stderr

@@ -451,7 +451,6 @@ def test_split_statements_respects_strings_comments_and_names():
     assert split_statements("  \n// nothing\n") == []
 
 
-@pytest.mark.neo4j
 def test_cypher_script_recreates_the_subgraph_in_neo4j(neo4j_driver):
     subgraph = sample()
     subgraph.model = f"test-export-{uuid.uuid4().hex[:8]} 'q'\\"

@@ -96,7 +96,6 @@ def tmpfs(tmp_path):
         subprocess.run(["umount", str(folder)], check=True)
 
 
-@pytest.mark.neo4j
 def test_server_killed_mid_load(dev_server, tmp_path):
     """kill -9 during a load: one line within seconds, the model stays loading, and a rerun after a restart finishes it."""
     home = (tmp_path / "home").resolve()
@@ -141,7 +140,6 @@ def test_start_on_a_small_disk_is_refused(dev_server, tmpfs):
     assert not (home / "run" / "neo4j.pid").exists()
 
 
-@pytest.mark.neo4j
 def test_load_onto_a_disk_that_fills(dev_server, tmpfs):
     """A disk that fills during a load: the line names the full disk, how much is free and what to do."""
     disk = tmpfs("1100m")

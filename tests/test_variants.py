@@ -16,7 +16,7 @@ import pytest
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from atlas.errors import InvalidArgument, TokenizerUnavailable
-from atlas.core.variants import FAMILIES, detect_family, group_rows, readable_text, variant_key
+from atlas.core.variants import FAMILIES, detect_family, group_rows, is_word, readable_text, variant_key
 
 WORDS = [
     "list", "List", "LIST", "_list", "lists", "Lists", "checklist", "playlist", "wishlist",
@@ -422,3 +422,14 @@ def test_byte_level_texts_never_collide():
     assert readable_text(table[0xAA], "byte_bpe") == "\\xaa"  # a lone byte keeps its short escape
     assert readable_text("\\xaa", "byte_bpe") == "\\\\xaa"  # the same four characters as text
     assert readable_text("\\n", "byte_bpe") == "\\n"  # other backslashes stay
+
+
+# --- whole words, the ones random words are drawn from -------------------------------
+
+
+def test_is_word_rules():
+    assert [is_word(t, "wordpiece") for t in ["list", "##list", "[unused3]", "a", "x2", "straße", "日本"]] == [
+        True, False, False, False, False, True, True]
+    assert [is_word(t, "byte_bpe") for t in [" list", "list", " a", "  list", " C++", " Ünïcode"]] == [
+        True, False, False, False, False, True]
+    assert [is_word(t, "sentencepiece") for t in [" list", "list"]] == [True, False]

@@ -12,7 +12,7 @@ from atlas.graph import vectors
 from atlas.graph.vectors import StoreCost, vector_names, vector_rows
 from conftest import error_line
 from atlas.loaders import load_embedding_table
-from test_browser import cypher_examples
+from test_guide import cypher_examples
 
 
 def model_props(run, name: str) -> dict:

@@ -169,12 +169,10 @@ def test_port_held_by_another_process_is_reported(dev_server, tmp_path):
 # --- the shared development server ---------------------------------------------------
 
 
-@pytest.mark.neo4j
 def test_dev_server_answers_cypher(dev_server):
     assert _answers(dev_server, password_for(dev_server.bolt_uri)) == (neo4j_local.NEO4J_VERSION, "community")
 
 
-@pytest.mark.neo4j
 def test_dev_server_serves_browser(dev_server):
     assert dev_server.browser_url == f"{dev_server.http_url}/browser/"
     with urllib.request.urlopen(dev_server.browser_url, timeout=10) as response:
@@ -182,7 +180,6 @@ def test_dev_server_serves_browser(dev_server):
         assert b"<title>Neo4j Browser</title>" in response.read()
 
 
-@pytest.mark.neo4j
 def test_second_start_reuses_the_running_server(dev_server):
     again, started = neo4j_local.start(dev_server.home, password=given_password())
     assert started is False
@@ -193,7 +190,6 @@ def test_second_start_reuses_the_running_server(dev_server):
 # --- the spare server, which is stopped ----------------------------------------------
 
 
-@pytest.mark.neo4j
 def test_spare_server_starts_on_its_own_ports(spare_home):
     home, options = spare_home
     neo4j_local.stop(home)  # whatever ran before: this test sees a start
@@ -205,7 +201,6 @@ def test_spare_server_starts_on_its_own_ports(spare_home):
     assert _answers(server, _kept(server)) == (neo4j_local.NEO4J_VERSION, "community")
 
 
-@pytest.mark.neo4j
 def test_wrong_password_for_a_running_server(spare):
     server, _, options = spare
     with pytest.raises(LauncherError, match=r"refused the password given \(the server is still running\)"):
@@ -213,14 +208,12 @@ def test_wrong_password_for_a_running_server(spare):
     assert neo4j_local.status(server.home) == server
 
 
-@pytest.mark.neo4j
 def test_running_server_is_not_moved_to_other_ports(spare):
     server, _, options = spare
     with pytest.raises(LauncherError, match="already running .* stop it before"):
         neo4j_local.start(server.home, **dict(options, bolt_port=free_port()))
 
 
-@pytest.mark.neo4j
 def test_stop_then_restart_with_wrong_password(spare):
     server, _, options = spare
     assert neo4j_local.stop(server.home) is True
@@ -238,7 +231,6 @@ def test_stop_then_restart_with_wrong_password(spare):
 # --- a private server: its password, its folders, its Browser address -----------------
 
 
-@pytest.mark.neo4j
 def test_first_start_keeps_a_random_password_privately(spare):
     server, _, _ = spare
     password = _kept(server)
@@ -259,7 +251,6 @@ def test_first_start_keeps_a_random_password_privately(spare):
         _answers(server, "token-atlas")
 
 
-@pytest.mark.neo4j
 def test_given_password_never_shows_on_a_command_line(dev_server, tmp_path):
     home = (tmp_path / "home").resolve()
     password = '-pass word "quoted" \\ back #no-comment @no-file é'  # a leading "-" is no option either
@@ -296,7 +287,6 @@ def test_given_password_never_shows_on_a_command_line(dev_server, tmp_path):
         neo4j_local.stop(home)
 
 
-@pytest.mark.neo4j
 def test_commands_use_the_kept_password(spare):
     server, _, _ = spare
     env = {"NEO4J_URI": server.bolt_uri, "ATLAS_NEO4J_HOME": str(server.home)}
@@ -310,7 +300,6 @@ def test_commands_use_the_kept_password(spare):
     assert "refused user 'neo4j': wrong password?" in error_line(given)
 
 
-@pytest.mark.neo4j
 def test_kept_password_is_only_sent_to_its_own_server(spare):
     server, _, _ = spare
     line = error_line(atlas("models", "--uri", "bolt://127.0.0.1:1", "--home", server.home))
@@ -329,7 +318,6 @@ def test_no_password_and_no_local_server(tmp_path):
     )
 
 
-@pytest.mark.neo4j
 def test_home_without_a_password_file(spare):
     """A home set up before token atlas kept passwords: commands say what to do; `db password --new` makes one."""
     server, _, _ = spare
@@ -363,7 +351,6 @@ def test_home_without_a_password_file(spare):
     assert atlas("models", env=env).exit_code == 0
 
 
-@pytest.mark.neo4j
 def test_load_prints_the_browser_address_of_its_server(spare, qwen_folder):
     server, _, options = spare
     env = {"NEO4J_URI": server.bolt_uri, "ATLAS_NEO4J_HOME": str(server.home)}
@@ -372,7 +359,6 @@ def test_load_prints_the_browser_address_of_its_server(spare, qwen_folder):
     assert f"Neo4j Browser: http://127.0.0.1:{options['http_port']}/browser/" in result.stderr.splitlines()
 
 
-@pytest.mark.neo4j
 def test_a_start_that_does_not_come_up_is_stopped_again(dev_server, tmp_path):
     home = (tmp_path / "home").resolve()
     bolt_port = free_port()

@@ -16,7 +16,7 @@ ARTICLE_PIECES = ["html", "code", "##rs", "are", "not", "considered", "programme
 
 
 @pytest.fixture(scope="module")
-def minilm():
+def minilm_tokenizer():
     return load_tokenizer(default_source())
 
 
@@ -25,25 +25,25 @@ def minilm_matrix():
     return read_embedding_matrix(resolve(default_source()))  # (30522, 384)
 
 
-def test_tokenize_article_sentence(minilm):
-    tokens = tokenize(minilm, ARTICLE)
+def test_tokenize_article_sentence(minilm_tokenizer):
+    tokens = tokenize(minilm_tokenizer, ARTICLE)
     assert [t.position for t in tokens] == list(range(7))
     assert [t.id for t in tokens] == ARTICLE_IDS
     assert [t.piece for t in tokens] == ARTICLE_PIECES
     assert [t.text for t in tokens] == ARTICLE_PIECES  # WordPiece text is the piece
-    assert minilm.decode([t.id for t in tokens]) == ARTICLE.lower()
+    assert minilm_tokenizer.decode([t.id for t in tokens]) == ARTICLE.lower()
 
 
-def test_tokenize_with_special_tokens(minilm):
-    tokens = tokenize(minilm, ARTICLE, include_special=True)
-    assert [t.id for t in tokens] == [minilm.cls_token_id, *ARTICLE_IDS, minilm.sep_token_id]
+def test_tokenize_with_special_tokens(minilm_tokenizer):
+    tokens = tokenize(minilm_tokenizer, ARTICLE, include_special=True)
+    assert [t.id for t in tokens] == [minilm_tokenizer.cls_token_id, *ARTICLE_IDS, minilm_tokenizer.sep_token_id]
     assert [t.piece for t in tokens][:: len(tokens) - 1] == ["[CLS]", "[SEP]"]
     assert [t.position for t in tokens] == list(range(9))
 
 
-def test_tokenize_accepts_a_tokenizers_tokenizer(minilm):
+def test_tokenize_accepts_a_tokenizers_tokenizer(minilm_tokenizer):
     for include_special in (False, True):
-        assert tokenize(minilm.backend_tokenizer, ARTICLE, include_special) == tokenize(minilm, ARTICLE, include_special)
+        assert tokenize(minilm_tokenizer.backend_tokenizer, ARTICLE, include_special) == tokenize(minilm_tokenizer, ARTICLE, include_special)
 
 
 def test_tokenize_byte_level_gives_readable_text():
@@ -53,12 +53,12 @@ def test_tokenize_byte_level_gives_readable_text():
     assert [(t.id, t.piece, t.text) for t in tokens] == [(0, "hi", "hi"), (1, "Ġthere", " there"), (2, "Ċ", "\n")]
 
 
-def test_tokenize_empty_text(minilm):
-    assert tokenize(minilm, "") == []
+def test_tokenize_empty_text(minilm_tokenizer):
+    assert tokenize(minilm_tokenizer, "") == []
 
 
-def test_token_table_against_the_matrix(minilm, minilm_matrix):
-    tokens = tokenize(minilm, ARTICLE)
+def test_token_table_against_the_matrix(minilm_tokenizer, minilm_matrix):
+    tokens = tokenize(minilm_tokenizer, ARTICLE)
     by_id = {t.id: minilm_matrix[t.id] for t in tokens}
     aligned = minilm_matrix[[t.id for t in tokens]]
     for rows in (by_id, aligned):
@@ -122,8 +122,8 @@ def test_runs(ids, runs):
 
 
 @pytest.mark.parametrize("include_special", [False, True])
-def test_read_tokenizer_splits_like_transformers(minilm, include_special):
+def test_read_tokenizer_splits_like_transformers(minilm_tokenizer, include_special):
     """The fast path (tokenizers, no transformers) gives the same tokens, also past the saved padding length of 128."""
     fast = read_tokenizer(default_source())
     for text in (ARTICLE, "", "a list of lists " * 60, "Straße\tcafé\n日本語 🙂 [CLS] x"):
-        assert tokenize(fast, text, include_special, family="wordpiece") == tokenize(minilm, text, include_special)
+        assert tokenize(fast, text, include_special, family="wordpiece") == tokenize(minilm_tokenizer, text, include_special)

@@ -12,6 +12,8 @@ import re
 from html.parser import HTMLParser
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from atlas.pages import map_page as vocab_map
@@ -29,7 +31,7 @@ def vmap():
 
 
 @pytest.fixture(scope="module")
-def page(vmap) -> str:
+def page_html(vmap) -> str:
     return render(vmap, "html").decode("utf-8")
 
 
@@ -162,14 +164,14 @@ def test_docstring_examples():
 # --- html --------------------------------------------------------------------------------------
 
 
-def test_rendering_is_deterministic(vmap, page):
-    assert render(vmap, "html") == page.encode("utf-8")
-    assert render(synthetic_map(N, K, communities=25, seed=5), "html") == page.encode("utf-8")
+def test_rendering_is_deterministic(vmap, page_html):
+    assert render(vmap, "html") == page_html.encode("utf-8")
+    assert render(synthetic_map(N, K, communities=25, seed=5), "html") == page_html.encode("utf-8")
     assert render(vmap, "parquet") == render(vmap, "parquet")
 
 
-def test_the_packed_arrays_decode_back_to_the_map(vmap, page):
-    scripts = Scripts(page)
+def test_the_packed_arrays_decode_back_to_the_map(vmap, page_html):
+    scripts = Scripts(page_html)
     meta = json.loads(scripts.by_id("map-meta"))
     assert (meta["n"], meta["k"], meta["model"], meta["title"]) == (N, K, vmap.model, vmap.title)
     assert meta["browserQuery"] == BROWSER_QUERY
@@ -199,8 +201,8 @@ def test_the_packed_arrays_decode_back_to_the_map(vmap, page):
         assert communities[c.id] == {"id": c.id, "label": c.label, "size": c.size, "x": pytest.approx(c.x), "y": pytest.approx(c.y)}
 
 
-def test_hostile_token_text_cannot_leave_its_script_element(vmap, page):
-    scripts = Scripts(page)
+def test_hostile_token_text_cannot_leave_its_script_element(vmap, page_html):
+    scripts = Scripts(page_html)
     names = [attrs.get("id") for attrs, _ in scripts.scripts]
     assert names == ["map-meta", "map-points", None, None, "map-texts", "map-neighbours"]
     texts = scripts.by_id("map-texts")
@@ -209,25 +211,23 @@ def test_hostile_token_text_cannot_leave_its_script_element(vmap, page):
     assert json.loads(texts) == vmap.text
     assert all(t in vmap.text for t in HOSTILE)
     assert "</script" not in scripts.by_id("map-meta") and "<" not in scripts.by_id("map-meta")
-    assert page.count("</script") == len(scripts.scripts)
+    assert page_html.count("</script") == len(scripts.scripts)
     for blob in ("map-points", "map-neighbours"):
         assert re.fullmatch("[A-Za-z0-9+/=]+", scripts.by_id(blob))
 
 
-def test_the_page_is_one_offline_file(page):
-    assert "Content-Security-Policy" in page
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+def test_the_page_is_one_offline_file(page_html):
+    assert "Content-Security-Policy" in page_html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page_html).group(1)
     assert csp.startswith("default-src 'none';")
-    assert not re.search(r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
-    assert "ReglScatterplot" in page
+    assert not re.search(r"""\b(?:src|href)\s*=\s*["']?(?:https?:)?//""", page_html)
+    assert "ReglScatterplot" in page_html
 
 
 # --- parquet -----------------------------------------------------------------------------------
 
 
 def test_parquet_reads_back_for_embedding_atlas(vmap):
-    pa = pytest.importorskip("pyarrow")
-    pq = pytest.importorskip("pyarrow.parquet")
     table = pq.read_table(io.BytesIO(render(vmap, "parquet")))
     expected = pa.schema(
         [

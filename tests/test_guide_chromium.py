@@ -26,7 +26,7 @@ import pytest
 from atlas.server import guide as browser
 from chromium import CHROMIUM, Chromium
 from sample_models import saved_minilm_slice
-from test_browser import cypher_examples
+from test_guide import cypher_examples
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +61,7 @@ def shots(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(neo4j_settings, served, shots):
+def browser_tab(neo4j_settings, served, shots):
     """Neo4j Browser in headless Chromium, connected with the tests' password."""
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed")
@@ -89,11 +89,11 @@ def page(neo4j_settings, served, shots):
         yield tab
 
 
-def run(page, command: str) -> None:
+def run(tab, command: str) -> None:
     """Type ``command`` into Browser's editor and press its Run button."""
-    page.focus("#monaco-main-editor textarea")
-    page.insert_text(command)
-    page.click("[data-testid=editor-Run]")
+    tab.focus("#monaco-main-editor textarea")
+    tab.insert_text(command)
+    tab.click("[data-testid=editor-Run]")
 
 
 def frame(command: str) -> str:
@@ -104,7 +104,7 @@ def frame(command: str) -> str:
     )
 
 
-def apply_stylesheet(page, server, url: str) -> str:
+def apply_stylesheet(tab, server, url: str) -> str:
     """Run ``:style url`` and return what its frame shows.
 
     Right after connecting, Browser may not yet hold the server's remote-content
@@ -118,16 +118,16 @@ def apply_stylesheet(page, server, url: str) -> str:
     )
     for _ in range(10):
         fetched = len(server.requests)
-        run(page, command)
-        text = page.wait_for(shown_in_frame, "the :style frame")
+        run(tab, command)
+        text = tab.wait_for(shown_in_frame, "the :style frame")
         if "not allowed" not in text:
             assert ("GET", "/atlas.grass", 200) in server.requests[fetched:]
             return text
-        run(page, ":clear")
+        run(tab, ":clear")
     pytest.fail(f"Browser kept refusing the stylesheet's host: {text}")
 
 
-def settled_graph(page, command: str) -> list[dict]:
+def settled_graph(tab, command: str) -> list[dict]:
     """The nodes drawn in the graph view of ``command``'s frame once the layout has stopped moving."""
     nodes = (
         f"(() => {{ const f = {frame(command)}; if (!f) return null;"
@@ -136,9 +136,9 @@ def settled_graph(page, command: str) -> list[dict]:
         " fill: (g.querySelector('circle.b-outline') || {getAttribute: () => null}).getAttribute('fill'),"
         " caption: [...g.querySelectorAll('text.caption')].map(t => t.textContent).join(' ')})); })()"
     )
-    previous = page.wait_for(nodes, f"the graph of {command[:40]}...", timeout=60)
+    previous = tab.wait_for(nodes, f"the graph of {command[:40]}...", timeout=60)
     while True:
-        current = page.wait_for(nodes, "the graph to stay drawn", timeout=60)
+        current = tab.wait_for(nodes, "the graph to stay drawn", timeout=60)
         if current == previous:
             return current
         previous = current
@@ -152,15 +152,15 @@ def shown(caption: str, text: str) -> bool:
     return bool(words) and all(word.removesuffix("…") in text for word in words)
 
 
-def test_styled_prompt_graph(page, served, shots, model, neo4j_driver, neo4j_settings):
+def test_styled_prompt_graph(browser_tab, served, shots, model, neo4j_driver, neo4j_settings):
     server, urls = served
-    style = apply_stylesheet(page, server, urls.style)
+    style = apply_stylesheet(browser_tab, server, urls.style)
     assert "Error" not in style
     assert 'node.Token {' in style and 'caption: "{text}";' in style and 'caption: "{score}";' in style
-    run(page, ":clear")
+    run(browser_tab, ":clear")
     param = f":param model => '{model}'"
-    run(page, param)
-    assert model in page.wait_for(f"(() => {{ const f = {frame(param)}; return f && f.innerText; }})()", ":param")
+    run(browser_tab, param)
+    assert model in browser_tab.wait_for(f"(() => {{ const f = {frame(param)}; return f && f.innerText; }})()", ":param")
 
     (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (p:Prompt") and c.endswith("RETURN p, h, t, r, n")]
     command = " ".join(line.strip() for line in guide_query.splitlines())
@@ -174,8 +174,8 @@ def test_styled_prompt_graph(page, served, shots, model, neo4j_driver, neo4j_set
                 expected[record[key].element_id.rsplit(":", 1)[1]] = ("Token", record[key]["text"])
     assert 16 <= len(expected) <= 1 + 15 + 15 * 3
 
-    run(page, command)
-    drawn = settled_graph(page, command)
+    run(browser_tab, command)
+    drawn = settled_graph(browser_tab, command)
     by_id = {n["label"].removeprefix("graph-node"): n for n in drawn}
     assert set(by_id) == set(expected)  # every returned node drawn, nothing else
     for node_id, (label, text) in expected.items():
@@ -183,36 +183,36 @@ def test_styled_prompt_graph(page, served, shots, model, neo4j_driver, neo4j_set
         assert node["fill"].lower() == (PROMPT_COLOUR if label == "Prompt" else TOKEN_COLOUR), (text, node)
         assert shown(node["caption"], text), (text, node["caption"])
 
-    scores = page.evaluate(
+    scores = browser_tab.evaluate(
         f"[...{frame(command)}.querySelectorAll('svg g.relationship text')].map(t => t.textContent)"
     )
     assert any(s.startswith("0.") for s in scores)  # SIMILAR_TO captioned with its score
-    status = page.evaluate(f"{frame(command)}.innerText.match(/Displaying .*/)[0]")
+    status = browser_tab.evaluate(f"{frame(command)}.innerText.match(/Displaying .*/)[0]")
     assert status.startswith(f"Displaying {len(expected)} nodes, ")
 
     # The picture: the frame fullscreen, the properties panel folded, the graph fitted and zoomed in.
-    page.click_in(frame(command), "button[title=Fullscreen]")
-    page.click_in(frame(command), "button[aria-label='Collapse the node properties display']")
-    page.click_in(frame(command), "button[aria-label=zoom-to-fit]")
-    page.click_in(frame(command), "button[aria-label=zoom-in]")
-    settled_graph(page, command)
-    shot = page.screenshot(shots / "prompt-graph.png")
+    browser_tab.click_in(frame(command), "button[title=Fullscreen]")
+    browser_tab.click_in(frame(command), "button[aria-label='Collapse the node properties display']")
+    browser_tab.click_in(frame(command), "button[aria-label=zoom-to-fit]")
+    browser_tab.click_in(frame(command), "button[aria-label=zoom-in]")
+    settled_graph(browser_tab, command)
+    shot = browser_tab.screenshot(shots / "prompt-graph.png")
     assert shot.startswith(b"\x89PNG\r\n\x1a\n")
     shutil.copyfile(shots / "prompt-graph.png", GRAPH_SHOT)
-    page.click_in(frame(command), "button[title='Close fullscreen']")
+    browser_tab.click_in(frame(command), "button[title='Close fullscreen']")
 
 
-def test_styled_variant_group(page, served, model):
+def test_styled_variant_group(browser_tab, served, model):
     """The guide's variant-group graph: one Variant node captioned by its key, apart from the tokens."""
     server, urls = served
     if ("GET", "/atlas.grass", 200) not in server.requests:
-        apply_stylesheet(page, server, urls.style)
-    run(page, ":clear")
-    run(page, f":param model => '{model}'")
+        apply_stylesheet(browser_tab, server, urls.style)
+    run(browser_tab, ":clear")
+    run(browser_tab, f":param model => '{model}'")
     (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (v:Variant") and c.endswith("RETURN v, o, t, r, n")]
     command = " ".join(line.strip() for line in guide_query.splitlines())
-    run(page, command)
-    drawn = settled_graph(page, command)
+    run(browser_tab, command)
+    drawn = settled_graph(browser_tab, command)
     variants = [n for n in drawn if n["fill"].lower() == VARIANT_COLOUR]
     assert [n["caption"].strip() for n in variants] == ["list"]
     tokens = [n for n in drawn if n["fill"].lower() == TOKEN_COLOUR]
@@ -220,57 +220,57 @@ def test_styled_variant_group(page, served, model):
     assert len(tokens) == len(drawn) - 1
 
 
-def test_styled_community_map(page, served, shots, model, neo4j_driver, neo4j_settings):
+def test_styled_community_map(browser_tab, served, shots, model, neo4j_driver, neo4j_settings):
     """The guide's community map: the largest communities as Community circles captioned by their labels,
     linked by LINKED relationships captioned by their edge counts."""
     server, urls = served
     if ("GET", "/atlas.grass", 200) not in server.requests:
-        apply_stylesheet(page, server, urls.style)
-    run(page, ":clear")
-    run(page, f":param model => '{model}'")
+        apply_stylesheet(browser_tab, server, urls.style)
+    run(browser_tab, ":clear")
+    run(browser_tab, f":param model => '{model}'")
     (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (c:Community") and c.endswith("RETURN communities, links")]
     records, _, _ = neo4j_driver.execute_query(guide_query, {"model": model}, database_=neo4j_settings.database)
     expected = {c.element_id.rsplit(":", 1)[1]: c["label"] for c in records[0]["communities"]}
     assert 5 <= len(expected) <= 40 and records[0]["links"]
 
     command = " ".join(line.strip() for line in guide_query.splitlines())
-    run(page, command)
-    drawn = settled_graph(page, command)
+    run(browser_tab, command)
+    drawn = settled_graph(browser_tab, command)
     by_id = {n["label"].removeprefix("graph-node"): n for n in drawn}
     assert set(by_id) == set(expected)  # every community returned drawn, nothing else
     for node_id, label in expected.items():
         assert by_id[node_id]["fill"].lower() == COMMUNITY_COLOUR, (label, by_id[node_id])
         assert shown(by_id[node_id]["caption"], label), (label, by_id[node_id]["caption"])
-    radii = page.evaluate(f"[...{frame(command)}.querySelectorAll('svg g.node circle.b-outline')].map(c => c.getAttribute('r'))")
+    radii = browser_tab.evaluate(f"[...{frame(command)}.querySelectorAll('svg g.node circle.b-outline')].map(c => c.getAttribute('r'))")
     assert set(radii) == {"47.5"}  # the stylesheet's 95px Community circle, larger than a token's
-    captions = page.evaluate(
+    captions = browser_tab.evaluate(
         f"[...{frame(command)}.querySelectorAll('svg g.relationship text')].map(t => t.textContent)"
     )
     assert captions and all(c.isdigit() for c in captions)  # LINKED captioned with its edge count
 
-    page.click_in(frame(command), "button[title=Fullscreen]")
-    page.click_in(frame(command), "button[aria-label='Collapse the node properties display']")
-    settled_graph(page, command)
-    page.click_in(frame(command), "button[aria-label=zoom-to-fit]")
-    page.click_in(frame(command), "button[aria-label=zoom-in]")
-    settled_graph(page, command)
-    shot = page.screenshot(shots / "community-map.png")
+    browser_tab.click_in(frame(command), "button[title=Fullscreen]")
+    browser_tab.click_in(frame(command), "button[aria-label='Collapse the node properties display']")
+    settled_graph(browser_tab, command)
+    browser_tab.click_in(frame(command), "button[aria-label=zoom-to-fit]")
+    browser_tab.click_in(frame(command), "button[aria-label=zoom-in]")
+    settled_graph(browser_tab, command)
+    shot = browser_tab.screenshot(shots / "community-map.png")
     assert shot.startswith(b"\x89PNG\r\n\x1a\n")
     shutil.copyfile(shots / "community-map.png", COMMUNITY_SHOT)
-    page.click_in(frame(command), "button[title='Close fullscreen']")
+    browser_tab.click_in(frame(command), "button[title='Close fullscreen']")
 
 
-def test_play_renders_the_first_slide(page, served, shots):
+def test_play_renders_the_first_slide(browser_tab, served, shots):
     server, urls = served
     command = browser.play_line(urls.guide)
-    run(page, ":clear")
-    run(page, command)
-    slide = page.wait_for(
+    run(browser_tab, ":clear")
+    run(browser_tab, command)
+    slide = browser_tab.wait_for(
         f"(() => {{ const f = {frame(command)}; const h = f && f.querySelector('h3'); return h && h.textContent; }})()",
         "the guide's first slide",
     )
     assert slide == "Token atlas"
-    blocks = page.evaluate(
+    blocks = browser_tab.evaluate(
         f"[...{frame(command)}.querySelectorAll('pre.runnable')].filter(p => p.offsetParent !== null)"
         ".map(p => p.textContent.trim())"
     )
@@ -278,12 +278,12 @@ def test_play_renders_the_first_slide(page, served, shots):
     assert ("OPTIONS", "/guide.html", 204) in server.requests and ("GET", "/guide.html", 200) in server.requests
 
     # Clicking a runnable block puts it into the editor.
-    page.click_in(frame(command), "pre.runnable")
-    editor = page.wait_for(
+    browser_tab.click_in(frame(command), "pre.runnable")
+    editor = browser_tab.wait_for(
         "(() => { const t = document.querySelector('#monaco-main-editor .view-lines').innerText.replace(/\\u00a0/g, ' ');"
         " return t.includes(':param') ? t : null; })()",
         "the clicked example in the editor",
     )
     assert editor.strip() == ":param model => 'all-MiniLM-L6-v2'"
-    page.screenshot(shots / "guide.png")
+    browser_tab.screenshot(shots / "guide.png")
     shutil.copyfile(shots / "guide.png", GUIDE_SHOT)
