@@ -160,7 +160,7 @@ def test_refused_when_the_disk_cannot_hold_them(run, loaded, monkeypatch, neo4j_
     line = error_line(run("vectors", "--model", loaded[0]))
     assert re.fullmatch(
         rf"Error: the vectors need about 1,073,741,824 GiB of disk in {re.escape(records[0]['value'])} "
-        r"\(store, index and transaction logs\), and [\d.]+ [GM]B is free; free some space first",
+        r"\(store, index and transaction logs\), and [\d.,]+ [GM]iB is free; free some space first",
         line,
     )
     assert model_props(run, loaded[0]).get("vectors") is None
