@@ -5,16 +5,14 @@ from __future__ import annotations
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable
 
 from atlas.core import analysis
+from atlas.core.progress import StageProgress
 from atlas.errors import ModelBusy
 from atlas.graph.lease import Lease
 from atlas.graph.stored_graph import read_graph
 from atlas.graph.store import Store
 from atlas.graph.writes import write_analysis, write_mutual
-
-StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 
 @dataclass(frozen=True)
@@ -42,23 +40,23 @@ def analyse_stored(
     Holds the model's lease while it runs (or uses ``lease``, one the caller holds).
     """
     began = time.perf_counter()
-    progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or (lambda stage, done, total: None)
     props = store.require_model(name)
     with nullcontext(lease) if lease is not None else Lease(store, name) as held:
         total = int(props.get("vocab_size", 0))
-        progress("read", 0, total)
-        graph = read_graph(store, name, done=lambda n: progress("read", n, total))
+        on_progress("read", 0, total)
+        graph = read_graph(store, name, done=lambda n: on_progress("read", n, total))
         result = analysis.analyse(
             graph.neighbours, graph.scores, graph.text, graph.special, graph.keys, props.get("family", "other"),
-            resolution=resolution, seed=seed, epochs=epochs, stage=lambda stage: progress(stage, 0, 1),
+            resolution=resolution, seed=seed, epochs=epochs, stage=lambda stage: on_progress(stage, 0, 1),
         )
         if not props.get("mutual_edges"):
-            progress("mutual", 0, len(graph))
+            on_progress("mutual", 0, len(graph))
             write_mutual(store, name, graph.ids, graph.neighbours, result.mutual, batch_size)
         if not held.renew():
             raise ModelBusy(f"another load took over model {name!r} during its analysis; its analysis was not written")
-        progress("analysis", 0, len(graph))
-        write_analysis(store, name, graph.ids, result, batch_size, lambda n: progress("analysis", n, len(graph)))
+        on_progress("analysis", 0, len(graph))
+        write_analysis(store, name, graph.ids, result, batch_size, lambda n: on_progress("analysis", n, len(graph)))
     return AnalysisReport(
         name, len(graph), len(result.communities), result.modularity, result.cited_skewness, time.perf_counter() - began
     )

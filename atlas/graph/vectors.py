@@ -40,14 +40,13 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
 from atlas.graph.lease import Lease
 from atlas.files.model_files import embedding_rows
 from atlas.graph.write_params import batched
 from atlas.graph.store import Store
-
-StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 FLOATS_PER_BATCH = 2**20  # vector components per write transaction: 2,730 MiniLM rows, 682 of a 1536-wide model
 WRITERS = 2  # concurrent write transactions on disjoint tokens (about 1.3x one writer here)
@@ -224,7 +223,7 @@ def store_vectors(
     running it again, and a complete model is left as it is unless ``replace``.
     """
     began = time.perf_counter()
-    progress = on_progress or (lambda stage, n, total: None)
+    on_progress = on_progress or (lambda stage, done, total: None)
     props = store.require_model(model)
     label, index = vector_names(model)
     if props.get("vectors") == "complete" and not replace:
@@ -234,7 +233,7 @@ def store_vectors(
     notes = check_room(store, len(ids), dim)
     store.write("model_vectors", name=model, status="writing", props={"vector_label": label, "vector_index": index})
     stored = zero = 0
-    progress("vectors", 0, len(ids))
+    on_progress("vectors", 0, len(ids))
     pending: deque[tuple[Future, int]] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
     with ThreadPoolExecutor(max_workers=WRITERS) as writers:
         for block_ids, rows in blocks():
@@ -248,12 +247,12 @@ def store_vectors(
                 while len(pending) > 2 * WRITERS:
                     future, done = pending.popleft()
                     future.result()
-                    progress("vectors", done, len(ids))
+                    on_progress("vectors", done, len(ids))
         for future, done in pending:
             future.result()
-            progress("vectors", done, len(ids))
+            on_progress("vectors", done, len(ids))
     store.write_labelled("vectors_index_create", label, name=index, dim=dim)
-    _await_index(store, index, stored, progress)
+    _await_index(store, index, stored, on_progress)
     if lease is not None and lease.lost:
         raise AtlasError(f"another load took over model {model!r} while its vectors were written; run `atlas vectors` again")
     store.write(
@@ -263,11 +262,11 @@ def store_vectors(
     return VectorsReport(model, stored, zero, index, time.perf_counter() - began, False, tuple(notes))
 
 
-def _await_index(store: Store, index: str, tokens: int, progress: StageProgress) -> None:
+def _await_index(store: Store, index: str, tokens: int, on_progress: StageProgress) -> None:
     """Wait until the index is online, telling how many of ``tokens`` it holds (from its population percentage); AtlasError if it fails."""
     done = 0
     deadline = time.monotonic() + INDEX_TIMEOUT
-    progress("index", 0, tokens)
+    on_progress("index", 0, tokens)
     while True:
         rows = store.read("vectors_index_state", name=index)
         if not rows:
@@ -275,7 +274,7 @@ def _await_index(store: Store, index: str, tokens: int, progress: StageProgress)
         state = rows[0]["state"]
         indexed = tokens if state == "ONLINE" else int(tokens * float(rows[0]["percent"] or 0) / 100)
         if indexed > done:
-            progress("index", indexed - done, tokens)
+            on_progress("index", indexed - done, tokens)
             done = indexed
         if state == "ONLINE":
             return

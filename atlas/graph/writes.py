@@ -84,12 +84,12 @@ def write_analysis(
     figures. Every write is idempotent, so an interrupted analysis is finished by
     running it again.
     """
-    tell = done or (lambda n: None)
+    done = done or (lambda n: None)
     store.ensure_schema()
     store.write("model_analysis", name=model, status="running", props={})
     batches = list(batched(analysis_token_rows(ids, result), batch_size))
     for batch, _ in zip(batches, store.write_batches("analysis_tokens_write", batches, model=model)):
-        tell(len(batch))
+        done(len(batch))
     while store.write("community_links_delete_batch", model=model, limit=batch_size)[0]["deleted"]:
         pass
     count = len(result.communities)
