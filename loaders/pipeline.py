@@ -10,17 +10,17 @@ after the database was checked to hold exactly that graph.
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterator
 
 import numpy as np
 
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
 from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
+from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.core.topk import NeighbourBlocks, iter_neighbours
 from atlas.graph.write_params import edge_params, token_rows, variant_rows
@@ -217,25 +217,19 @@ def _write_edges(
     each tried against a server that has stopped answering.
     """
     total = 0
+
+    def batches() -> Iterator[Callable[[], int]]:
+        for s in range(0, len(neighbours), rows_per_batch):
+            part = slice(s, s + rows_per_batch)
+            yield partial(write_edge_batch, store, statement, edge_params(s, neighbours[part], scores[part], nodes, both[part]))
+
+    def written(edges: int) -> None:
+        nonlocal total
+        total += edges
+        done(edges)
+
     done(0)
-    pending: deque[Future] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
-    with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        try:
-            for s in range(0, len(neighbours), rows_per_batch):
-                part = slice(s, s + rows_per_batch)
-                params = edge_params(s, neighbours[part], scores[part], nodes, both[part])
-                pending.append(writers.submit(write_edge_batch, store, statement, params))
-                while len(pending) > 2 * WRITERS:
-                    written = pending.popleft().result()
-                    total += written
-                    done(written)
-            for future in pending:
-                written = future.result()
-                total += written
-                done(written)
-        except BaseException:
-            writers.shutdown(wait=True, cancel_futures=True)
-            raise
+    write_concurrently(batches(), WRITERS, written)  # memory stays bounded: see write_concurrently
     return total
 
 

@@ -30,10 +30,9 @@ import math
 import re
 import shutil
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
@@ -43,6 +42,7 @@ import numpy as np
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
+from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.files.model_files import embedding_rows
 from atlas.graph.write_params import batched
@@ -233,9 +233,9 @@ def store_vectors(
     notes = check_room(store, len(ids), dim)
     store.write("model_vectors", name=model, status="writing", props={"vector_label": label, "vector_index": index})
     stored = zero = 0
-    on_progress("vectors", 0, len(ids))
-    pending: deque[tuple[Future, int]] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
-    with ThreadPoolExecutor(max_workers=WRITERS) as writers:
+
+    def batches() -> Iterator[Callable[[], int]]:
+        nonlocal stored, zero
         for block_ids, rows in blocks():
             batch = vector_rows(np.asarray(block_ids), rows)
             stored += len(batch)
@@ -243,14 +243,10 @@ def store_vectors(
             parts = list(batched(batch, max(1, FLOATS_PER_BATCH // dim))) or [[]]
             for n, part in enumerate(parts):
                 tokens = len(block_ids) if n == len(parts) - 1 else 0  # the block counts as done with its last part
-                pending.append((writers.submit(store.write, "vectors_write", model=model, label=label, rows=part), tokens))
-                while len(pending) > 2 * WRITERS:
-                    future, done = pending.popleft()
-                    future.result()
-                    on_progress("vectors", done, len(ids))
-        for future, done in pending:
-            future.result()
-            on_progress("vectors", done, len(ids))
+                yield partial(_write_vectors, store, model, label, part, tokens)
+
+    on_progress("vectors", 0, len(ids))
+    write_concurrently(batches(), WRITERS, lambda tokens: on_progress("vectors", tokens, len(ids)))  # memory stays bounded
     store.write_labelled("vectors_index_create", label, name=index, dim=dim)
     _await_index(store, index, stored, on_progress)
     if lease is not None and lease.lost:
@@ -260,6 +256,12 @@ def store_vectors(
         props={"vectors_stored": stored, "vectors_zero": zero, "vectors_at": datetime.now(timezone.utc).isoformat()},
     )
     return VectorsReport(model, stored, zero, index, time.perf_counter() - began, False, tuple(notes))
+
+
+def _write_vectors(store: Store, model: str, label: str, rows: list[dict], tokens: int) -> int:
+    """Write one batch of :func:`vector_rows` in one transaction; returns ``tokens``, how many tokens it finishes."""
+    store.write("vectors_write", model=model, label=label, rows=rows)
+    return tokens
 
 
 def _await_index(store: Store, index: str, tokens: int, on_progress: StageProgress) -> None:
