@@ -19,7 +19,7 @@ import numpy as np
 
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
-from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
+from atlas.errors import DatabaseFailed, InvalidArgument, ModelExists, ModelInconsistent, Neo4jUnavailable
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.core.topk import NeighbourBlocks, iter_neighbours
@@ -27,9 +27,9 @@ from atlas.graph.write_params import edge_params, token_rows, variant_rows
 from atlas.graph.store import Store
 from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.graph.verify import problems
-from atlas.graph.writes import write_analysis, write_edge_batch, write_tokens, write_variants
+from atlas.graph.writes import write_edge_batch, write_tokens, write_variants
 
-from .analyse import analyse_stored
+from .analyse import analyse_and_store, analyse_stored
 from .source import EmbeddingTable
 
 WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
@@ -239,15 +239,11 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, o
     row_of = {int(token): row for row, token in enumerate(table.ids.tolist())}
     for v in variants:
         keys[row_of[v["id"]]] = v["key"]
-    result = analysis.analyse(
-        neighbours, scores, table.text, table.special, keys, table.family,
-        resolution=settings.resolution, seed=settings.seed, epochs=settings.epochs,
-        stage=lambda name: on_progress(name, 0, 1),
+    result = analyse_and_store(
+        store, table.name, table.ids, neighbours, scores, table.text, table.special, keys, table.family,
+        settings.resolution, settings.seed, settings.epochs, batch_size, on_progress, lease,
+        mark_mutual=False,  # the load wrote its edges with their mutual flags
     )
-    if not lease.renew():
-        raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
-    on_progress("analysis", 0, len(table))
-    write_analysis(store, table.name, table.ids, result, batch_size, lambda n: on_progress("analysis", n, len(table)))
     return len(result.communities)
 
 
