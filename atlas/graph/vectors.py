@@ -47,6 +47,7 @@ from atlas.graph.lease import Lease
 from atlas.files.model_files import embedding_rows
 from atlas.graph.write_params import batched
 from atlas.graph.store import Store
+from atlas.settings import LOOPBACK
 
 FLOATS_PER_BATCH = 2**20  # vector components per write transaction: 2,730 MiniLM rows, 682 of a 1536-wide model
 WRITERS = 2  # concurrent write transactions on disjoint tokens (about 1.3x one writer here)
@@ -54,7 +55,6 @@ PAGE_CACHE = "server.memory.pagecache.size"
 DATA_FOLDER = "server.directories.data"
 INDEX_POLL = 2.0  # seconds between looks at a populating index
 INDEX_TIMEOUT = 6 * 3600  # seconds to wait for an index to come online
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def vector_names(model: str) -> tuple[str, str]:
@@ -129,7 +129,7 @@ def check_room(store: Store, tokens: int, dim: int) -> list[str]:
             )
     folder = settings.get(DATA_FOLDER)
     host = urlparse(store.settings.uri).hostname or ""
-    if folder and host in LOCAL_HOSTS and Path(folder).is_dir():
+    if folder and host in LOOPBACK and Path(folder).is_dir():
         free = shutil.disk_usage(folder).free
         if cost.disk > free:
             raise NoRoom(

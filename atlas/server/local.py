@@ -44,7 +44,9 @@ from urllib.parse import urlsplit
 from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
 from atlas.graph.queries import query
 from atlas.core.units import size_text
-from atlas.settings import MIN_FREE, BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, NEO4J_VERSION, password_file
+from atlas.settings import (
+    MIN_FREE, BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, LOOPBACK, NEO4J_VERSION, password_file,
+)
 
 BROWSER_VERSION = "5.24.0"
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
@@ -56,7 +58,6 @@ MIN_PASSWORD_LENGTH = 8  # Neo4j's dbms.security.auth_minimum_password_length
 # log for each of its two databases; later the next 256 MiB log and the store's growth need room.
 # A database that fails with less than MIN_FREE left is put down to the full disk.
 MIN_FREE_FIRST = 1 << 30
-LOOPBACK = ("127.0.0.1", "localhost", "::1")  # the host names under which the local server is reached
 REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
 
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
