@@ -11,6 +11,7 @@ from pathlib import Path
 
 NEO4J_VERSION = "5.26.29"  # the Community server the local launcher and docker-compose.yml run
 HOST = "127.0.0.1"  # the local server listens here only
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # host names that mean this machine: a server reached under one runs here
 BOLT_PORT = 7687
 HTTP_PORT = 7474
 DEFAULT_URI = f"bolt://{HOST}:{BOLT_PORT}"

@@ -1,5 +1,5 @@
 // Every model with its token, edge and variant counts (counts come from the graph, not from the Model node).
-// Parameters: none.
+// Parameters: none. A model deleted while this runs is left out.
 MATCH (m:Model)
 CALL (m) {
   OPTIONAL MATCH (t:Token {model: m.name})
@@ -13,5 +13,7 @@ CALL (m) {
   OPTIONAL MATCH (v:Variant {model: m.name})
   RETURN count(v) AS variants
 }
-RETURN m {.*} AS model, tokens, edges, variants
-ORDER BY m.name
+WITH m {.*} AS model, tokens, edges, variants
+WHERE model.name IS NOT NULL  // a model deleted while it was being listed reads as no properties
+RETURN model, tokens, edges, variants
+ORDER BY model.name

@@ -10,28 +10,27 @@ after the database was checked to hold exactly that graph.
 from __future__ import annotations
 
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from functools import partial
+from typing import Callable, Iterator
 
 import numpy as np
 
 from atlas.core import analysis
-from atlas.errors import DatabaseFailed, InvalidArgument, ModelBusy, ModelExists, ModelInconsistent, Neo4jUnavailable
+from atlas.core.progress import StageProgress
+from atlas.errors import DatabaseFailed, InvalidArgument, ModelExists, ModelInconsistent, Neo4jUnavailable
+from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.core.topk import NeighbourBlocks, iter_neighbours
 from atlas.graph.write_params import edge_params, token_rows, variant_rows
 from atlas.graph.store import Store
 from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.graph.verify import problems
-from atlas.graph.writes import write_analysis, write_edge_batch, write_tokens, write_variants
+from atlas.graph.writes import write_edge_batch, write_tokens, write_variants
 
-from .analyse import analyse_stored
+from .analyse import analyse_and_store, analyse_stored
 from .source import EmbeddingTable
-
-StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
 
 WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
 
@@ -87,7 +86,7 @@ def load(
     if batch_size < 1:
         raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
     blocks = iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype)  # checks the rest
-    progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or (lambda stage, done, total: None)
     props = {
         "source": table.source,
         "dim": table.dim,
@@ -102,7 +101,7 @@ def load(
             check_room(store, len(table), table.dim)  # refuse before writing anything, not after the graph
         existing = store.model(table.name)
         if existing is not None and replace:
-            store.delete_model(table.name, done=lambda n: progress("delete", n, 0))
+            store.delete_model(table.name, done=lambda n: on_progress("delete", n, 0))
             existing = None
         elif existing is not None:
             same = all(existing.get(key) == value for key, value in props.items())
@@ -115,14 +114,14 @@ def load(
             if existing.get("status") == "complete":
                 communities = None
                 if analyse is not None and existing.get("analysis") != "complete":
-                    communities = _analyse_stored(store, table.name, analyse, progress, lease)
-                stored = _store_vectors(store, table, progress, lease) if vectors else None
+                    communities = _analyse_stored(store, table.name, analyse, on_progress, lease)
+                stored = _store_vectors(store, table, on_progress, lease) if vectors else None
                 return LoadReport(
                     table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began,
                     blocks.device, communities, stored,
                 )
 
-        neighbours, scores = _compute(blocks, len(table), k, progress)  # (V, k) row numbers, (V, k) cosines
+        neighbours, scores = _compute(blocks, len(table), k, on_progress)  # (V, k) row numbers, (V, k) cosines
         counts = (neighbours >= 0).sum(axis=1)  # (V,)
         zero_ids = table.ids[counts == 0].tolist()  # zero-norm rows: no direction, no neighbours
         try:
@@ -131,23 +130,23 @@ def load(
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)
-            progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
-            node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: progress("tokens", n, len(tokens)))
+            on_progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
+            node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: on_progress("tokens", n, len(tokens)))
             variants = variant_rows(table.ids, table.raw, table.special, table.family)
-            progress("variants", 0, len(variants))
-            write_variants(store, table.name, variants, batch_size, lambda n: progress("variants", n, len(variants)))
+            on_progress("variants", 0, len(variants))
+            write_variants(store, table.name, variants, batch_size, lambda n: on_progress("variants", n, len(variants)))
 
             nodes = np.array([node_ids[i] for i in table.ids.tolist()], dtype=np.int64)  # row -> internal node id
             both = analysis.mutual(neighbours)
             # a model stored just now has no edges to replace: plain CREATE is enough and faster
             statement = "edges_create" if existing is None else "edges_write"
             expected = int((neighbours >= 0).sum())
-            progress("edges", 0, expected)
+            on_progress("edges", 0, expected)
             edges = _write_edges(
                 store, neighbours, scores, both, nodes, statement, max(1, batch_size // k),
-                lambda n: progress("edges", n, expected),
+                lambda n: on_progress("edges", n, expected),
             )
-            progress("verify", 0, 1)
+            on_progress("verify", 0, 1)
             per_token, zero_rows = int(counts.max(initial=0)), len(zero_ids)
             wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows, zero_ids=zero_ids)
             if wrong or not lease.renew():  # a holder stalled past its lease may have been taken over
@@ -156,7 +155,7 @@ def load(
                     f"the graph of {table.name!r} is not exact after the load: {reason}; it stays 'loading': "
                     "run the same `atlas load` again to rewrite it"
                 )
-            progress("verify", 1, 1)
+            on_progress("verify", 1, 1)
             store.write("model_complete", name=table.name, edges=edges, per_token=per_token, zero_rows=zero_rows)
 
         except Neo4jUnavailable:
@@ -172,13 +171,13 @@ def load(
         communities = None
         if analyse is not None:
             try:
-                communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, progress, lease)
+                communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, on_progress, lease)
             except (Neo4jUnavailable, DatabaseFailed) as exc:
                 raise type(exc)(
                     f"{exc}; model {table.name!r} is loaded but its analysis was not stored: "
                     f"run `atlas analyse --model {table.name}` once Neo4j answers again"
                 ) from None
-        stored = _store_vectors(store, table, progress, lease) if vectors else None
+        stored = _store_vectors(store, table, on_progress, lease) if vectors else None
     return LoadReport(
         table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities,
         stored,
@@ -189,16 +188,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _compute(blocks: NeighbourBlocks, rows: int, k: int, progress: StageProgress) -> tuple[np.ndarray, np.ndarray]:
+def _compute(blocks: NeighbourBlocks, rows: int, k: int, on_progress: StageProgress) -> tuple[np.ndarray, np.ndarray]:
     """Every row's neighbours: ``(ids (V, k) int32 row numbers, -1 for none; scores (V, k) float32)``."""
     neighbours = np.full((rows, k), -1, dtype=np.int32)
     scores = np.full((rows, k), np.nan, dtype=np.float32)
-    progress("neighbours", 0, rows)  # the stage starts now: its preparation is timed as its own
+    on_progress("neighbours", 0, rows)  # the stage starts now: its preparation is timed as its own
     for block in blocks:
         stop = block.start + len(block.ids)
         neighbours[block.start : stop] = block.ids
         scores[block.start : stop] = block.scores
-        progress("neighbours", len(block.ids), rows)
+        on_progress("neighbours", len(block.ids), rows)
     return neighbours, scores
 
 
@@ -219,52 +218,42 @@ def _write_edges(
     each tried against a server that has stopped answering.
     """
     total = 0
+
+    def batches() -> Iterator[Callable[[], int]]:
+        for s in range(0, len(neighbours), rows_per_batch):
+            part = slice(s, s + rows_per_batch)
+            yield partial(write_edge_batch, store, statement, edge_params(s, neighbours[part], scores[part], nodes, both[part]))
+
+    def written(edges: int) -> None:
+        nonlocal total
+        total += edges
+        done(edges)
+
     done(0)
-    pending: deque[Future] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
-    with ThreadPoolExecutor(max_workers=WRITERS) as writers:
-        try:
-            for s in range(0, len(neighbours), rows_per_batch):
-                part = slice(s, s + rows_per_batch)
-                params = edge_params(s, neighbours[part], scores[part], nodes, both[part])
-                pending.append(writers.submit(write_edge_batch, store, statement, params))
-                while len(pending) > 2 * WRITERS:
-                    written = pending.popleft().result()
-                    total += written
-                    done(written)
-            for future in pending:
-                written = future.result()
-                total += written
-                done(written)
-        except BaseException:
-            writers.shutdown(wait=True, cancel_futures=True)
-            raise
+    write_concurrently(batches(), WRITERS, written)  # memory stays bounded: see write_concurrently
     return total
 
 
-def _analyse(store, table, neighbours, scores, variants, settings, batch_size, progress, lease) -> int:
+def _analyse(store, table, neighbours, scores, variants, settings, batch_size, on_progress, lease) -> int:
     """Analyse the load's own graph and store the result; returns the number of communities."""
     keys: list[str | None] = [None] * len(table)
     row_of = {int(token): row for row, token in enumerate(table.ids.tolist())}
     for v in variants:
         keys[row_of[v["id"]]] = v["key"]
-    result = analysis.analyse(
-        neighbours, scores, table.text, table.special, keys, table.family,
-        resolution=settings.resolution, seed=settings.seed, epochs=settings.epochs,
-        stage=lambda name: progress(name, 0, 1),
+    result = analyse_and_store(
+        store, table.name, table.ids, neighbours, scores, table.text, table.special, keys, table.family,
+        settings.resolution, settings.seed, settings.epochs, batch_size, on_progress, lease,
+        mark_mutual=False,  # the load wrote its edges with their mutual flags
     )
-    if not lease.renew():
-        raise ModelBusy(f"another load took over model {table.name!r} during its analysis; its analysis was not written")
-    progress("analysis", 0, len(table))
-    write_analysis(store, table.name, table.ids, result, batch_size, lambda n: progress("analysis", n, len(table)))
     return len(result.communities)
 
 
-def _store_vectors(store: Store, table: EmbeddingTable, progress: StageProgress, lease: Lease) -> VectorsReport:
+def _store_vectors(store: Store, table: EmbeddingTable, on_progress: StageProgress, lease: Lease) -> VectorsReport:
     """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.graph.vectors.store_vectors`)."""
     return store_vectors(
-        store, table.name, table.dim, table.ids, lambda: matrix_blocks(table.ids, table.matrix), on_progress=progress, lease=lease
+        store, table.name, table.dim, table.ids, lambda: matrix_blocks(table.ids, table.matrix), on_progress=on_progress, lease=lease
     )
 
 
-def _analyse_stored(store, name, settings, progress, lease) -> int:
-    return analyse_stored(store, name, settings.resolution, settings.seed, settings.epochs, progress, lease=lease).communities
+def _analyse_stored(store, name, settings, on_progress, lease) -> int:
+    return analyse_stored(store, name, settings.resolution, settings.seed, settings.epochs, on_progress, lease=lease).communities

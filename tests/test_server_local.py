@@ -21,6 +21,7 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
 from atlas.server import local as neo4j_local
+from atlas.server import passwords
 from atlas.cli import main
 from atlas.errors import InvalidArgument, LauncherError
 from atlas.settings import DEFAULT_USER, password_file
@@ -145,8 +146,8 @@ def test_missing_maven_is_named_when_jars_are_needed(tmp_path):
 
 def test_a_new_password_never_starts_with_a_dash(monkeypatch):
     drawn = iter(["-reads-as-an-option-xxxxx", "Abc-def_ghi-jkl_mno-pqrs"])
-    monkeypatch.setattr(neo4j_local.secrets, "token_urlsafe", lambda n: next(drawn))
-    assert neo4j_local._new_password() == "Abc-def_ghi-jkl_mno-pqrs"
+    monkeypatch.setattr(passwords.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert passwords.new_password() == "Abc-def_ghi-jkl_mno-pqrs"
 
 
 def test_short_password_is_refused(tmp_path):

@@ -225,7 +225,7 @@ def test_streams_blocks_in_row_order():
     matrix = rng.standard_normal((1000, 8)).astype(np.float32)
     matrix[[10, 900]] = matrix[400]
     done = []
-    blocks = list(iter_neighbours(matrix, 3, block_rows=128, progress=done.append))
+    blocks = list(iter_neighbours(matrix, 3, block_rows=128, done=done.append))
     assert [b.start for b in blocks] == list(np.cumsum([0] + [len(b.ids) for b in blocks[:-1]]))
     assert max(len(b.ids) for b in blocks) <= 128 and sum(done) == 1000
 

@@ -11,8 +11,9 @@ on the map is near in the stored edges. Both libraries are imported where they a
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -404,49 +405,51 @@ def community_start(labels: np.ndarray, links: np.ndarray, seed: int = 0) -> np.
 
 
 def _spectral(graph, seed: int) -> np.ndarray:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _umap_seeded(seed):
         from umap.spectral import spectral_layout
 
-        state = np.random.get_state()
-        np.random.seed(seed)  # umap places the parts of a disconnected graph with the global generator
-        try:
-            return np.asarray(spectral_layout(None, graph, 2, np.random.RandomState(seed)), dtype=np.float64)
-        finally:
-            np.random.set_state(state)
+        return np.asarray(spectral_layout(None, graph, 2, np.random.RandomState(seed)), dtype=np.float64)
 
 
 def _umap(
     knn: np.ndarray, dist: np.ndarray, seed: int, epochs: int, min_dist: float, start: np.ndarray | None = None
 ) -> np.ndarray:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # umap warns about numba, disconnected graphs and its own defaults
+    with _umap_seeded(seed):
         from umap.umap_ import find_ab_params, fuzzy_simplicial_set, simplicial_set_embedding
 
         m = knn.shape[0]
-        state = np.random.get_state()
-        np.random.seed(seed)  # umap places disconnected components with the global generator
-        try:
-            graph, _, _ = fuzzy_simplicial_set(
-                np.zeros((m, 1), np.float32), knn.shape[1], np.random.RandomState(seed), "cosine",
-                knn_indices=knn, knn_dists=dist,
-            )
-            a, b = find_ab_params(1.0, min_dist)
-            embedding, _ = simplicial_set_embedding(
-                None, graph, 2, 1.0, a, b, 1.0, 5, epochs, "spectral" if start is None else start,
-                np.random.RandomState(seed),
-                "euclidean", {}, False, {}, False,
-            )
-        finally:
-            np.random.set_state(state)
+        graph, _, _ = fuzzy_simplicial_set(
+            np.zeros((m, 1), np.float32), knn.shape[1], np.random.RandomState(seed), "cosine",
+            knn_indices=knn, knn_dists=dist,
+        )
+        a, b = find_ab_params(1.0, min_dist)
+        embedding, _ = simplicial_set_embedding(
+            None, graph, 2, 1.0, a, b, 1.0, 5, epochs, "spectral" if start is None else start,
+            np.random.RandomState(seed),
+            "euclidean", {}, False, {}, False,
+        )
     embedding = embedding.astype(np.float64)
     low, high = embedding.min(axis=0), embedding.max(axis=0)
     scale = 100.0 / max(float((high - low).max()), 1e-12)
     return ((embedding - (low + high) / 2) * scale).astype(np.float32)
+
+
+@contextmanager
+def _umap_seeded(seed: int) -> Iterator[None]:
+    """Run umap-learn quietly and reproducibly: its warnings are silenced, and numpy's global
+    generator is seeded with ``seed`` meanwhile and restored after."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # umap warns about numba, disconnected graphs and its own defaults
+        import umap  # noqa: F401  (loaded before the seeding, with its import warnings silenced too)
+
+        state = np.random.get_state()
+        np.random.seed(seed)  # umap places the parts of a disconnected graph with the global generator
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
 
 
 def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -> float:
@@ -491,13 +494,13 @@ def analyse(
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
-    say = stage or (lambda name: None)
-    say("hubs")
+    stage = stage or (lambda name: None)
+    stage("hubs")
     in_degree = cited(neighbours)
     both = mutual(neighbours)
-    say("communities")
+    stage("communities")
     labels, modularity = communities(neighbours, scores, resolution, seed)
-    say("layout")
+    stage("layout")
     xy = layout(neighbours, scores, seed, epochs, labels=labels)
     kinds = token_kinds(texts, special, family)
     names = community_labels(labels, texts, in_degree, kinds, keys, family)

@@ -1,8 +1,8 @@
-"""How long work reports its progress: one callback type for every stage of every command."""
+"""How long work reports its progress: the callback type the library's stages call and the CLI draws."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 StageProgress = Callable[[str, int, int], None]
-"""``on_progress(stage, items just done, stage total)``; a total of 0 or 1 means the stage has no count."""
+"""Told ``(stage, items just done, stage total)`` as each stage of a long job advances."""

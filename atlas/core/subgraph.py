@@ -102,15 +102,20 @@ def _node(item: dict, statement: str) -> Node:
         special=bool(item.get("special") or False),
         variant=item.get("variant"),
         seed=bool(item.get("seed") or False),
-        community=_optional(item.get("community"), int),
-        community_label=_optional(item.get("community_label"), str),
-        cited=_optional(item.get("cited"), int),
+        community=optional(item.get("community"), int),
+        community_label=optional(item.get("community_label"), str),
+        cited=optional(item.get("cited"), int),
         x=_position(item.get("x")),
         y=_position(item.get("y")),
     )
 
 
-def _optional(value, kind):
+def optional(value, kind):
+    """``kind(value)``, or None for None (a property an analysis may not have stored).
+
+    >>> optional("3", int), optional(None, int)
+    (3, None)
+    """
     return None if value is None else kind(value)
 
 

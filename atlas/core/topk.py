@@ -207,7 +207,7 @@ def iter_neighbours(
     block_rows: int = 1024,
     device: str = "cpu",
     dtype: str = "float32",
-    progress: Callable[[int], None] | None = None,
+    done: Callable[[int], None] | None = None,
 ) -> "NeighbourBlocks":
     """The top-k cosine neighbours of every row, as an iterable of row blocks in row order.
 
@@ -217,7 +217,7 @@ def iter_neighbours(
     best k by their exact float32 scores: every stored score is an exact cosine and the
     order is exact among the candidates, but a true neighbour whose bfloat16 score fell
     below the candidates can be missed (on MiniLM with k=20, 0.3 % of neighbours).
-    ``progress(n)`` is called with the number of rows just finished.
+    ``done(n)`` is called with the number of rows just finished.
     """
     check_settings(block_rows, dtype)
     unit, valid = normalise(matrix)  # (V, d), (V,); checks the matrix
@@ -227,22 +227,22 @@ def iter_neighbours(
         blocks = _blocks_cpu(unit, valid, k, block_rows, dtype)
     else:
         blocks = _blocks_torch(unit, valid, k, block_rows, device, dtype)
-    return NeighbourBlocks(blocks, device, progress)
+    return NeighbourBlocks(blocks, device, done)
 
 
 class NeighbourBlocks:
     """The blocks :func:`iter_neighbours` computes, in row order; ``device`` says where (``cpu`` or ``cuda``)."""
 
-    def __init__(self, blocks: Iterator[NeighbourBlock], device: str, progress: Callable[[int], None] | None):
+    def __init__(self, blocks: Iterator[NeighbourBlock], device: str, done: Callable[[int], None] | None):
         self.device = device
         self._blocks = blocks
-        self._progress = progress
+        self._done = done
 
     def __iter__(self) -> Iterator[NeighbourBlock]:
         for block in self._blocks:
             yield block
-            if self._progress is not None:
-                self._progress(block.ids.shape[0])
+            if self._done is not None:
+                self._done(block.ids.shape[0])
 
 
 def _blocks_cpu(unit: np.ndarray, valid: np.ndarray, k: int, block_rows: int, dtype: str) -> Iterator[NeighbourBlock]:

@@ -245,6 +245,21 @@ class Store:
                     result = session.execute_write(work, rows)
                 yield result
 
+    def delete_batches(self, statement: str, /, done: Callable[[int], None] | None = None, **params: Any) -> int:
+        """Run the named delete statement (it deletes up to ``$limit`` and returns ``deleted``) until it deletes nothing.
+
+        One transaction per batch; ``done(n)`` is told after each batch of n, the last (0) too.
+        Returns how many were deleted in all.
+        """
+        total = 0
+        while True:
+            deleted = self.write(statement, **params)[0]["deleted"]
+            total += deleted
+            if done is not None:
+                done(deleted)
+            if deleted == 0:
+                return total
+
     # -- schema and models ------------------------------------------------------------
     def ensure_schema(self) -> None:
         for name in SCHEMA:
@@ -283,14 +298,7 @@ class Store:
         model = self.model(name)
         if model is not None and model.get("vector_index"):
             self.write("vectors_index_drop", name=model["vector_index"])
-        total = 0
-        while True:
-            deleted = self.write("model_delete_batch", model=name, limit=batch)[0]["deleted"]
-            total += deleted
-            if done is not None:
-                done(deleted)
-            if deleted == 0:
-                break
+        total = self.delete_batches("model_delete_batch", done, model=name, limit=batch)
         self.write("model_delete_node", name=name)
         return total
 

@@ -30,24 +30,24 @@ import math
 import re
 import shutil
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
 
+from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
+from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.files.model_files import embedding_rows
 from atlas.graph.write_params import batched
 from atlas.graph.store import Store
-
-StageProgress = Callable[[str, int, int], None]  # (stage, items just done, stage total)
+from atlas.settings import LOOPBACK
 
 FLOATS_PER_BATCH = 2**20  # vector components per write transaction: 2,730 MiniLM rows, 682 of a 1536-wide model
 WRITERS = 2  # concurrent write transactions on disjoint tokens (about 1.3x one writer here)
@@ -55,7 +55,6 @@ PAGE_CACHE = "server.memory.pagecache.size"
 DATA_FOLDER = "server.directories.data"
 INDEX_POLL = 2.0  # seconds between looks at a populating index
 INDEX_TIMEOUT = 6 * 3600  # seconds to wait for an index to come online
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 def vector_names(model: str) -> tuple[str, str]:
@@ -130,7 +129,7 @@ def check_room(store: Store, tokens: int, dim: int) -> list[str]:
             )
     folder = settings.get(DATA_FOLDER)
     host = urlparse(store.settings.uri).hostname or ""
-    if folder and host in LOCAL_HOSTS and Path(folder).is_dir():
+    if folder and host in LOOPBACK and Path(folder).is_dir():
         free = shutil.disk_usage(folder).free
         if cost.disk > free:
             raise NoRoom(
@@ -224,7 +223,7 @@ def store_vectors(
     running it again, and a complete model is left as it is unless ``replace``.
     """
     began = time.perf_counter()
-    progress = on_progress or (lambda stage, n, total: None)
+    on_progress = on_progress or (lambda stage, done, total: None)
     props = store.require_model(model)
     label, index = vector_names(model)
     if props.get("vectors") == "complete" and not replace:
@@ -234,9 +233,9 @@ def store_vectors(
     notes = check_room(store, len(ids), dim)
     store.write("model_vectors", name=model, status="writing", props={"vector_label": label, "vector_index": index})
     stored = zero = 0
-    progress("vectors", 0, len(ids))
-    pending: deque[tuple[Future, int]] = deque()  # at most 2 * WRITERS batches built and unwritten: memory stays bounded
-    with ThreadPoolExecutor(max_workers=WRITERS) as writers:
+
+    def batches() -> Iterator[Callable[[], int]]:
+        nonlocal stored, zero
         for block_ids, rows in blocks():
             batch = vector_rows(np.asarray(block_ids), rows)
             stored += len(batch)
@@ -244,16 +243,12 @@ def store_vectors(
             parts = list(batched(batch, max(1, FLOATS_PER_BATCH // dim))) or [[]]
             for n, part in enumerate(parts):
                 tokens = len(block_ids) if n == len(parts) - 1 else 0  # the block counts as done with its last part
-                pending.append((writers.submit(store.write, "vectors_write", model=model, label=label, rows=part), tokens))
-                while len(pending) > 2 * WRITERS:
-                    future, done = pending.popleft()
-                    future.result()
-                    progress("vectors", done, len(ids))
-        for future, done in pending:
-            future.result()
-            progress("vectors", done, len(ids))
+                yield partial(_write_vectors, store, model, label, part, tokens)
+
+    on_progress("vectors", 0, len(ids))
+    write_concurrently(batches(), WRITERS, lambda tokens: on_progress("vectors", tokens, len(ids)))  # memory stays bounded
     store.write_labelled("vectors_index_create", label, name=index, dim=dim)
-    _await_index(store, index, stored, progress)
+    _await_index(store, index, stored, on_progress)
     if lease is not None and lease.lost:
         raise AtlasError(f"another load took over model {model!r} while its vectors were written; run `atlas vectors` again")
     store.write(
@@ -263,11 +258,17 @@ def store_vectors(
     return VectorsReport(model, stored, zero, index, time.perf_counter() - began, False, tuple(notes))
 
 
-def _await_index(store: Store, index: str, tokens: int, progress: StageProgress) -> None:
+def _write_vectors(store: Store, model: str, label: str, rows: list[dict], tokens: int) -> int:
+    """Write one batch of :func:`vector_rows` in one transaction; returns ``tokens``, how many tokens it finishes."""
+    store.write("vectors_write", model=model, label=label, rows=rows)
+    return tokens
+
+
+def _await_index(store: Store, index: str, tokens: int, on_progress: StageProgress) -> None:
     """Wait until the index is online, telling how many of ``tokens`` it holds (from its population percentage); AtlasError if it fails."""
     done = 0
     deadline = time.monotonic() + INDEX_TIMEOUT
-    progress("index", 0, tokens)
+    on_progress("index", 0, tokens)
     while True:
         rows = store.read("vectors_index_state", name=index)
         if not rows:
@@ -275,7 +276,7 @@ def _await_index(store: Store, index: str, tokens: int, progress: StageProgress)
         state = rows[0]["state"]
         indexed = tokens if state == "ONLINE" else int(tokens * float(rows[0]["percent"] or 0) / 100)
         if indexed > done:
-            progress("index", indexed - done, tokens)
+            on_progress("index", indexed - done, tokens)
             done = indexed
         if state == "ONLINE":
             return

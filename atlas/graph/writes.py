@@ -48,8 +48,7 @@ def write_edge_batch(store: Store, statement: str, params: dict) -> int:
 def rebuild_variants(store: Store, name: str, batch_size: int = 20_000) -> int:
     """Recompute a stored model's variant groups from its tokens (for models loaded before grouping existed)."""
     props = store.require_model(name)
-    while store.write("variants_delete_batch", model=name, limit=batch_size)[0]["deleted"]:
-        pass
+    store.delete_batches("variants_delete_batch", model=name, limit=batch_size)
     tokens = store.read("tokens_all", model=name)
     ids = np.array([t["id"] for t in tokens], dtype=np.int64)
     rows = variant_rows(ids, [t["raw"] for t in tokens], [bool(t["special"]) for t in tokens], props["family"])
@@ -84,17 +83,15 @@ def write_analysis(
     figures. Every write is idempotent, so an interrupted analysis is finished by
     running it again.
     """
-    tell = done or (lambda n: None)
+    done = done or (lambda n: None)
     store.ensure_schema()
     store.write("model_analysis", name=model, status="running", props={})
     batches = list(batched(analysis_token_rows(ids, result), batch_size))
     for batch, _ in zip(batches, store.write_batches("analysis_tokens_write", batches, model=model)):
-        tell(len(batch))
-    while store.write("community_links_delete_batch", model=model, limit=batch_size)[0]["deleted"]:
-        pass
+        done(len(batch))
+    store.delete_batches("community_links_delete_batch", model=model, limit=batch_size)
     count = len(result.communities)
-    while store.write("communities_delete_batch", model=model, **{"from": count, "limit": batch_size})[0]["deleted"]:
-        pass
+    store.delete_batches("communities_delete_batch", model=model, **{"from": count, "limit": batch_size})
     communities = [{"id": c.id, "size": c.size, "label": c.label, "x": c.x, "y": c.y} for c in result.communities]
     for _ in store.write_batches("communities_write", batched(communities, batch_size), model=model):
         pass

@@ -21,7 +21,7 @@ from atlas.pages.assets import inlined_script, page_template
 from atlas.files.output import STDOUT, is_special, write_files, write_output
 from atlas.graph.queries import query
 from atlas.settings import EXPORT_FORMATS
-from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.core.subgraph import Edge, Node, Subgraph, optional
 
 FORMATS = EXPORT_FORMATS
 
@@ -146,16 +146,12 @@ def _node_record(n: Node) -> dict:
         "variant": n.variant,
         "seed": bool(n.seed),
         "members": [int(m) for m in n.members],
-        "community": _maybe(n.community, int),
+        "community": optional(n.community, int),
         "community_label": n.community_label,
-        "cited": _maybe(n.cited, int),
-        "x": _maybe(n.x, float),
-        "y": _maybe(n.y, float),
+        "cited": optional(n.cited, int),
+        "x": optional(n.x, float),
+        "y": optional(n.y, float),
     }
-
-
-def _maybe(value, kind):
-    return None if value is None else kind(value)
 
 
 def _token_row(n: Node) -> dict:
