@@ -19,8 +19,9 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
@@ -36,7 +37,17 @@ from atlas.results import (
     TokenTable,
     VariantGroup,
 )
-from atlas.settings import DEFAULT_DATABASE, DEFAULT_MODEL, DEFAULT_URI, DEFAULT_USER, EPOCHS, RESOLUTION, Settings, default_home, model_flag
+from atlas.settings import (
+    DEFAULT_DATABASE,
+    DEFAULT_MODEL,
+    DEFAULT_URI,
+    DEFAULT_USER,
+    EPOCHS,
+    RESOLUTION,
+    Settings,
+    default_home,
+    model_flag,
+)
 
 if TYPE_CHECKING:
     from atlas.graph.store import Store
@@ -309,7 +320,9 @@ class Atlas:
 
         props = self.store.require_model(model)
         with _recorded_source(model, props):
-            return store_vectors_from_source(self.store, model, offline=offline, replace=replace, on_progress=on_progress)
+            return store_vectors_from_source(
+                self.store, model, offline=offline, replace=replace, on_progress=on_progress
+            )
 
     def vectors_query(self, model: str, index: str) -> str:
         """A Browser line that asks the vector index ``index`` of ``model`` for the nearest tokens of cat.
@@ -350,7 +363,9 @@ class Atlas:
         store = self.store
         props = store.require_model(model)
         found = find_token_by_id(store, model, _token_id(token)) if by_id else find_token(store, model, str(token))
-        rows = neighbours(store, model, found["id"], props["k"] if k is None else k, collapse_variants=collapse_variants)
+        rows = neighbours(
+            store, model, found["id"], props["k"] if k is None else k, collapse_variants=collapse_variants
+        )
         return Neighbours(model, found, rows, props.get("analysis") == "complete")
 
     def variants(self, word: str, model: str | None = None) -> VariantGroup:
@@ -400,7 +415,9 @@ class Atlas:
         pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
         if not pieces:
             raise InvalidArgument("the text has no tokens; give some text")
-        vectors = read_rows(props["source"], [t.id for t in pieces], offline=offline, name=props.get("embedding_tensor"))
+        vectors = read_rows(
+            props["source"], [t.id for t in pieces], offline=offline, name=props.get("embedding_tensor")
+        )
         return TokenTable(model, text, int(props["dim"]), token_table(pieces, vectors, edge=components))
 
     def prompt(
@@ -430,7 +447,9 @@ class Atlas:
 
         props, tokenizer = self._tokenizer(model, offline)
         pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
-        subgraph = prompt_subgraph(self.store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}")
+        subgraph = prompt_subgraph(
+            self.store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}"
+        )
         saved = save_prompt(self.store, model, text, pieces) if save else None
         return Graph(subgraph, saved=saved)
 
@@ -458,7 +477,9 @@ class Atlas:
 
         given = None if isinstance(words, int) else list(words)
         count = words if isinstance(words, int) else 0
-        subgraph, missing = atlas_subgraph(self.store, model, given, count, seed, k, collapse_variants=collapse_variants)
+        subgraph, missing = atlas_subgraph(
+            self.store, model, given, count, seed, k, collapse_variants=collapse_variants
+        )
         return Graph(subgraph, missing=list(missing))
 
     def export(self, view: str, params: dict[str, Any] | None = None) -> Graph:

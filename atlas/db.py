@@ -11,8 +11,8 @@ A thin face over :mod:`atlas.server.local`; ``home`` defaults to ``ATLAS_NEO4J_H
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from atlas.errors import PasswordMissing
 from atlas.server import local
@@ -20,7 +20,16 @@ from atlas.server.local import LocalServer
 from atlas.settings import BOLT_PORT, HTTP_PORT, default_home, password_file
 
 __all__ = [
-    "LocalServer", "home", "new_password", "password", "password_kept", "play_line", "serve_guide", "start", "status", "stop",
+    "LocalServer",
+    "home",
+    "new_password",
+    "password",
+    "password_kept",
+    "play_line",
+    "serve_guide",
+    "start",
+    "status",
+    "stop",
     "style_line",
 ]
 
@@ -50,7 +59,12 @@ def start(
     password and keeps it in ``HOME/password`` (owner-only), unless ``password`` is given.
     """
     return local.start(
-        home(folder), password=password, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache,
+        home(folder),
+        password=password,
+        bolt_port=bolt_port,
+        http_port=http_port,
+        heap=heap,
+        pagecache=pagecache,
         say=on_note or (lambda message: None),
     )
 

@@ -10,8 +10,9 @@ or parquet. Token text is shown escaped, as on the terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from atlas.core.records import Record
 from atlas.core.subgraph import Edge, Node, Subgraph
@@ -439,4 +440,3 @@ class Deleted(Record):
 
     def __repr__(self) -> str:
         return f"deleted {self.name!r}: {self.nodes:,} nodes in {self.seconds:.1f} s"
-

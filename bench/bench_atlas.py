@@ -71,15 +71,15 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the map page here")
     args = parser.parse_args()
 
+    from atlas import connection_settings as settings
     from atlas.core.analysis import preservation
     from atlas.files.model_files import BUNDLED
-    from atlas.views.vocabulary import read_map
     from atlas.graph.store import Store
-    from atlas.pages.map_page import render
-    from atlas import connection_settings as settings
     from atlas.loaders import load_embedding_table
     from atlas.loaders.analyse import analyse_stored
     from atlas.loaders.pipeline import AnalysisSettings, load
+    from atlas.pages.map_page import render
+    from atlas.views.vocabulary import read_map
 
     store = Store(settings())
     lines = []
@@ -93,7 +93,9 @@ def main() -> None:
         total = time.perf_counter() - began
         took = spans(stages, began)
         analysed = sum(took.get(s, 0.0) for s in ANALYSIS_STAGES)
-        lines.append(f"atlas load of all-MiniLM-L6-v2 ({report.tokens:,} tokens, k={args.k}) with its analysis: {total:.1f} s")
+        lines.append(
+            f"atlas load of all-MiniLM-L6-v2 ({report.tokens:,} tokens, k={args.k}) with its analysis: {total:.1f} s"
+        )
         lines.append("  " + ", ".join(f"{s} {t:.1f} s" for s, t in took.items()))
         lines.append(
             f"  the analysis (hubs, communities, layout, writing it) {analysed:.1f} s "

@@ -90,7 +90,9 @@ def neighbours_section(matrix: np.ndarray, k: int, sample: int, skip_float32: bo
             out = os.path.join(tmp, f"{dtype}.npy")
             done = subprocess.run(
                 [sys.executable, "-c", CHILD, path, str(k), dtype, str(HERE), out],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             results[dtype] = json.loads(done.stdout.strip().splitlines()[-1]) | {"ids": np.load(out)}
             print(f"  ours {dtype}: {results[dtype]['seconds']:.1f} s", file=sys.stderr, flush=True)
@@ -100,8 +102,10 @@ def neighbours_section(matrix: np.ndarray, k: int, sample: int, skip_float32: bo
     lines.append(
         f"{'':22} {'seconds':>9} {'/ faiss':>8} {'agree faiss':>12} {'agree f32':>10} {'peak RSS +MB':>13} {'bound MB':>9}"
     )
-    lines.append(f"{'faiss IndexFlatIP':22} {faiss_s:9.1f} {1.0:8.2f} {'':>12} {'':>10} {'':>13} {'':>9}"
-                 f"   ({len(rows):,} query rows timed, x{v / len(rows):.1f})")
+    lines.append(
+        f"{'faiss IndexFlatIP':22} {faiss_s:9.1f} {1.0:8.2f} {'':>12} {'':>10} {'':>13} {'':>9}"
+        f"   ({len(rows):,} query rows timed, x{v / len(rows):.1f})"
+    )
     bound = {"float32": peak_bytes(v, d, 1024, k), "bfloat16": peak_bytes(v, d, 1024, k) + 12 * v * (k + k // 4 + 4)}
     for dtype in ("float32", "bfloat16"):
         if dtype not in results:
@@ -140,15 +144,15 @@ def txlog_bytes(settings) -> int | None:
 
 
 def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) -> list[str]:
-    from atlas.core.analysis import preservation
-    from atlas.settings import DEFAULT_MODEL
-    from atlas.views.vocabulary import read_map
-    from atlas.graph.store import Store
-    from atlas.pages.map_page import render
     from atlas import connection_settings as settings
+    from atlas.core.analysis import preservation
+    from atlas.graph.store import Store
     from atlas.loaders import load_embedding_table
     from atlas.loaders.analyse import analyse_stored
     from atlas.loaders.pipeline import load
+    from atlas.pages.map_page import render
+    from atlas.settings import DEFAULT_MODEL
+    from atlas.views.vocabulary import read_map
 
     config = settings()
     store = Store(config)
@@ -203,12 +207,16 @@ def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) 
                 f"{k} nearest among its {k} nearest on the map"
             )
         lines += commands_section(
-            {"MiniLM": DEFAULT_MODEL, "stand-in": BENCH_MODEL} if store.model(DEFAULT_MODEL) else {"stand-in": BENCH_MODEL}
+            {"MiniLM": DEFAULT_MODEL, "stand-in": BENCH_MODEL}
+            if store.model(DEFAULT_MODEL)
+            else {"stand-in": BENCH_MODEL}
         )
         logs = txlog_bytes(config)
         if logs is not None:
-            lines.append(f"  transaction logs {(time.perf_counter() - loaded) / 60:.0f} min after the load: {_mb(logs)} "
-                         f"(retention {RETENTION / 1e6:,.0f} MB plus the open file)")
+            lines.append(
+                f"  transaction logs {(time.perf_counter() - loaded) / 60:.0f} min after the load: {_mb(logs)} "
+                f"(retention {RETENTION / 1e6:,.0f} MB plus the open file)"
+            )
         began = time.perf_counter()
         store.delete_model(BENCH_MODEL)
         delete_s = time.perf_counter() - began
@@ -218,7 +226,9 @@ def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) 
         logs = txlog_bytes(config)
         if logs is not None:
             time.sleep(CHECKPOINT_S + 5)  # logs are pruned at the next checkpoint
-            lines.append(f"  transaction logs after the delete: {_mb(logs)}; {CHECKPOINT_S + 5} s later: {_mb(txlog_bytes(config))}")
+            lines.append(
+                f"  transaction logs after the delete: {_mb(logs)}; {CHECKPOINT_S + 5} s later: {_mb(txlog_bytes(config))}"
+            )
     finally:
         if store.model(BENCH_MODEL) is not None:
             store.delete_model(BENCH_MODEL)
@@ -238,7 +248,7 @@ def latency(store, model: str, ids: np.ndarray, n: int = 200) -> list[str]:
     server, round_trip = [], []
     for token in rng.choice(ids, size=n, replace=False).tolist():
         began = time.perf_counter()
-        records, summary, _ = store.driver.execute_query(
+        _records, summary, _ = store.driver.execute_query(
             query("neighbours"), {"model": model, "id": int(token), "k": 20}, database_=store.database
         )
         round_trip.append(time.perf_counter() - began)
@@ -282,7 +292,9 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--sample", type=int, default=15_000, help="faiss query rows timed and extrapolated")
     parser.add_argument("--skip-float32", action="store_true", help="skip our float32 run (about 4 minutes here)")
-    parser.add_argument("--skip-neighbours", action="store_true", help="skip part 1 (ours against faiss, about 12 minutes here)")
+    parser.add_argument(
+        "--skip-neighbours", action="store_true", help="skip part 1 (ours against faiss, about 12 minutes here)"
+    )
     parser.add_argument("--skip-neo4j", action="store_true")
     parser.add_argument("--skip-map", action="store_true")
     args = parser.parse_args()
@@ -292,8 +304,11 @@ def main() -> None:
     folder, built = stand_in()
     began = time.perf_counter()
     table = load_embedding_table(folder)
-    print(f"stand-in {folder} (ready in {built:.1f} s), read in {time.perf_counter() - began:.1f} s: "
-          f"{len(table):,} tokens x {table.dim}, {table.matrix_rows:,} matrix rows\n", flush=True)
+    print(
+        f"stand-in {folder} (ready in {built:.1f} s), read in {time.perf_counter() - began:.1f} s: "
+        f"{len(table):,} tokens x {table.dim}, {table.matrix_rows:,} matrix rows\n",
+        flush=True,
+    )
     if not args.skip_neighbours:
         lines, _ = neighbours_section(table.matrix, args.k, args.sample, args.skip_float32)
         print("\n".join(lines) + "\n", flush=True)

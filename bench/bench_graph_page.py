@@ -31,16 +31,21 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from atlas.pages.export import render  # noqa: E402
 from chromium import CHROMIUM, Chromium  # noqa: E402
 from prompt_graphs import prompt_sized_subgraph  # noqa: E402
+
+from atlas.pages.export import render  # noqa: E402
 
 FITTED_BUDGET_S = 2.0
 WINDOW = (1280, 860)
 
 
 def machine() -> str:
-    version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip() if CHROMIUM else "no Chromium"
+    version = (
+        subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+        if CHROMIUM
+        else "no Chromium"
+    )
     return f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {version}"
 
 
@@ -49,9 +54,13 @@ def open_once(path: Path, folder: Path) -> dict:
         tab = browser.new_page()
         start = time.monotonic()
         tab.navigate(path.as_uri())
-        tab.wait_for("document.body && document.body.dataset.fitted === '1'", "the first fitted picture", timeout=120, poll=0.02)
+        tab.wait_for(
+            "document.body && document.body.dataset.fitted === '1'", "the first fitted picture", timeout=120, poll=0.02
+        )
         wall = time.monotonic() - start
-        fit = tab.evaluate("({at: window.atlasFit.at, labels: window.atlasFit.labels.length, ticks: window.atlasFit.ticks})")
+        fit = tab.evaluate(
+            "({at: window.atlasFit.at, labels: window.atlasFit.labels.length, ticks: window.atlasFit.ticks})"
+        )
         tab.wait_for("document.body.dataset.settled === '1'", "the layout to settle", timeout=120, poll=0.1)
         return {
             "fitted": fit["at"] / 1000,
@@ -73,7 +82,9 @@ def report(name: str, runs: list[dict]) -> None:
         f"({median / FITTED_BUDGET_S:.0%}); runs {', '.join(f'{f:.2f}' for f in fitted)} s"
     )
     print(f"    wall clock over the DevTools pipe: median {statistics.median(r['wall'] for r in runs):.2f} s")
-    print(f"    layout ticks before it: {runs[0]['ticks_before']}; labels drawn in it: {', '.join(str(r['labels']) for r in runs)}")
+    print(
+        f"    layout ticks before it: {runs[0]['ticks_before']}; labels drawn in it: {', '.join(str(r['labels']) for r in runs)}"
+    )
     print(
         f"  navigation -> layout settled: median {statistics.median(r['settled'] for r in runs):.2f} s "
         f"after {statistics.median(r['ticks'] for r in runs):.0f} ticks"
@@ -94,13 +105,18 @@ def main() -> None:
     for positions in (True, False):
         subgraph = prompt_sized_subgraph(args.seeds, args.per_seed, args.k, positions=positions)
         pages[positions] = render(subgraph, "html")[""].encode("utf-8")
-    print(f"graph: {len(subgraph.nodes):,} tokens, {len(subgraph.edges):,} edges (synthetic, seeded); page {len(pages[True]):,} bytes")
+    print(
+        f"graph: {len(subgraph.nodes):,} tokens, {len(subgraph.edges):,} edges (synthetic, seeded); page {len(pages[True]):,} bytes"
+    )
     print()
     if CHROMIUM is None:
         print("no Chromium: nothing to measure")
         return
     with tempfile.TemporaryDirectory() as folder:
-        for positions, name in ((True, "with map positions (the layout starts from them)"), (False, "without map positions (a short warm-up first)")):
+        for positions, name in (
+            (True, "with map positions (the layout starts from them)"),
+            (False, "without map positions (a short warm-up first)"),
+        ):
             path = Path(args.keep if positions and args.keep else Path(folder) / f"page-{positions}.html").resolve()
             path.write_bytes(pages[positions])
             runs = [open_once(path, Path(folder) / f"run-{positions}-{i}") for i in range(args.repeats)]

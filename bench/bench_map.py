@@ -21,6 +21,7 @@ printed with the figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import re
 import statistics
@@ -34,9 +35,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 sys.path.insert(0, str(HERE.parent))
 
-from atlas.pages.map_page import render  # noqa: E402
 from chromium import CHROMIUM, Chromium  # noqa: E402
 from vocab_maps import synthetic_map  # noqa: E402
+
+from atlas.pages.map_page import render  # noqa: E402
 
 SIZE_BUDGET = 25_000_000
 READY_BUDGET_S = 3.0
@@ -52,7 +54,11 @@ STOP = """(() => { atlasMap.scatter.unsubscribe(benchOff); return benchTimes; })
 
 
 def machine() -> str:
-    version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip() if CHROMIUM else "no Chromium"
+    version = (
+        subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+        if CHROMIUM
+        else "no Chromium"
+    )
     return f"{os.cpu_count()} cores, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {version}"
 
 
@@ -66,7 +72,7 @@ def parts(page: str) -> dict[str, int]:
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:])]
+    return [b - a for a, b in itertools.pairwise(times)]
 
 
 def frames(label: str, intervals: list[float]) -> str:
@@ -86,9 +92,7 @@ def open_once(path: Path, folder: Path, row: int, measure_frames: bool) -> dict:
         tab.navigate(path.as_uri())
         tab.wait_for("document.body && document.body.dataset.ready === '1'", "the map to draw", timeout=120, poll=0.02)
         wall = time.monotonic() - start
-        marks = tab.evaluate(
-            "Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))"
-        )
+        marks = tab.evaluate("Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))")
         result = {"wall": wall, "marks": marks, "points": tab.evaluate("document.body.dataset.points")}
         tab.wait_for("document.body.dataset.neighbours === '1'", "the neighbours to unpack", timeout=120)
         result["neighbours_ms"] = tab.evaluate("performance.getEntriesByName('map:neighbours')[0].startTime")
@@ -101,14 +105,25 @@ def open_once(path: Path, folder: Path, row: int, measure_frames: bool) -> dict:
             result["zoom"] = gaps(tab.evaluate(ZOOM.replace("ROW", str(row)), await_promise=True))
             tab.evaluate("atlasMap.scatter.zoomToOrigin()")
             time.sleep(1.0)
-            r = tab.evaluate("(() => { const r = document.getElementById('stage').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()")
+            r = tab.evaluate(
+                "(() => { const r = document.getElementById('stage').getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()"
+            )
             x0, y0 = r[0] + r[2] * 0.55, r[1] + r[3] * 0.5
             tab.evaluate(RECORD)
-            tab.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x0, "y": y0, "button": "left", "clickCount": 1})
+            tab.send(
+                "Input.dispatchMouseEvent",
+                {"type": "mousePressed", "x": x0, "y": y0, "button": "left", "clickCount": 1},
+            )
             for step in range(1, 41):
-                tab.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x0 - 6 * step, "y": y0 - 3 * step, "button": "left", "buttons": 1})
+                tab.send(
+                    "Input.dispatchMouseEvent",
+                    {"type": "mouseMoved", "x": x0 - 6 * step, "y": y0 - 3 * step, "button": "left", "buttons": 1},
+                )
                 time.sleep(0.05)
-            tab.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x0 - 240, "y": y0 - 120, "button": "left", "clickCount": 1})
+            tab.send(
+                "Input.dispatchMouseEvent",
+                {"type": "mouseReleased", "x": x0 - 240, "y": y0 - 120, "button": "left", "clickCount": 1},
+            )
             time.sleep(0.5)
             result["pan"] = gaps(tab.evaluate(STOP))
         return result
@@ -134,13 +149,19 @@ def main() -> None:
     start = time.perf_counter()
     parquet = render(vmap, "parquet")
     parquet_s = time.perf_counter() - start
-    print(f"map: {args.n:,} tokens, k={args.k}, {args.communities:,} communities (synthetic, seed {args.seed}, built in {built:.1f} s)")
+    print(
+        f"map: {args.n:,} tokens, k={args.k}, {args.communities:,} communities (synthetic, seed {args.seed}, built in {built:.1f} s)"
+    )
     print()
     verdict = "within" if len(page) <= SIZE_BUDGET else "OVER"
-    print(f"page size: {len(page):,} bytes = {len(page) / 1e6:.2f} MB, {verdict} the 25 MB budget ({len(page) / SIZE_BUDGET:.0%}); rendered in {rendered:.1f} s")
+    print(
+        f"page size: {len(page):,} bytes = {len(page) / 1e6:.2f} MB, {verdict} the 25 MB budget ({len(page) / SIZE_BUDGET:.0%}); rendered in {rendered:.1f} s"
+    )
     for name, size in sorted(parts(page.decode("utf-8")).items(), key=lambda item: -item[1]):
         print(f"  {name:16s} {size:>12,} bytes")
-    print(f"  neighbours cost {parts(page.decode('utf-8'))['map-neighbours'] / (args.n * args.k):.2f} bytes per (token, neighbour) pair in the page")
+    print(
+        f"  neighbours cost {parts(page.decode('utf-8'))['map-neighbours'] / (args.n * args.k):.2f} bytes per (token, neighbour) pair in the page"
+    )
     print(f"parquet: {len(parquet):,} bytes, rendered in {parquet_s:.1f} s")
     print()
     if CHROMIUM is None:
@@ -160,11 +181,18 @@ def main() -> None:
         f"navigation -> ready (every point drawn), median of {args.repeats}: {statistics.median(drawn):.2f} s, "
         f"{verdict} the 3 s budget; runs {', '.join(f'{d:.2f}' for d in drawn)} s"
     )
-    print(f"  wall clock over the DevTools pipe: median {statistics.median(wall):.2f} s; runs {', '.join(f'{w:.2f}' for w in wall)} s")
+    print(
+        f"  wall clock over the DevTools pipe: median {statistics.median(wall):.2f} s; runs {', '.join(f'{w:.2f}' for w in wall)} s"
+    )
     steps = ["map:start", "map:unpacked", "map:setup", "map:drawn"]
     marks = runs[len(runs) // 2]["marks"]
-    print("  where the time goes (one run, ms since navigation): " + ", ".join(f"{s.split(':')[1]} {marks[s]:.0f}" for s in steps if s in marks))
-    print(f"  neighbours unpacked (clicks answered) at median {statistics.median(r['neighbours_ms'] for r in runs) / 1000:.2f} s")
+    print(
+        "  where the time goes (one run, ms since navigation): "
+        + ", ".join(f"{s.split(':')[1]} {marks[s]:.0f}" for s in steps if s in marks)
+    )
+    print(
+        f"  neighbours unpacked (clicks answered) at median {statistics.median(r['neighbours_ms'] for r in runs) / 1000:.2f} s"
+    )
     print(frames("zoom (2 s camera flight)", runs[-1]["zoom"]))
     print(frames("pan (mouse drag)", runs[-1]["pan"]))
     print(f"machine after: load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -43,8 +43,14 @@ def fair_blas_core() -> str | None:
     """
     if os.environ.get("OPENBLAS_CORETYPE") or not Path("/proc/cpuinfo").exists():
         return os.environ.get("OPENBLAS_CORETYPE")
-    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("flags")), [])
+    flags = next(
+        (
+            line.split(":", 1)[1].split()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("flags")
+        ),
+        [],
+    )
     core = "SkylakeX" if "avx512f" in flags else "Haswell" if "avx2" in flags else None
     if core is not None:
         os.environ["OPENBLAS_CORETYPE"] = core
@@ -160,8 +166,10 @@ def machine_facts() -> list[str]:
         owner = next((p for p in ("numpy", "faiss", "torch") if p in pool["filepath"]), "?")
         threads = f"{pool['num_threads']} threads ({owner}: {lib})"
         lines.append(f"{pool['user_api']}: {pool['internal_api']}{version}{arch}, {threads}")
-    lines.append(f"torch {torch.__version__}: {torch.get_num_threads()} threads; faiss {faiss.__version__}; "
-                 f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    lines.append(
+        f"torch {torch.__version__}: {torch.get_num_threads()} threads; faiss {faiss.__version__}; "
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
+    )
     if hasattr(os, "getloadavg"):
         lines.append("load average: " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " (the cores may be shared)")
     return lines
@@ -278,10 +286,10 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     ``first_read`` is how long this process took to read the model the first time (imports
     included); the load reads it again, as ``atlas load`` would.
     """
+    from atlas import connection_settings as settings
     from atlas.errors import AtlasError
     from atlas.files.model_files import default_source
     from atlas.graph.store import Store
-    from atlas import connection_settings as settings
     from atlas.loaders import load_embedding_table
     from atlas.loaders.pipeline import load
 
@@ -309,12 +317,16 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
         f"as {BENCH_MODEL!r}, deleted afterwards",
         f"{'model read':24} {read - began:7.1f} s  (first read in this process, imports included: {first_read:.1f} s)",
     ]
-    counts = {"tokens": f"{report.tokens / took['tokens']:10,.0f} tokens/s",
-              "variants": f"{report.variants:10,} tokens in groups",
-              "edges": f"{edges_per_s:10,.0f} edges/s   "
-                       f"(target >= {TARGETS['edges_per_s']:,.0f}: {verdict(edges_per_s >= TARGETS['edges_per_s'])})"}
+    counts = {
+        "tokens": f"{report.tokens / took['tokens']:10,.0f} tokens/s",
+        "variants": f"{report.variants:10,} tokens in groups",
+        "edges": f"{edges_per_s:10,.0f} edges/s   "
+        f"(target >= {TARGETS['edges_per_s']:,.0f}: {verdict(edges_per_s >= TARGETS['edges_per_s'])})",
+    }
     lines += [f"{stage:24} {seconds:7.1f} s  {counts.get(stage, '')}".rstrip() for stage, seconds in took.items()]
-    lines.append(f"{'total':24} {total:7.1f} s  (target < {TARGETS['total_s']:.0f} s: {verdict(total < TARGETS['total_s'])})")
+    lines.append(
+        f"{'total':24} {total:7.1f} s  (target < {TARGETS['total_s']:.0f} s: {verdict(total < TARGETS['total_s'])})"
+    )
     return lines
 
 

@@ -31,12 +31,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlas.core.arithmetic import Term, describe  # noqa: E402
-from atlas.views.expression import nearest_to  # noqa: E402
-from atlas.core.recall import recall_at_k, without_self  # noqa: E402
-from atlas import connection_settings  # noqa: E402
-from atlas.settings import DEFAULT_MODEL  # noqa: E402
-from atlas.graph.store import Store  # noqa: E402
+from atlas import connection_settings
+from atlas.core.arithmetic import Term, describe
+from atlas.core.recall import recall_at_k, without_self
+from atlas.graph.store import Store
+from atlas.settings import DEFAULT_MODEL
+from atlas.views.expression import nearest_to
 
 BATCH = 200  # tokens per batched index query
 SLOW = 5  # tokens for the exact scans
@@ -59,7 +59,9 @@ def index_answers(store: Store, model: str, index: str, ids: np.ndarray, candida
     row = {int(i): n for n, i in enumerate(ids)}
     began = time.perf_counter()
     for start in range(0, len(ids), BATCH):
-        for r in store.read("vectors_query", model=model, index=index, ids=ids[start : start + BATCH].tolist(), k=candidates):
+        for r in store.read(
+            "vectors_query", model=model, index=index, ids=ids[start : start + BATCH].tolist(), k=candidates
+        ):
             found = sorted(r["found"], key=lambda pair: (-pair[1], pair[0]))
             out[row[r["id"]], : len(found)] = [pair[0] for pair in found]
     return out, time.perf_counter() - began
@@ -115,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         exact = exact_neighbours(store, args.model, ids, k)
         measured = exact[:, 0] >= 0  # zero rows have no neighbours and no vector
         print(f"\nrecall@{k} of the vector index against the stored exact graph ({int(measured.sum()):,} tokens)")
-        print(f"{'candidates':>10}  {'mean':>6}  {'median':>6}  {'p5':>6}  {'p1':>6}  {'min':>6}  {'whole':>6}  {'tokens/s':>9}")
+        print(
+            f"{'candidates':>10}  {'mean':>6}  {'median':>6}  {'p5':>6}  {'p1':>6}  {'min':>6}  {'whole':>6}  {'tokens/s':>9}"
+        )
         recalls = {}
         for ask in asks:
             found, seconds = index_answers(store, args.model, index, ids[measured], ask)
@@ -136,21 +140,39 @@ def main(argv: list[str] | None = None) -> int:
         slow = sample[:SLOW]
         print("\nquery time per token, one query at a time")
         rows = [
-            ("stored SIMILAR_TO edges (exact)", "1.0000",
-             timed(lambda t: store.read("neighbours", model=args.model, id=t, k=k), sample)),
+            (
+                "stored SIMILAR_TO edges (exact)",
+                "1.0000",
+                timed(lambda t: store.read("neighbours", model=args.model, id=t, k=k), sample),
+            ),
         ]
         for ask in asks:
             rows.append(
-                (f"vector index, {ask} candidates", f"{np.nanmean(recalls[ask]):.4f}",
-                 timed(lambda t: store.read("vectors_query", model=args.model, index=index, ids=[t], k=ask), sample))
+                (
+                    f"vector index, {ask} candidates",
+                    f"{np.nanmean(recalls[ask]):.4f}",
+                    timed(
+                        lambda t, ask=ask: store.read("vectors_query", model=args.model, index=index, ids=[t], k=ask),
+                        sample,
+                    ),
+                )
             )
         rows.append(
-            ("vector.similarity.cosine, every token (exact)", "1.0000",
-             timed(lambda t: store.read("vectors_exact", model=args.model, label=props["vector_label"], id=t, k=k), slow))
+            (
+                "vector.similarity.cosine, every token (exact)",
+                "1.0000",
+                timed(
+                    lambda t: store.read("vectors_exact", model=args.model, label=props["vector_label"], id=t, k=k),
+                    slow,
+                ),
+            )
         )
         rows.append(
-            ("atlas near, numpy over the rows (exact)", "1.0000",
-             timed(lambda t: nearest_to(store, args.model, describe([Term(1.0, texts[t], True, 1)]), k), slow))
+            (
+                "atlas near, numpy over the rows (exact)",
+                "1.0000",
+                timed(lambda t: nearest_to(store, args.model, describe([Term(1.0, texts[t], True, 1)]), k), slow),
+            )
         )
         print(f"{'method':<48} {'recall@' + str(k):>9} {'median':>12} {'p95':>12}")
         for name, recall, seconds in rows:

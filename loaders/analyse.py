@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -13,8 +13,8 @@ from atlas.core import analysis
 from atlas.core.progress import StageProgress
 from atlas.errors import ModelBusy
 from atlas.graph.lease import Lease
-from atlas.graph.stored_graph import read_graph
 from atlas.graph.store import Store
+from atlas.graph.stored_graph import read_graph
 from atlas.graph.writes import write_analysis, write_mutual
 
 
@@ -50,8 +50,21 @@ def analyse_stored(
         on_progress("read", 0, total)
         graph = read_graph(store, name, done=lambda n: on_progress("read", n, total))
         result = analyse_and_store(
-            store, name, graph.ids, graph.neighbours, graph.scores, graph.text, graph.special, graph.keys,
-            props.get("family", "other"), resolution, seed, epochs, batch_size, on_progress, held,
+            store,
+            name,
+            graph.ids,
+            graph.neighbours,
+            graph.scores,
+            graph.text,
+            graph.special,
+            graph.keys,
+            props.get("family", "other"),
+            resolution,
+            seed,
+            epochs,
+            batch_size,
+            on_progress,
+            held,
             mark_mutual=not props.get("mutual_edges"),
         )
     return AnalysisReport(
@@ -85,8 +98,16 @@ def analyse_and_store(
     held; ModelBusy when another load took it over meanwhile.
     """
     result = analysis.analyse(
-        neighbours, scores, texts, special, keys, family,
-        resolution=resolution, seed=seed, epochs=epochs, stage=lambda stage: on_progress(stage, 0, 1),
+        neighbours,
+        scores,
+        texts,
+        special,
+        keys,
+        family,
+        resolution=resolution,
+        seed=seed,
+        epochs=epochs,
+        stage=lambda stage: on_progress(stage, 0, 1),
     )
     if mark_mutual:
         on_progress("mutual", 0, len(ids))

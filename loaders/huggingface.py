@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from atlas.core.variants import detect_family, readable_text
 from atlas.errors import EmbeddingsIncomplete
 from atlas.files.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
 from atlas.settings import DEFAULT_MODEL
-from atlas.core.variants import detect_family, readable_text
 
 from .source import EmbeddingTable
 

@@ -10,23 +10,23 @@ after the database was checked to hold exactly that graph.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
-from typing import Callable, Iterator
 
 import numpy as np
 
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
+from atlas.core.topk import NeighbourBlocks, iter_neighbours
 from atlas.errors import DatabaseFailed, InvalidArgument, ModelExists, ModelInconsistent, Neo4jUnavailable
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
-from atlas.core.topk import NeighbourBlocks, iter_neighbours
-from atlas.graph.write_params import edge_params, token_rows, variant_rows
 from atlas.graph.store import Store
 from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.graph.verify import problems
+from atlas.graph.write_params import edge_params, token_rows, variant_rows
 from atlas.graph.writes import write_edge_batch, write_tokens, write_variants
 
 from .analyse import analyse_and_store, analyse_stored
@@ -117,8 +117,15 @@ def load(
                     communities = _analyse_stored(store, table.name, analyse, on_progress, lease)
                 stored = _store_vectors(store, table, on_progress, lease) if vectors else None
                 return LoadReport(
-                    table.name, len(table), existing.get("edges", 0), 0, True, time.perf_counter() - began,
-                    blocks.device, communities, stored,
+                    table.name,
+                    len(table),
+                    existing.get("edges", 0),
+                    0,
+                    True,
+                    time.perf_counter() - began,
+                    blocks.device,
+                    communities,
+                    stored,
                 )
 
         neighbours, scores = _compute(blocks, len(table), k, on_progress)  # (V, k) row numbers, (V, k) cosines
@@ -131,7 +138,9 @@ def load(
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)
             on_progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
-            node_ids = write_tokens(store, table.name, tokens, batch_size, lambda n: on_progress("tokens", n, len(tokens)))
+            node_ids = write_tokens(
+                store, table.name, tokens, batch_size, lambda n: on_progress("tokens", n, len(tokens))
+            )
             variants = variant_rows(table.ids, table.raw, table.special, table.family)
             on_progress("variants", 0, len(variants))
             write_variants(store, table.name, variants, batch_size, lambda n: on_progress("variants", n, len(variants)))
@@ -143,12 +152,20 @@ def load(
             expected = int((neighbours >= 0).sum())
             on_progress("edges", 0, expected)
             edges = _write_edges(
-                store, neighbours, scores, both, nodes, statement, max(1, batch_size // k),
+                store,
+                neighbours,
+                scores,
+                both,
+                nodes,
+                statement,
+                max(1, batch_size // k),
                 lambda n: on_progress("edges", n, expected),
             )
             on_progress("verify", 0, 1)
             per_token, zero_rows = int(counts.max(initial=0)), len(zero_ids)
-            wrong = problems(store, table.name, tokens=len(table), per_token=per_token, without=zero_rows, zero_ids=zero_ids)
+            wrong = problems(
+                store, table.name, tokens=len(table), per_token=per_token, without=zero_rows, zero_ids=zero_ids
+            )
             if wrong or not lease.renew():  # a holder stalled past its lease may have been taken over
                 reason = "; ".join(wrong) if wrong else "another load took over this model's lease"
                 raise ModelInconsistent(
@@ -171,7 +188,9 @@ def load(
         communities = None
         if analyse is not None:
             try:
-                communities = _analyse(store, table, neighbours, scores, variants, analyse, batch_size, on_progress, lease)
+                communities = _analyse(
+                    store, table, neighbours, scores, variants, analyse, batch_size, on_progress, lease
+                )
             except (Neo4jUnavailable, DatabaseFailed) as exc:
                 raise type(exc)(
                     f"{exc}; model {table.name!r} is loaded but its analysis was not stored: "
@@ -179,7 +198,14 @@ def load(
                 ) from None
         stored = _store_vectors(store, table, on_progress, lease) if vectors else None
     return LoadReport(
-        table.name, len(table), edges, len(variants), False, time.perf_counter() - began, blocks.device, communities,
+        table.name,
+        len(table),
+        edges,
+        len(variants),
+        False,
+        time.perf_counter() - began,
+        blocks.device,
+        communities,
         stored,
     )
 
@@ -222,7 +248,9 @@ def _write_edges(
     def batches() -> Iterator[Callable[[], int]]:
         for s in range(0, len(neighbours), rows_per_batch):
             part = slice(s, s + rows_per_batch)
-            yield partial(write_edge_batch, store, statement, edge_params(s, neighbours[part], scores[part], nodes, both[part]))
+            yield partial(
+                write_edge_batch, store, statement, edge_params(s, neighbours[part], scores[part], nodes, both[part])
+            )
 
     def written(edges: int) -> None:
         nonlocal total
@@ -241,8 +269,21 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, o
     for v in variants:
         keys[row_of[v["id"]]] = v["key"]
     result = analyse_and_store(
-        store, table.name, table.ids, neighbours, scores, table.text, table.special, keys, table.family,
-        settings.resolution, settings.seed, settings.epochs, batch_size, on_progress, lease,
+        store,
+        table.name,
+        table.ids,
+        neighbours,
+        scores,
+        table.text,
+        table.special,
+        keys,
+        table.family,
+        settings.resolution,
+        settings.seed,
+        settings.epochs,
+        batch_size,
+        on_progress,
+        lease,
         mark_mutual=False,  # the load wrote its edges with their mutual flags
     )
     return len(result.communities)
@@ -251,9 +292,17 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, o
 def _store_vectors(store: Store, table: EmbeddingTable, on_progress: StageProgress, lease: Lease) -> VectorsReport:
     """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.graph.vectors.store_vectors`)."""
     return store_vectors(
-        store, table.name, table.dim, table.ids, lambda: matrix_blocks(table.ids, table.matrix), on_progress=on_progress, lease=lease
+        store,
+        table.name,
+        table.dim,
+        table.ids,
+        lambda: matrix_blocks(table.ids, table.matrix),
+        on_progress=on_progress,
+        lease=lease,
     )
 
 
 def _analyse_stored(store, name, settings, on_progress, lease) -> int:
-    return analyse_stored(store, name, settings.resolution, settings.seed, settings.epochs, on_progress, lease=lease).communities
+    return analyse_stored(
+        store, name, settings.resolution, settings.seed, settings.epochs, on_progress, lease=lease
+    ).communities

@@ -1,15 +1,16 @@
 """Headless Chromium for the tests, driven over the DevTools protocol on a pipe (no websocket package needed).
 
-    with Chromium(folder) as browser:
-        page = browser.new_page()
-        page.navigate("http://127.0.0.1:7474/browser/")
-        page.wait_for("document.readyState === 'complete'")
-        page.screenshot(folder / "shot.png")
+with Chromium(folder) as browser:
+    page = browser.new_page()
+    page.navigate("http://127.0.0.1:7474/browser/")
+    page.wait_for("document.readyState === 'complete'")
+    page.screenshot(folder / "shot.png")
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import json
 import os
@@ -59,7 +60,7 @@ class Chromium:
             f"--user-data-dir={folder / 'profile'}",
             "--remote-debugging-pipe",
         ]
-        self._log = open(folder / "chromium.log", "wb")
+        self._log = open(folder / "chromium.log", "wb")  # noqa: SIM115 (closed in close(), with the process)
         self.process = subprocess.Popen(
             args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, preexec_fn=wire, pass_fds=(3, 4)
         )
@@ -96,7 +97,7 @@ class Chromium:
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
-    def new_page(self, domains: tuple[str, ...] = ("Runtime", "Log", "Network", "Page")) -> "Page":
+    def new_page(self, domains: tuple[str, ...] = ("Runtime", "Log", "Network", "Page")) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in domains:
@@ -104,10 +105,8 @@ class Chromium:
         return Page(self, session)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", timeout=10)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -131,7 +130,7 @@ class Chromium:
         """Every URL the pages asked for so far, in order."""
         return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc) -> None:

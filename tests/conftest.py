@@ -17,13 +17,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from atlas.server import local as neo4j_local
 from atlas.errors import AtlasError
+from atlas.server import local as neo4j_local
 from atlas.settings import DEFAULT_DATABASE, DEFAULT_USER, Settings, default_home
 
 NEO4J_FIXTURES = {"neo4j_settings", "neo4j_driver", "dev_server", "spare_home"}  # fixtures that need or start a Neo4j
@@ -108,9 +108,7 @@ def neo4j_settings() -> Iterator[Settings]:
 def neo4j_driver(neo4j_settings: Settings):
     from neo4j import GraphDatabase
 
-    with GraphDatabase.driver(
-        neo4j_settings.uri, auth=(neo4j_settings.user, neo4j_settings.password)
-    ) as driver:
+    with GraphDatabase.driver(neo4j_settings.uri, auth=(neo4j_settings.user, neo4j_settings.password)) as driver:
         driver.verify_connectivity()
         yield driver
 
@@ -188,8 +186,9 @@ def store(neo4j_settings):
 
 
 def _loaded(store, table, k):
-    from atlas.loaders.pipeline import load
     from view_tables import Reference
+
+    from atlas.loaders.pipeline import load
 
     load(store, table, k)
     try:
@@ -220,9 +219,10 @@ def hand(store):
 
 @pytest.fixture(scope="module")
 def article_tokens():
+    from view_tables import ARTICLE
+
     from atlas.core.prompt_tokens import tokenize
     from atlas.files.model_files import default_source, load_tokenizer
-    from view_tables import ARTICLE
 
     return tokenize(load_tokenizer(default_source()), ARTICLE)
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from atlas.core.subgraph import Edge, Node, Subgraph
 
-WORDS = "agent model topic heat list river code data graph token word light".split()
+WORDS = ["agent", "model", "topic", "heat", "list", "river", "code", "data", "graph", "token", "word", "light"]
 
 
 def prompt_sized_subgraph(

@@ -65,7 +65,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlas.core.variants import _bytes_to_unicode, readable_text, variant_key  # noqa: E402
+from atlas.core.variants import _bytes_to_unicode, readable_text, variant_key
 
 VERSION = 2  # bump when the files this module writes change
 MODEL_ID = "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
@@ -101,9 +101,7 @@ HIDDEN_SIZE = 1536
 BOS_ID, BOS = 151646, "<｜begin▁of▁sentence｜>"
 EOS_ID, EOS = 151643, "<｜end▁of▁sentence｜>"
 EMBEDDING_NAME = "model.embed_tokens.weight"
-PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors")
 
 
@@ -118,7 +116,7 @@ def ranks_path() -> Path:
     return Path(str(resource))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_ranks() -> tuple[bytes, ...]:
     """The token bytes of every rank (``result[rank]``); each line of the file is ``base64(bytes) rank``."""
     tokens: list[bytes | None] = [None] * N_RANKS
@@ -141,7 +139,7 @@ def byte_level(token: bytes) -> str:
     return "".join(_BYTE_TO_CHAR[b] for b in token)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reconstruct_merges() -> tuple[tuple[tuple[bytes, bytes], ...], tuple[int, ...]]:
     """One merge per multi-byte token, in rank order, and the ranks that have none.
 
@@ -222,7 +220,14 @@ def build_tokenizer():
 
 
 def _added_token_config(content: str, special: bool) -> dict:
-    return {"content": content, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": special}
+    return {
+        "content": content,
+        "lstrip": False,
+        "normalized": False,
+        "rstrip": False,
+        "single_word": False,
+        "special": special,
+    }
 
 
 def tokenizer_config() -> dict:
@@ -274,7 +279,14 @@ def model_config() -> dict:
 
 
 def generation_config() -> dict:
-    return {"_from_model_config": True, "bos_token_id": BOS_ID, "eos_token_id": EOS_ID, "do_sample": True, "temperature": 0.6, "top_p": 0.95}
+    return {
+        "_from_model_config": True,
+        "bos_token_id": BOS_ID,
+        "eos_token_id": EOS_ID,
+        "do_sample": True,
+        "temperature": 0.6,
+        "top_p": 0.95,
+    }
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -324,9 +336,9 @@ class MatrixParams:
     n_topics: int = 6000
     n_domains: int = 200
     domain_share: float = 0.4
-    topic_weight: float = 0.30 ** 0.5
-    key_weight: float = 0.30 ** 0.5
-    noise_weight: float = 0.40 ** 0.5
+    topic_weight: float = 0.30**0.5
+    key_weight: float = 0.30**0.5
+    noise_weight: float = 0.40**0.5
     norm_spread: float = 0.15
 
     def short_hash(self) -> str:
@@ -336,8 +348,12 @@ class MatrixParams:
 
         import atlas.core.variants
 
-        sources = hashlib.sha256(Path(__file__).read_bytes() + Path(atlas.core.variants.__file__).read_bytes()).hexdigest()
-        text = json.dumps({"version": VERSION, "torch": torch.__version__, "sources": sources, **asdict(self)}, sort_keys=True)
+        sources = hashlib.sha256(
+            Path(__file__).read_bytes() + Path(atlas.core.variants.__file__).read_bytes()
+        ).hexdigest()
+        text = json.dumps(
+            {"version": VERSION, "torch": torch.__version__, "sources": sources, **asdict(self)}, sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -428,7 +444,9 @@ def _mix(params: MatrixParams, ids: np.ndarray, topic_vectors: np.ndarray, key_v
     word = ids < N_RANKS
     if word.any():
         sel = torch.from_numpy(np.nonzero(word)[0])
-        rows[sel] += torch.from_numpy(topic_vectors) * params.topic_weight + torch.from_numpy(key_vectors) * params.key_weight
+        rows[sel] += (
+            torch.from_numpy(topic_vectors) * params.topic_weight + torch.from_numpy(key_vectors) * params.key_weight
+        )
     rows *= torch.from_numpy(norms[ids])[:, None] / torch.linalg.vector_norm(rows, dim=1, keepdim=True)
     return rows.to(torch.bfloat16)
 

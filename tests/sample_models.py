@@ -7,14 +7,14 @@ variant groups and embeddings, and always holds the tokens the tests ask for.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import numpy as np
 
 import atlas.loaders as loaders
-from atlas.files.model_files import default_source, load_tokenizer
 from atlas.core.prompt_tokens import tokenize
+from atlas.files.model_files import default_source, load_tokenizer
 from atlas.graph.store import Store
 from atlas.graph.writes import save_prompt as save
 from atlas.loaders.pipeline import AnalysisSettings, load
@@ -68,7 +68,12 @@ ANALYSIS = AnalysisSettings(epochs=50)  # a short layout: a slice's map need not
 
 @contextmanager
 def saved_minilm_slice(
-    neo4j_settings, prefix: str, k: int = 10, texts: tuple[str, ...] = WORDS, vectors: bool = False, analyse: bool = False
+    neo4j_settings,
+    prefix: str,
+    k: int = 10,
+    texts: tuple[str, ...] = WORDS,
+    vectors: bool = False,
+    analyse: bool = False,
 ) -> Iterator[str]:
     """A ``minilm_slice`` holding ``texts`` loaded with ``k`` neighbours (and, with ``vectors``, its vectors and
     vector index) under a fresh name starting ``prefix``, with ``ARTICLE_PROMPT`` saved; yields the name and

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from atlas.core import analysis
-from atlas.errors import InvalidArgument
 from atlas.core.topk import all_neighbours
+from atlas.errors import InvalidArgument
 
 
 def planted(groups: int = 12, size: int = 60, dim: int = 48, spread: float = 0.35, seed: int = 0):
@@ -132,7 +132,9 @@ def test_layout_from_the_communities_is_deterministic_and_keeps_groups_apart(gra
     labels, _ = analysis.communities(ids, scores, resolution=1.0, seed=0)
     start = analysis.community_start(labels, analysis.community_links(labels, ids, scores), seed=2)
     assert start.shape == (len(ids), 2) and np.isfinite(start).all()
-    assert np.array_equal(start, analysis.community_start(labels, analysis.community_links(labels, ids, scores), seed=2))
+    assert np.array_equal(
+        start, analysis.community_start(labels, analysis.community_links(labels, ids, scores), seed=2)
+    )
     _, near = cKDTree(start).query(start, 6)
     assert (labels[near[:, 1:]] == labels[:, None]).mean() > 0.8, "rows start beside their community"
     first = analysis.layout(ids, scores, seed=1, epochs=60, labels=labels)
@@ -176,7 +178,20 @@ def test_token_kinds():
 
 
 def test_labels_are_whole_words_one_per_variant_group_most_cited_first():
-    texts = [" Church", " church", " CHURCH", " monastery", "[SEP]", " \n", "\\xe6", " abbey", "ch", " 1990", " 1991", "[PAD]"]
+    texts = [
+        " Church",
+        " church",
+        " CHURCH",
+        " monastery",
+        "[SEP]",
+        " \n",
+        "\\xe6",
+        " abbey",
+        "ch",
+        " 1990",
+        " 1991",
+        "[PAD]",
+    ]
     special = [False, False, False, False, True, False, False, False, False, False, False, True]
     keys = ["church", "church", "church", "monastery", None, None, "\\xe6", "abbey", "ch", "1990", "1991", None]
     cited = np.array([50, 90, 1, 40, 999, 500, 400, 30, 800, 5, 7, 3])
@@ -201,7 +216,7 @@ def test_analyse_puts_it_together(graph):
 def test_bad_graphs_are_refused():
     with pytest.raises(InvalidArgument, match=r"neighbours and scores must both be \(n, k\)"):
         analysis.communities(np.zeros((3, 2), int), np.zeros((3, 3)))
-    with pytest.raises(InvalidArgument, match="neighbour indices must lie in -1..2"):
+    with pytest.raises(InvalidArgument, match=r"neighbour indices must lie in -1\.\.2"):
         analysis.layout(np.array([[1], [5], [0]]), np.ones((3, 1)))
     with pytest.raises(InvalidArgument, match="resolution must be above 0"):
         analysis.communities(np.array([[1], [0]]), np.ones((2, 1)), resolution=0)

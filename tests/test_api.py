@@ -23,8 +23,25 @@ from atlas.cli import main
 # The order the examples run in: the load first (it stores the model without its analysis),
 # then the analysis, the reads, the map, the vectors, and the delete last.
 ORDER = [
-    "load", "analyse", "model", "models", "neighbours", "variants", "rebuild_variants", "tokens", "prompt",
-    "sample", "export", "views", "near", "hubs", "map", "browser_url", "vectors", "vectors_query", "delete",
+    "load",
+    "analyse",
+    "model",
+    "models",
+    "neighbours",
+    "variants",
+    "rebuild_variants",
+    "tokens",
+    "prompt",
+    "sample",
+    "export",
+    "views",
+    "near",
+    "hubs",
+    "map",
+    "browser_url",
+    "vectors",
+    "vectors_query",
+    "delete",
 ]
 
 
@@ -49,7 +66,10 @@ def _examples(module) -> list[doctest.DocTest]:
 
 def _position(test: doctest.DocTest) -> tuple[int, str]:
     method = test.name.rsplit(".", 1)[-1]
-    return (ORDER.index(method) if test.name.startswith("atlas.api.Atlas.") and method in ORDER else len(ORDER) - 1, test.name)
+    return (
+        ORDER.index(method) if test.name.startswith("atlas.api.Atlas.") and method in ORDER else len(ORDER) - 1,
+        test.name,
+    )
 
 
 def test_the_docstring_examples_run_on_minilm(api_minilm):
@@ -70,10 +90,22 @@ def test_the_docstring_examples_run_on_minilm(api_minilm):
 def test_every_command_is_a_method():
     """Each command of the CLI has a method of Atlas (or a function of atlas.db) that does its work."""
     methods = {
-        "load": Atlas.load, "neighbours": Atlas.neighbours, "models": Atlas.models, "delete": Atlas.delete,
-        "vectors": Atlas.vectors, "analyse": Atlas.analyse, "hubs": Atlas.hubs, "map": Atlas.map,
-        "variants": Atlas.variants, "tokens": Atlas.tokens, "prompt": Atlas.prompt, "atlas": Atlas.sample,
-        "near": Atlas.near, "export": Atlas.export, "db": atlas.db.start, "browser": atlas.db.serve_guide,
+        "load": Atlas.load,
+        "neighbours": Atlas.neighbours,
+        "models": Atlas.models,
+        "delete": Atlas.delete,
+        "vectors": Atlas.vectors,
+        "analyse": Atlas.analyse,
+        "hubs": Atlas.hubs,
+        "map": Atlas.map,
+        "variants": Atlas.variants,
+        "tokens": Atlas.tokens,
+        "prompt": Atlas.prompt,
+        "atlas": Atlas.sample,
+        "near": Atlas.near,
+        "export": Atlas.export,
+        "db": atlas.db.start,
+        "browser": atlas.db.serve_guide,
     }
     assert set(methods) == set(main.commands)
     for command, method in methods.items():
@@ -111,6 +143,8 @@ def test_a_method_raises_the_error_the_cli_prints(api_minilm, run):
 
 
 def test_the_default_model_is_the_instances(neo4j_settings):
-    with Atlas(settings=neo4j_settings, model="no-such-model") as face:
-        with pytest.raises(atlas.ModelNotLoaded, match="^model 'no-such-model' is not loaded"):
-            face.neighbours("cat")
+    with (
+        Atlas(settings=neo4j_settings, model="no-such-model") as face,
+        pytest.raises(atlas.ModelNotLoaded, match=r"^model 'no-such-model' is not loaded"),
+    ):
+        face.neighbours("cat")

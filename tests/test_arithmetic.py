@@ -32,7 +32,10 @@ from atlas.errors import ExpressionError
         ("- 2 * king + .25*queen", [(-2.0, "king", False, 7), (0.25, "queen", False, 18)]),
         ("+cat", [(1.0, "cat", False, 2)]),
         ('" king" - " man"', [(1.0, " king", True, 1), (-1.0, " man", True, 11)]),
-        ('"artificial intelligence" - 3*"a \\"b\\" \\\\ c"', [(1.0, "artificial intelligence", True, 1), (-3.0, 'a "b" \\ c', True, 31)]),
+        (
+            '"artificial intelligence" - 3*"a \\"b\\" \\\\ c"',
+            [(1.0, "artificial intelligence", True, 1), (-3.0, 'a "b" \\ c', True, 31)],
+        ),
         ("##ing + 2025", [(1.0, "##ing", False, 1), (1.0, "2025", False, 9)]),
         ("2*2025", [(2.0, "2025", False, 3)]),
         ("\tking\n-\tman ", [(1.0, "king", False, 2), (-1.0, "man", False, 9)]),
@@ -67,11 +70,14 @@ def test_parse_errors_point_at_the_position(expression, message):
 
 
 @pytest.mark.parametrize(
-    "expression", ["king - man + woman", "-king", '0.5*paris - 2*"a b" + c', '"say \\"hi\\"" + "back\\\\slash"', "1.5*x"]
+    "expression",
+    ["king - man + woman", "-king", '0.5*paris - 2*"a b" + c', '"say \\"hi\\"" + "back\\\\slash"', "1.5*x"],
 )
 def test_describe_reads_back_to_the_same_terms(expression):
     terms = parse(expression)
-    assert [(t.weight, t.text, t.quoted) for t in parse(describe(terms))] == [(t.weight, t.text, t.quoted) for t in terms]
+    assert [(t.weight, t.text, t.quoted) for t in parse(describe(terms))] == [
+        (t.weight, t.text, t.quoted) for t in terms
+    ]
 
 
 # --- evaluation against brute force -----------------------------------------------------------
@@ -160,12 +166,16 @@ def test_blocks_and_workers_change_nothing_but_float32_rounding():
     query = combine([1.0], unit_mean(matrix[[5]])[None, :])
     whole = cosine_scores(block_reader(matrix), 300, query, workers=1, step=300)
     for workers, step in [(2, 11), (3, 1), (1, 64)]:
-        np.testing.assert_allclose(cosine_scores(block_reader(matrix), 300, query, workers=workers, step=step), whole, atol=1e-6)
+        np.testing.assert_allclose(
+            cosine_scores(block_reader(matrix), 300, query, workers=workers, step=step), whole, atol=1e-6
+        )
 
 
 def test_cancelling_terms_are_the_zero_vector():
     e = np.eye(4, dtype=np.float32)
-    with pytest.raises(ExpressionError, match=r"^the expression is the zero vector \(its terms cancel out\); it has no nearest tokens$"):
+    with pytest.raises(
+        ExpressionError, match=r"^the expression is the zero vector \(its terms cancel out\); it has no nearest tokens$"
+    ):
         combine([1.0, -1.0], e[[2, 2]])
     with pytest.raises(ExpressionError, match="zero vector"):
         combine([0.5, 0.5, -1.0], e[[1, 1, 1]])
@@ -193,14 +203,24 @@ def test_ranked_breaks_ties_by_id_and_skips():
 
 @pytest.mark.parametrize(
     "expression, weight",
-    [("1e308*king", 1e308), ("1e-320*king", 1e-320), ("2.5E+3*king", 2500.0), ("-.5e1*king", -5.0), ("3e0 * king", 3.0)],
+    [
+        ("1e308*king", 1e308),
+        ("1e-320*king", 1e-320),
+        ("2.5E+3*king", 2500.0),
+        ("-.5e1*king", -5.0),
+        ("3e0 * king", 3.0),
+    ],
 )
 def test_weights_in_scientific_notation(expression, weight):
     assert [(t.weight, t.text, t.quoted) for t in parse(expression)] == [(weight, "king", False)]
 
 
 def test_an_exponent_sign_is_not_an_operator():
-    assert [(t.weight, t.text) for t in parse("king - 1e-3*man + queen")] == [(1.0, "king"), (-1e-3, "man"), (1.0, "queen")]
+    assert [(t.weight, t.text) for t in parse("king - 1e-3*man + queen")] == [
+        (1.0, "king"),
+        (-1e-3, "man"),
+        (1.0, "queen"),
+    ]
     assert [(t.weight, t.text) for t in parse("2e - man")] == [(1.0, "2e"), (-1.0, "man")]  # a word, then minus
 
 

@@ -8,12 +8,12 @@ import uuid
 
 import numpy as np
 import pytest
+from chromium import CHROMIUM, Chromium
 
 from atlas.core.analysis import mutual
 from atlas.core.token_text import display_text
-from atlas.files.model_files import BUNDLED
 from atlas.core.topk import all_neighbours
-from chromium import CHROMIUM, Chromium
+from atlas.files.model_files import BUNDLED
 from atlas.loaders import load_embedding_table
 
 K = 20
@@ -28,8 +28,12 @@ def minilm_atlas(neo4j_settings):
     from atlas.graph.store import Store
 
     name = f"test-atlas-minilm-{uuid.uuid4().hex[:8]}"
-    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USER": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password, "NEO4J_DATABASE": neo4j_settings.database}
+    env = {
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_USER": neo4j_settings.user,
+        "NEO4J_PASSWORD": neo4j_settings.password,
+        "NEO4J_DATABASE": neo4j_settings.database,
+    }
     result = CliRunner().invoke(main, ["load", "--name", name, "--k", str(K)], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     assert f"atlas map --model {name} -o map.html" in result.stderr
@@ -57,7 +61,11 @@ def test_every_non_special_token_has_a_community_and_a_place(minilm_atlas, neo4j
         m=name,
     )
     assert row["tokens"] == len(table) and row["missing"] == 0
-    sizes = one(neo4j_driver, "MATCH (c:Community {model: $m}) RETURN sum(c.size) AS total, count(c) AS n, min(c.id) AS low, max(c.id) AS high", m=name)
+    sizes = one(
+        neo4j_driver,
+        "MATCH (c:Community {model: $m}) RETURN sum(c.size) AS total, count(c) AS n, min(c.id) AS low, max(c.id) AS high",
+        m=name,
+    )
     assert sizes["total"] == row["placed"]
     assert sizes["n"] == row["communities"] and (sizes["low"], sizes["high"]) == (0, sizes["n"] - 1)
     model = one(neo4j_driver, "MATCH (m:Model {name: $m}) RETURN m {.*} AS m", m=name)["m"]
@@ -67,12 +75,18 @@ def test_every_non_special_token_has_a_community_and_a_place(minilm_atlas, neo4j
 
 
 def test_cited_and_mutual_match_brute_force(minilm_atlas, neo4j_driver):
-    name, table, ids, scores, _ = minilm_atlas
-    records, _, _ = neo4j_driver.execute_query("MATCH (t:Token {model: $m}) RETURN t.id AS id, t.cited AS cited ORDER BY id", m=name)
+    name, table, ids, _scores, _ = minilm_atlas
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Token {model: $m}) RETURN t.id AS id, t.cited AS cited ORDER BY id", m=name
+    )
     stored = np.array([r["cited"] for r in records])
     assert (stored == np.bincount(ids[ids >= 0], minlength=len(table))).all()
     assert stored.sum() == len(table) * K
-    both = one(neo4j_driver, "MATCH (:Token {model: $m})-[r:SIMILAR_TO]->() RETURN count(CASE WHEN r.mutual THEN 1 END) AS yes, count(r.mutual) AS flagged", m=name)
+    both = one(
+        neo4j_driver,
+        "MATCH (:Token {model: $m})-[r:SIMILAR_TO]->() RETURN count(CASE WHEN r.mutual THEN 1 END) AS yes, count(r.mutual) AS flagged",
+        m=name,
+    )
     assert both == {"yes": int(mutual(ids).sum()), "flagged": len(table) * K}
 
 
@@ -98,8 +112,8 @@ def test_labels_read_as_topics(minilm_atlas, neo4j_driver):
     name, *_ = minilm_atlas
     records, _, _ = neo4j_driver.execute_query("MATCH (c:Community {model: $m}) RETURN c.label AS label", m=name)
     labels = [r["label"] for r in records]
-    assert not any("[CLS]" in l or "[SEP]" in l or "[PAD]" in l for l in labels)
-    church = next(l for l in labels if "church" in l or "churches" in l)
+    assert not any("[CLS]" in label or "[SEP]" in label or "[PAD]" in label for label in labels)
+    church = next(label for label in labels if "church" in label or "churches" in label)
     assert any(w in church for w in ("monastery", "cathedral", "ecclesiastical", "abbey", "parish"))
 
 
@@ -121,9 +135,14 @@ def test_hubs_and_models_show_the_in_degree(minilm_atlas, run, neo4j_driver):
 def test_neighbours_show_each_neighbours_community(minilm_atlas, run, neo4j_driver):
     name, *_ = minilm_atlas
     rows = json.loads(run("neighbours", "cat", "--model", name, "--json", "--k", 5).stdout)
-    labels = {r["id"]: r["label"] for r in neo4j_driver.execute_query(
-        "MATCH (t:Token {model: $m}) WHERE t.id IN $ids MATCH (c:Community {model: $m, id: t.community}) RETURN t.id AS id, c.label AS label",
-        m=name, ids=[r["id"] for r in rows])[0]}
+    labels = {
+        r["id"]: r["label"]
+        for r in neo4j_driver.execute_query(
+            "MATCH (t:Token {model: $m}) WHERE t.id IN $ids MATCH (c:Community {model: $m, id: t.community}) RETURN t.id AS id, c.label AS label",
+            m=name,
+            ids=[r["id"] for r in rows],
+        )[0]
+    }
     assert [r["community"] for r in rows] == [labels[r["id"]] for r in rows]
     table = run("neighbours", "cat", "--model", name, "--k", 2).stdout.splitlines()
     assert table[0].split() == ["rank", "id", "score", "token", "community"]

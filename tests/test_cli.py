@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import error_line
 
 from atlas.cli import main
 from atlas.core.topk import all_neighbours
-from conftest import error_line
 from atlas.loaders import load_embedding_table
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //{$x}`"
@@ -102,7 +102,7 @@ def test_interrupted_load_is_finished_by_running_it_again(run, loaded, neo4j_dri
 def test_models_table(run, loaded):
     result = run("models")
     assert result.exit_code == 0
-    line = next(l for l in result.stdout.splitlines() if l.startswith(loaded[0]))
+    line = next(row for row in result.stdout.splitlines() if row.startswith(loaded[0]))
     assert line.split()[1:4] == ["complete", str(loaded[2]), f"{5 * loaded[2]:,}"]
 
 
@@ -129,7 +129,10 @@ def _id_of(run, model: str, text: str) -> str:
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["load", "/no/such/folder"], "Error: model source '/no/such/folder' is not a folder; give a model folder or a Hugging Face id like org/name"),
+        (
+            ["load", "/no/such/folder"],
+            "Error: model source '/no/such/folder' is not a folder; give a model folder or a Hugging Face id like org/name",
+        ),
         (["neighbours", "cat", "--model", "no-such-model-xyz"], "Error: model 'no-such-model-xyz' is not loaded"),
     ],
 )
@@ -139,7 +142,10 @@ def test_bad_input_gets_one_line(run, args, message):
 
 def test_neo4j_not_running(run):
     line = error_line(run("models", env={"NEO4J_URI": "bolt://127.0.0.1:1"}))
-    assert line == "Error: cannot reach Neo4j at bolt://127.0.0.1:1 — start it with `atlas db start` (or `docker compose up -d`)"
+    assert (
+        line
+        == "Error: cannot reach Neo4j at bolt://127.0.0.1:1 — start it with `atlas db start` (or `docker compose up -d`)"
+    )
 
 
 def test_wrong_password(run):
@@ -168,7 +174,8 @@ def test_token_not_in_vocabulary_suggests(run, loaded):
     assert close, "the tiny vocabulary has tokens starting with 'lis'"
     assert line == (
         f"Error: token 'Lis' is not in the vocabulary of {name}; close tokens: "
-        + ", ".join(repr(t) for t in close) + " (use one of them, or --id)"
+        + ", ".join(repr(t) for t in close)
+        + " (use one of them, or --id)"
     )
 
 
@@ -211,7 +218,9 @@ def test_max_memory_too_small(run, qwen_folder, model_name):
 
 
 def test_bfloat16_load_stores_exact_scores(run, qwen_folder, model_name, neo4j_driver):
-    result = run("load", qwen_folder[0], "--name", model_name, "--k", 4, "--dtype", "bfloat16", "--device", "cpu", "--quiet")
+    result = run(
+        "load", qwen_folder[0], "--name", model_name, "--k", 4, "--dtype", "bfloat16", "--device", "cpu", "--quiet"
+    )
     assert result.exit_code == 0, result.stderr
     table = load_embedding_table(str(qwen_folder[0]))
     unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
@@ -252,7 +261,15 @@ def test_uri_without_a_host_is_refused(run, uri):
 
 
 @pytest.mark.parametrize(
-    "uri", ["bolt://db.example", "bolt+s://db.example:7687", "bolt+ssc://10.0.0.1", "neo4j://[::1]:7687", "neo4j+s://x.databases.neo4j.io", "neo4j+ssc://db"]
+    "uri",
+    [
+        "bolt://db.example",
+        "bolt+s://db.example:7687",
+        "bolt+ssc://10.0.0.1",
+        "neo4j://[::1]:7687",
+        "neo4j+s://x.databases.neo4j.io",
+        "neo4j+ssc://db",
+    ],
 )
 def test_bolt_uris_are_accepted(uri):
     from atlas.graph.store import check_uri
@@ -272,7 +289,9 @@ def test_verbose_shows_the_driver_log(run):
 
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
-    assert line.endswith("has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)")
+    assert line.endswith(
+        "has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
+    )
 
 
 def test_db_start_in_an_unusable_home(tmp_path):
@@ -285,7 +304,9 @@ def test_db_start_in_an_unusable_home(tmp_path):
     )
 
 
-def test_model_loaded_from_a_relative_folder_is_found_from_elsewhere(run, qwen_folder, model_name, monkeypatch, tmp_path):
+def test_model_loaded_from_a_relative_folder_is_found_from_elsewhere(
+    run, qwen_folder, model_name, monkeypatch, tmp_path
+):
     folder = qwen_folder[0]
     monkeypatch.chdir(folder.parent)
     assert run("load", f"./{folder.name}", "--name", model_name, "--k", 2, "--quiet").exit_code == 0
@@ -342,9 +363,16 @@ def test_fast_commands_import_nothing_heavy(loaded, neo4j_settings, args):
         f"r = CliRunner().invoke(main, {[str(a) for a in args] + ['--model', loaded[0]]!r}); "
         "print(r.exit_code, ' '.join(m for m in ('torch', 'transformers', 'umap', 'igraph') if m in sys.modules))"
     )
-    env = {**os.environ, "NEO4J_URI": neo4j_settings.uri, "NEO4J_USER": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password, "NEO4J_DATABASE": neo4j_settings.database}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_USER": neo4j_settings.user,
+        "NEO4J_PASSWORD": neo4j_settings.password,
+        "NEO4J_DATABASE": neo4j_settings.database,
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
     assert out == ["0"], out
 
 

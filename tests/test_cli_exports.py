@@ -4,7 +4,6 @@ import json
 
 import networkx as nx
 import pytest
-
 from conftest import error_line
 
 
@@ -24,7 +23,10 @@ def test_atlas_same_seed_same_bytes_and_graphml_matches_json(run, model, tmp_pat
     assert first.read_bytes() == second.read_bytes()
     other = run("atlas", "--model", model, "--words", 4, "--seed", 8, "--k", 3, "--format", "graphml", "-o", "-")
     assert other.stdout.encode() != first.read_bytes()
-    assert run("atlas", "--model", model, "--words", 4, "--seed", 7, "--k", 3, "--format", "json", "-o", as_json).exit_code == 0
+    assert (
+        run("atlas", "--model", model, "--words", 4, "--seed", 7, "--k", 3, "--format", "json", "-o", as_json).exit_code
+        == 0
+    )
 
     graph = nx.read_graphml(first)
     data = json.loads(as_json.read_text())
@@ -42,7 +44,7 @@ def test_prompt_exports_and_save(run, model, tmp_path, neo4j_driver):
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     seeds = [n for n in data["nodes"] if n["seed"]]
-    assert seeds and all(l["rank"] <= 6 for l in data["links"])
+    assert seeds and all(link["rank"] <= 6 for link in data["links"])
     query = result.stderr.strip().splitlines()[-1]
     assert query.startswith("MATCH (p:Prompt {model: ")
     records, _, _ = neo4j_driver.execute_query(query)
@@ -88,8 +90,19 @@ def test_words_file_reports_words_that_are_not_tokens(run, model, tmp_path):
 
 
 def test_export_named_view(run, model):
-    result = run("export", "--query", "neighbourhood", "--param", f"model={model}", "--param", "text= list",
-                 "--param", "k=3", "--format", "json")
+    result = run(
+        "export",
+        "--query",
+        "neighbourhood",
+        "--param",
+        f"model={model}",
+        "--param",
+        "text= list",
+        "--param",
+        "k=3",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert [n["text"] for n in data["nodes"] if n["seed"]] == [" list"]

@@ -14,9 +14,9 @@ import uuid
 
 import numpy as np
 import pytest
+from conftest import error_line
 
 from atlas.graph.store import Store
-from conftest import error_line
 from atlas.loaders.pipeline import load
 from atlas.loaders.source import EmbeddingTable
 
@@ -34,9 +34,15 @@ def model(neo4j_settings):
     name = f"test-untrusted-{uuid.uuid4().hex[:8]}"
     rng = np.random.default_rng(5)
     table = EmbeddingTable(
-        name=name, source="test", matrix=rng.standard_normal((len(TEXTS), 8)).astype(np.float32),
-        ids=np.arange(len(TEXTS), dtype=np.int64), raw=list(TEXTS), text=list(TEXTS),
-        special=[t == "[PAD]" for t in TEXTS], family="wordpiece", matrix_rows=len(TEXTS),
+        name=name,
+        source="test",
+        matrix=rng.standard_normal((len(TEXTS), 8)).astype(np.float32),
+        ids=np.arange(len(TEXTS), dtype=np.int64),
+        raw=list(TEXTS),
+        text=list(TEXTS),
+        special=[t == "[PAD]" for t in TEXTS],
+        family="wordpiece",
+        matrix_rows=len(TEXTS),
     )
     with Store(neo4j_settings) as store:
         load(store, table, k=3)
@@ -74,8 +80,17 @@ def test_atlas_table_title_and_left_out_words_show_escapes(run, model, tmp_path)
 
 
 def test_export_table_title_shows_escapes(run, model):
-    args = ("export", "--query", "neighbourhood", "--param", f"model={model}", "--param", f"text={EVIL}",
-            "--param", "k=2")
+    args = (
+        "export",
+        "--query",
+        "neighbourhood",
+        "--param",
+        f"model={model}",
+        "--param",
+        f"text={EVIL}",
+        "--param",
+        "k=2",
+    )
     n_nodes, n_edges = counts(run, *args)
     result = run(*args)
     assert result.exit_code == 0, result.stderr
@@ -107,8 +122,9 @@ def test_errors_quoting_token_text_show_escapes(run, model, tmp_path):
         f"Error: none of the words '{GONE_SHOWN}' is a single token of {model}; "
         "`atlas neighbours WORD` names close tokens"
     )
-    bad = run("export", "--query", "neighbourhood", "--param", f"model={model}", "--param", "text=cat",
-              "--param", f"k={EVIL}")
+    bad = run(
+        "export", "--query", "neighbourhood", "--param", f"model={model}", "--param", "text=cat", "--param", f"k={EVIL}"
+    )
     assert error_line(bad) == f"Error: parameter k of view_neighbourhood must be an integer, got '{EVIL_SHOWN}'"
     for result in (missing, none, bad):
         assert_no_raw_controls(result)
@@ -120,7 +136,20 @@ def test_an_export_to_a_full_device_is_one_error_line(run, model, tmp_path):
         os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
     else:
         full = "/dev/full"
-    result = run("export", "--query", "neighbourhood", "--param", f"model={model}", "--param", "text=cat",
-                 "--format", "json", "-o", full)
-    assert error_line(result) == f"Error: cannot write {full}: No space left on device; free some space or write elsewhere"
+    result = run(
+        "export",
+        "--query",
+        "neighbourhood",
+        "--param",
+        f"model={model}",
+        "--param",
+        "text=cat",
+        "--format",
+        "json",
+        "-o",
+        full,
+    )
+    assert (
+        error_line(result) == f"Error: cannot write {full}: No space left on device; free some space or write elsewhere"
+    )
     assert stat.S_ISCHR(os.lstat(full).st_mode)

@@ -12,21 +12,25 @@ import sys
 import time
 
 import pytest
+from conftest import error_line
 
 from atlas.errors import ModelBusy, ModelInconsistent
 from atlas.graph.lease import Lease
 from atlas.graph.store import Store
-from conftest import error_line
-from atlas.loaders import load_embedding_table
-from atlas.loaders import pipeline
+from atlas.loaders import load_embedding_table, pipeline
 
 CLI = [sys.executable, "-c", "from atlas.cli import main; main()"]
 K = 5
 
 
 def env_for(settings) -> dict:
-    return {**os.environ, "NEO4J_URI": settings.uri, "NEO4J_USER": settings.user,
-            "NEO4J_PASSWORD": settings.password, "NEO4J_DATABASE": settings.database}
+    return {
+        **os.environ,
+        "NEO4J_URI": settings.uri,
+        "NEO4J_USER": settings.user,
+        "NEO4J_PASSWORD": settings.password,
+        "NEO4J_DATABASE": settings.database,
+    }
 
 
 @pytest.fixture
@@ -44,8 +48,12 @@ def graph_counts(store: Store, name: str) -> dict:
 def test_two_loads_of_one_name_race_and_one_is_refused(neo4j_settings, store, model_name):
     """Two `atlas load` processes started together: one loads, the other is refused naming it; the graph is exact."""
     args = [*CLI, "load", "--name", model_name, "--k", str(K), "--no-analysis", "--quiet"]
-    first = subprocess.Popen(args, env=env_for(neo4j_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(args, env=env_for(neo4j_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        args, env=env_for(neo4j_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    second = subprocess.Popen(
+        args, env=env_for(neo4j_settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     results = [(p.wait(timeout=600), *p.communicate()) for p in (first, second)]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
@@ -58,7 +66,12 @@ def test_two_loads_of_one_name_race_and_one_is_refused(neo4j_settings, store, mo
         refused[0],
     ), refused[0]
     vocabulary = 30522
-    assert graph_counts(store, model_name) == {"status": "complete", "tokens": vocabulary, "edges": vocabulary * K, "wrong": 0}
+    assert graph_counts(store, model_name) == {
+        "status": "complete",
+        "tokens": vocabulary,
+        "edges": vocabulary * K,
+        "wrong": 0,
+    }
     assert store.read("lease_holder", model=model_name) == []  # given back
 
 
@@ -68,9 +81,12 @@ def test_a_load_killed_with_sigkill_does_not_block_the_name(neo4j_settings, stor
     victim = subprocess.Popen(args, env=env_for(neo4j_settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:  # until it holds the lease and has written some edges
-        if store.read("lease_holder", model=model_name) and (store.model(model_name) or {}).get("status") == "loading":
-            if store.read("model_verify", model=model_name, per_token=K, zero_ids=None)[0]["edges"] > 0:
-                break
+        if (
+            store.read("lease_holder", model=model_name)
+            and (store.model(model_name) or {}).get("status") == "loading"
+            and store.read("model_verify", model=model_name, per_token=K, zero_ids=None)[0]["edges"] > 0
+        ):
+            break
         time.sleep(0.2)
     victim.send_signal(signal.SIGKILL)
     victim.wait()
@@ -90,7 +106,9 @@ def test_a_lease_held_elsewhere_refuses_until_it_expires(store, model_name):
     other.owner = {**other.owner, "host": "another-machine", "pid": 4242}
     other.take()
     mine = Lease(store, model_name, seconds=30)
-    with pytest.raises(ModelBusy, match=r"being loaded or analysed by another-machine pid 4242 since .* expires in [0-2] s"):
+    with pytest.raises(
+        ModelBusy, match=r"being loaded or analysed by another-machine pid 4242 since .* expires in [0-2] s"
+    ):
         mine.take()
     time.sleep(2.5)  # not renewed: it expires
     mine.take()
@@ -130,21 +148,27 @@ def test_complete_means_exact_a_skipped_batch_is_found(store, model_name, qwen_f
         return real(store_, statement, params)
 
     monkeypatch.setattr(pipeline, "write_edge_batch", lossy)
-    with pytest.raises(ModelInconsistent, match=rf"the graph of '{model_name}' is not exact after the load: .*"
-                       rf"SIMILAR_TO edges, {len(table) * K:,} expected; it stays 'loading'"):
+    with pytest.raises(
+        ModelInconsistent,
+        match=rf"the graph of '{model_name}' is not exact after the load: .*"
+        rf"SIMILAR_TO edges, {len(table) * K:,} expected; it stays 'loading'",
+    ):
         pipeline.load(store, table, K, batch_size=10 * K)
     assert store.model(model_name)["status"] == "loading"
     monkeypatch.setattr(pipeline, "write_edge_batch", real)
     pipeline.load(store, table, K, batch_size=10 * K)  # the same load again finishes it exactly
-    assert graph_counts(store, model_name) == {"status": "complete", "tokens": len(table), "edges": len(table) * K, "wrong": 0}
+    assert graph_counts(store, model_name) == {
+        "status": "complete",
+        "tokens": len(table),
+        "edges": len(table) * K,
+        "wrong": 0,
+    }
 
 
 def test_models_verify_reports_a_tampered_graph(run, store, model_name, qwen_folder, neo4j_driver):
     assert run("load", qwen_folder[0], "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
     assert f"{model_name}: consistent" in run("models", "--verify").stderr.splitlines()
-    neo4j_driver.execute_query(
-        "MATCH (:Token {model: $m, id: 7})-[r:SIMILAR_TO {rank: 2}]->() DELETE r", m=model_name
-    )
+    neo4j_driver.execute_query("MATCH (:Token {model: $m, id: 7})-[r:SIMILAR_TO {rank: 2}]->() DELETE r", m=model_name)
     result = run("models", "--verify")
     assert result.exit_code == 1
     assert (
@@ -160,7 +184,9 @@ def test_an_analysis_waits_its_turn(run, store, model_name, qwen_folder):
     assert run("load", qwen_folder[0], "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
     with Lease(store, model_name):
         line = error_line(run("analyse", "--model", model_name, "--quiet"))
-    assert line.startswith(f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}")
+    assert line.startswith(
+        f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}"
+    )
 
 
 def test_delete_asks_then_removes_every_node_of_the_model(run, store, model_name, qwen_folder, neo4j_driver):
@@ -194,8 +220,15 @@ def test_delete_waits_for_no_one_and_an_interrupted_one_is_finished(run, store, 
     assert run("load", folder, "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
     with Lease(store, model_name):
         line = error_line(run("delete", model_name, "--yes"))
-    assert line.startswith(f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}")
-    assert graph_counts(store, model_name) == {"status": "complete", "tokens": n_tokens, "edges": n_tokens * K, "wrong": 0}
+    assert line.startswith(
+        f"Error: model '{model_name}' is being loaded or analysed by {socket.gethostname()} pid {os.getpid()}"
+    )
+    assert graph_counts(store, model_name) == {
+        "status": "complete",
+        "tokens": n_tokens,
+        "edges": n_tokens * K,
+        "wrong": 0,
+    }
 
     store.write("model_mark_deleting", name=model_name)  # as a delete killed after its first step leaves it
     store.write("model_delete_batch", model=model_name, limit=3)
@@ -206,7 +239,9 @@ def test_delete_waits_for_no_one_and_an_interrupted_one_is_finished(run, store, 
     assert store.model(model_name) is None
 
 
-def test_models_verify_finds_an_interrupted_load_missing_one_tokens_edges(run, store, model_name, qwen_folder, monkeypatch):
+def test_models_verify_finds_an_interrupted_load_missing_one_tokens_edges(
+    run, store, model_name, qwen_folder, monkeypatch
+):
     """A load that stopped before its last token's k edges: V*k - k edges, and --verify must not call that consistent."""
     table = load_embedding_table(str(qwen_folder[0]), name=model_name)
     real = pipeline.write_edge_batch

@@ -9,20 +9,29 @@ import os
 import random
 import re
 import uuid
+from typing import ClassVar
 
 import networkx as nx
 import pytest
 
 from atlas.core.cypher_text import cypher_string, split_statements
+from atlas.core.subgraph import Edge, Node, Subgraph
 from atlas.core.token_text import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.pages.export import (
-    EDGE_FIELDS, FORMATS, NODE_FIELDS, community_legend, components, output_paths, render, variant_groups, write,
-)
 from atlas.graph.queries import browser_line
-from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.pages.export import (
+    EDGE_FIELDS,
+    FORMATS,
+    NODE_FIELDS,
+    community_legend,
+    components,
+    output_paths,
+    render,
+    variant_groups,
+    write,
+)
 
-NASTY = "</script><b>\"x\"&'"
+NASTY = '</script><b>"x"&\''
 BIDI = "\u202egnp\u2066\u200f\u061c.exe"  # right-to-left override, isolate, mark, Arabic letter mark
 COMMUNITY = "</script> · \x1b[2J · \u202eevil"  # a community label made of hostile token texts
 
@@ -32,11 +41,42 @@ def sample() -> Subgraph:
     communities (one with a hostile label), in-degrees and map positions, and tokens an analysis left without."""
     nodes = [
         Node(5, NASTY, raw="Ġ</script>", seed=True, community=0, community_label=COMMUNITY, cited=12, x=1.5, y=-2.25),
-        Node(2, "line\nbreak\r", raw="line\nbreak\r", variant="line", members=(2, 40, 41),
-             community=3, community_label="line · break", cited=0, x=0.1 + 0.2, y=1e-07),
-        Node(9, "\ttab", raw="\ttab", variant="line", community=3, community_label="line · break", cited=1, x=-0.0, y=42.0),
+        Node(
+            2,
+            "line\nbreak\r",
+            raw="line\nbreak\r",
+            variant="line",
+            members=(2, 40, 41),
+            community=3,
+            community_label="line · break",
+            cited=0,
+            x=0.1 + 0.2,
+            y=1e-07,
+        ),
+        Node(
+            9,
+            "\ttab",
+            raw="\ttab",
+            variant="line",
+            community=3,
+            community_label="line · break",
+            cited=1,
+            x=-0.0,
+            y=42.0,
+        ),
         Node(3, "nul\x00esc\x1b", raw="\x00\x1b", special=True),
-        Node(7, "\\", raw="\\", seed=True, variant="back", community=0, community_label=COMMUNITY, cited=4, x=-10.0, y=99.5),
+        Node(
+            7,
+            "\\",
+            raw="\\",
+            seed=True,
+            variant="back",
+            community=0,
+            community_label=COMMUNITY,
+            cited=4,
+            x=-10.0,
+            y=99.5,
+        ),
         Node(11, "🙂 ok\u2028", raw="🙂", variant="emoji", cited=0),
         Node(4, "'", raw="'", community=12, community_label="'", cited=2, x=3.0, y=4.0),
     ]
@@ -181,7 +221,19 @@ def test_csv_round_trips_through_csv_reader():
     assert set(parts) == {"nodes", "edges"}
     nodes, edges = records(sample())
     node_rows = list(csv.reader(io.StringIO(parts["nodes"], newline="")))
-    assert node_rows[0] == ["id", "text", "raw", "special", "variant", "seed", "members", "community", "cited", "x", "y"]
+    assert node_rows[0] == [
+        "id",
+        "text",
+        "raw",
+        "special",
+        "variant",
+        "seed",
+        "members",
+        "community",
+        "cited",
+        "x",
+        "y",
+    ]
     assert node_rows[1:] == [
         [
             str(n["id"]),
@@ -309,8 +361,13 @@ def test_components_match_networkx():
 
 
 def test_variant_groups_need_two_tokens():
-    nodes = [Node(1, "a", variant="a"), Node(2, "A", variant="a"), Node(3, "b", variant="b"),
-             Node(4, "c", variant="c", members=(4, 8)), Node(5, "d")]
+    nodes = [
+        Node(1, "a", variant="a"),
+        Node(2, "A", variant="a"),
+        Node(3, "b", variant="b"),
+        Node(4, "c", variant="c", members=(4, 8)),
+        Node(5, "d"),
+    ]
     assert variant_groups(nodes) == {1: 0, 2: 0, 3: None, 4: 1, 5: None}
 
 
@@ -320,7 +377,16 @@ def test_variant_groups_need_two_tokens():
 class CypherLiterals:
     """A reader for Cypher literal values (maps, lists, strings, numbers, booleans, null)."""
 
-    ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f"}
+    ESCAPES: ClassVar[dict[str, str]] = {
+        "\\": "\\",
+        "'": "'",
+        '"': '"',
+        "n": "\n",
+        "r": "\r",
+        "t": "\t",
+        "b": "\b",
+        "f": "\f",
+    }
 
     def __init__(self, text: str):
         self.text, self.i = text, 0
@@ -400,7 +466,9 @@ def unwound_rows(statement: str):
 def test_cypher_script_literals_decode_to_the_exact_records():
     statements = split_statements(render(sample(), "cypher")[""])
     assert len(statements) == 3
-    assert statements[0].endswith("CREATE CONSTRAINT token_model_id IF NOT EXISTS\nFOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE")
+    assert statements[0].endswith(
+        "CREATE CONSTRAINT token_model_id IF NOT EXISTS\nFOR (t:Token) REQUIRE (t.model, t.id) IS UNIQUE"
+    )
     nodes, edges = records(sample())
     assert unwound_rows(statements[1]) == token_rows(nodes)
     assert unwound_rows(statements[2]) == edges
@@ -439,7 +507,7 @@ def test_split_statements_respects_strings_comments_and_names():
     script = (
         "// header; not a statement\n"
         "RETURN 'a;b' AS `x;y`;\n"
-        "RETURN \"c\\\";d\" /* ; */ AS z;\n"
+        'RETURN "c\\";d" /* ; */ AS z;\n'
         "/* only a comment */;\n"
         "RETURN 'it\\'s;' // trailing ;\n"
     )
@@ -514,7 +582,9 @@ def test_empty_subgraph_renders(fmt):
 
 
 def test_unknown_format_is_refused():
-    with pytest.raises(ExportError, match="unknown export format 'svg'; choose one of html, graphml, json, csv, cypher"):
+    with pytest.raises(
+        ExportError, match="unknown export format 'svg'; choose one of html, graphml, json, csv, cypher"
+    ):
         render(sample(), "svg")
 
 
@@ -561,7 +631,7 @@ def test_a_failed_render_does_not_clobber_an_existing_file(tmp_path):
 
 def test_writing_onto_a_folder_fails_and_leaves_no_temporary_file(tmp_path):
     (tmp_path / "out.json").mkdir()
-    with pytest.raises(ExportError, match="out.json: it is a folder; give a file name"):
+    with pytest.raises(ExportError, match=r"out\.json: it is a folder; give a file name"):
         write(sample(), "json", str(tmp_path / "out.json"))
     assert os.listdir(tmp_path) == ["out.json"]
 

@@ -14,18 +14,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from atlas.core.token_text import display_text, escape_controls
-from atlas.pages.export import write
-from atlas.core.subgraph import Edge, Node, Subgraph
 from chromium import CHROMIUM, Chromium
 from prompt_graphs import prompt_sized_subgraph
+
+from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.core.token_text import display_text, escape_controls
+from atlas.pages.export import write
 
 pytestmark = pytest.mark.browser
 
 EVIL = "\x1b[2J\x07\u202eevil"  # clear the screen, ring, reverse what follows
-NASTY = ["</script><b>\"x\"&'", "line\nbreak", "tab\there", "nul\x00esc\x1b", "\\", "🙂🚀", "'", "<!--", "\u2028", EVIL]
-WORDS = "river lake sea ocean stream pond brook bay delta creek".split()
+NASTY = ['</script><b>"x"&\'', "line\nbreak", "tab\there", "nul\x00esc\x1b", "\\", "🙂🚀", "'", "<!--", "\u2028", EVIL]
+WORDS = ["river", "lake", "sea", "ocean", "stream", "pond", "brook", "bay", "delta", "creek"]
 COMMUNITY_LABELS = ["river · lake", "sea · ocean", f"brook · {EVIL}"]
 LABEL_PX = 12
 WINDOW = (1280, 860)
@@ -214,16 +214,22 @@ def prompt_page(tmp_path_factory):
     with Chromium(folder, window=WINDOW) as browser:
         tab = browser.new_page()
         tab.navigate(Path(path).resolve().as_uri())
-        tab.wait_for("document.body && document.body.dataset.fitted === '1'", "the first fitted picture", timeout=90, poll=0.05)
+        tab.wait_for(
+            "document.body && document.body.dataset.fitted === '1'", "the first fitted picture", timeout=90, poll=0.05
+        )
         yield tab, subgraph, folder
 
 
 def canvas_size(tab) -> tuple[float, float]:
-    return tuple(tab.evaluate("(() => { const g = document.getElementById('graph'); return [g.clientWidth, g.clientHeight]; })()"))
+    return tuple(
+        tab.evaluate(
+            "(() => { const g = document.getElementById('graph'); return [g.clientWidth, g.clientHeight]; })()"
+        )
+    )
 
 
 def test_prompt_page_fits_from_the_map_positions_at_once(prompt_page):
-    tab, subgraph, folder = prompt_page
+    tab, subgraph, _folder = prompt_page
     assert (len(subgraph.nodes), len(subgraph.edges)) == (592, 4144)
     fit = tab.evaluate("window.atlasFit")
     assert fit["fromMap"] is True and fit["ticks"] == 0  # no layout ran before the first picture
@@ -257,7 +263,9 @@ def overlaps(boxes: list[list[float]]) -> list[tuple[int, int]]:
     return [(i, j) for i, a in enumerate(boxes) for j, b in enumerate(boxes[:i]) if intersect(a, b)]
 
 
-def shown_seeds(subgraph: Subgraph, at: dict[int, tuple[float, float]], size: tuple[float, float], blocked: list) -> set[int]:
+def shown_seeds(
+    subgraph: Subgraph, at: dict[int, tuple[float, float]], size: tuple[float, float], blocked: list
+) -> set[int]:
     """The seeds whose screen position ``at`` is on the canvas and not under a panel (the legend, the token panel)."""
     width, height = size
     return {
@@ -353,8 +361,10 @@ def test_prompt_page_colours_by_community(prompt_page):
     # A community's colour depends on its id only: the same as in another page with other communities.
     for community, colour in by_community.items():
         assert tab.evaluate(f"atlasCommunityColour({community})") == next(iter(colour))
-    legend = tab.evaluate("[...document.querySelectorAll('#legend-list li')].map(li => [+li.dataset.community,"
-                          " li.querySelector('.name').textContent, li.querySelector('.swatch').style.background])")
+    legend = tab.evaluate(
+        "[...document.querySelectorAll('#legend-list li')].map(li => [+li.dataset.community,"
+        " li.querySelector('.name').textContent, li.querySelector('.swatch').style.background])"
+    )
     sizes = Counter(n.community for n in subgraph.nodes)
     assert [c for c, _, _ in legend] == sorted(sizes, key=lambda c: (-sizes[c], c))[:12]  # the most tokens first
     labels = {n.community: n.community_label for n in subgraph.nodes}

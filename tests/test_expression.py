@@ -7,13 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-
-from atlas.pages.export import FORMATS, render
-from atlas.files.model_files import default_source, read_embedding_matrix, safetensors_keys
-from atlas.views.expression import EXPRESSION_ID
-from atlas.core.subgraph import Edge, Node, Subgraph
 from conftest import error_line
+
+from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.files.model_files import default_source, read_embedding_matrix, safetensors_keys
 from atlas.loaders import load_embedding_table
+from atlas.pages.export import FORMATS, render
+from atlas.views.expression import EXPRESSION_ID
 
 
 def near_json(run, *args) -> dict:
@@ -25,7 +25,9 @@ def near_json(run, *args) -> dict:
 # --- MiniLM ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression", ["1e308*king - 1e308*man + 1e308*woman", "1e-320*king - 1e-320*man + 1e-320*woman"])
+@pytest.mark.parametrize(
+    "expression", ["1e308*king - 1e308*man + 1e308*woman", "1e-320*king - 1e-320*man + 1e-320*woman"]
+)
 def test_weights_of_any_finite_size_give_the_same_neighbours(run, whole_minilm, expression):
     got = near_json(run, expression, "--model", whole_minilm, "--k", 3)
     assert [n["text"] for n in got["neighbours"]] == ["queen", "kings", "monarch"]
@@ -38,13 +40,18 @@ def test_king_minus_man_plus_woman_is_queen(run, whole_minilm):
     assert lines[0].split() == ["rank", "id", "score", "token"]
     assert lines[1].split()[0] == "1" and lines[1].split()[-1] == '"queen"'
     assert [line.split()[-1] for line in lines[1:6]] == ['"queen"', '"kings"', '"monarch"', '"monarchy"', '"queens"']
-    assert result.stderr.startswith(f'nearest tokens to "king - man + woman" in {whole_minilm} (30,522 rows compared in ')
+    assert result.stderr.startswith(
+        f'nearest tokens to "king - man + woman" in {whole_minilm} (30,522 rows compared in '
+    )
     assert 'the operands ("king", "man", "woman") are left out, --keep-operands keeps them' in result.stderr
 
 
 @pytest.mark.parametrize(
     "expression, first",
-    [("paris - france + italy", ["italian", "rome", "florence", "milan"]), ("walking - walk + swim", ["swimming", "swimmers", "swam"])],
+    [
+        ("paris - france + italy", ["italian", "rome", "florence", "milan"]),
+        ("walking - walk + swim", ["swimming", "swimmers", "swam"]),
+    ],
 )
 def test_more_analogies(run, whole_minilm, expression, first):
     got = near_json(run, expression, "--model", whole_minilm, "--k", len(first))
@@ -57,7 +64,9 @@ def test_answer_equals_brute_force_over_the_whole_matrix(run, whole_minilm):
     row = {t: i for i, t in enumerate(table.text)}
     query = unit[row["king"]] - 0.5 * unit[row["man"]] + 2 * unit[row["woman"]]
     scores = unit @ (query / np.linalg.norm(query))
-    order = [int(i) for i in np.lexsort((table.ids, -scores)) if int(i) not in {row["king"], row["man"], row["woman"]}][:15]
+    order = [int(i) for i in np.lexsort((table.ids, -scores)) if int(i) not in {row["king"], row["man"], row["woman"]}][
+        :15
+    ]
     got = near_json(run, "king - 0.5*man + 2*woman", "--model", whole_minilm, "--k", 15)
     assert got["expression"] == "king - 0.5*man + 2*woman"
     assert [n["id"] for n in got["neighbours"]] == table.ids[order].tolist()
@@ -79,9 +88,10 @@ def test_a_quoted_text_of_several_tokens_is_their_mean(run, whole_minilm):
     assert got["operands"][0]["quoted"] is True
     assert {n["text"] for n in got["neighbours"]}.isdisjoint({"artificial", "intelligence"})
     # a quoted single token is that token, spelled as the model spells it
-    assert near_json(run, '"king" - man', "--model", whole_minilm)["neighbours"] == near_json(
-        run, "king - man", "--model", whole_minilm
-    )["neighbours"]
+    assert (
+        near_json(run, '"king" - man', "--model", whole_minilm)["neighbours"]
+        == near_json(run, "king - man", "--model", whole_minilm)["neighbours"]
+    )
 
 
 @pytest.mark.parametrize("fmt", ["html", "graphml", "json", "csv"])
@@ -111,7 +121,8 @@ def test_exports_the_expression_with_its_nearest_tokens(run, whole_minilm, tmp_p
 def test_every_exporter_takes_the_expression_node(fmt):
     expression = 'king - man + "artificial intelligence"'
     subgraph = Subgraph(
-        "m", f"nearest tokens to {expression}",
+        "m",
+        f"nearest tokens to {expression}",
         [Node(EXPRESSION_ID, expression, seed=True), Node(3035, "queen"), Node(5465, "kings")],
         [Edge(EXPRESSION_ID, 3035, 0.5, 1), Edge(EXPRESSION_ID, 5465, 0.45, 2), Edge(5465, 3035, 0.7, 1)],
     )
@@ -178,7 +189,7 @@ def tricky_qwen(run, qwen_folder, model_name, tmp_path):
     tensors = load_file(shard)
     matrix = tensors[name]
     cat, zero = int(table.ids[table.raw.index("Ġcat")]), int(table.ids[table.raw.index("Ġdogs")])
-    matrix[qwen_folder[2]:] = matrix[cat]
+    matrix[qwen_folder[2] :] = matrix[cat]
     matrix[zero] = 0.0
     save_file(tensors, shard, metadata={"format": "pt"})
     assert run("load", folder, "--name", model_name, "--k", 3, "--quiet").exit_code == 0

@@ -12,11 +12,11 @@ import urllib.request
 from html.parser import HTMLParser
 
 import pytest
-
-from atlas.server import guide as browser
-from atlas.errors import InvalidArgument
-from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 from sample_models import ARITHMETIC, ARTICLE_PROMPT, WORDS, saved_minilm_slice
+
+from atlas.errors import InvalidArgument
+from atlas.server import guide as browser
+from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 
 
 class _Runnable(HTMLParser):
@@ -79,8 +79,17 @@ def test_guide_has_slides_param_line_first_and_the_served_style_url():
     parser = _Runnable()
     parser.feed(html)
     assert parser.slides == [
-        "Token atlas", "Nearest tokens", "Variant groups", "A prompt", "Atlas sample",
-        "Community map", "A community", "Hubs", "Mutual pairs", "Vector arithmetic", "Models",
+        "Token atlas",
+        "Nearest tokens",
+        "Variant groups",
+        "A prompt",
+        "Atlas sample",
+        "Community map",
+        "A community",
+        "Hubs",
+        "Mutual pairs",
+        "Vector arithmetic",
+        "Models",
     ]
     assert parser.blocks[0] == f":param model => '{DEFAULT_MODEL_NAME}'"
     assert parser.blocks[1] == ":style http://127.0.0.1:9999/atlas.grass"
@@ -236,7 +245,9 @@ def test_port_in_use_says_to_pick_another():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        with pytest.raises(InvalidArgument, match=rf"^port {port} on 127.0.0.1 is already in use — pick another port with --port$"):
+        with pytest.raises(
+            InvalidArgument, match=rf"^port {port} on 127.0.0.1 is already in use — pick another port with --port$"
+        ):
             browser.serve("127.0.0.1", port)
 
 
@@ -246,7 +257,7 @@ def test_port_out_of_range():
 
 
 def test_stop_releases_the_port():
-    server, urls = browser.serve(port=0)
+    server, _urls = browser.serve(port=0)
     port = server.server_address[1]
     server.stop()
     again, _ = browser.serve(port=port)
@@ -354,7 +365,9 @@ def test_limits_must_be_positive(kwargs, message):
 @pytest.fixture(scope="module")
 def sample_model(neo4j_settings):
     """A MiniLM slice with the article's prompt saved, an analysis (communities, hubs, mutual flags) and vectors."""
-    with saved_minilm_slice(neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True, analyse=True) as name:
+    with saved_minilm_slice(
+        neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True, analyse=True
+    ) as name:
         yield name
 
 
@@ -378,10 +391,19 @@ def run_example(driver, settings, cypher: str, model: str) -> list:
     return driver.execute_query(cypher, {"model": model}, database_=settings.database)[0]
 
 
-def test_community_map_shows_the_largest_communities_and_their_strongest_links(sample_model, neo4j_driver, neo4j_settings):
-    every = run_example(neo4j_driver, neo4j_settings, "MATCH (c:Community {model: $model}) RETURN c.id AS id, c.size AS size", sample_model)
+def test_community_map_shows_the_largest_communities_and_their_strongest_links(
+    sample_model, neo4j_driver, neo4j_settings
+):
+    every = run_example(
+        neo4j_driver,
+        neo4j_settings,
+        "MATCH (c:Community {model: $model}) RETURN c.id AS id, c.size AS size",
+        sample_model,
+    )
     assert len(every) >= 5
-    (row,) = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (c:Community", "RETURN communities, links"), sample_model)
+    (row,) = run_example(
+        neo4j_driver, neo4j_settings, guide_example("MATCH (c:Community", "RETURN communities, links"), sample_model
+    )
     shown = row["communities"]
     assert all(set(c.labels) == {"Community"} for c in shown)
     largest = sorted(every, key=lambda r: (-r["size"], r["id"]))[:40]
@@ -389,16 +411,23 @@ def test_community_map_shows_the_largest_communities_and_their_strongest_links(s
     ids = {c.element_id for c in shown}
     links = row["links"]
     assert 0 < len(links) <= 80
-    assert all(l.type == "LINKED" and {l.start_node.element_id, l.end_node.element_id} <= ids for l in links)
-    assert all(l.start_node["id"] < l.end_node["id"] for l in links)  # one per pair, from the lower id
-    assert [l["weight"] for l in links] == sorted((l["weight"] for l in links), reverse=True)
+    assert all(
+        link.type == "LINKED" and {link.start_node.element_id, link.end_node.element_id} <= ids for link in links
+    )
+    assert all(link.start_node["id"] < link.end_node["id"] for link in links)  # one per pair, from the lower id
+    assert [link["weight"] for link in links] == sorted((link["weight"] for link in links), reverse=True)
 
 
 def test_a_community_shows_the_community_of_list_and_its_members(sample_model, neo4j_driver, neo4j_settings):
     (list_token,) = run_example(
-        neo4j_driver, neo4j_settings, "MATCH (t:Token {model: $model, text: 'list'}) RETURN t.community AS community", sample_model
+        neo4j_driver,
+        neo4j_settings,
+        "MATCH (t:Token {model: $model, text: 'list'}) RETURN t.community AS community",
+        sample_model,
     )
-    records = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (w:Token", "RETURN c, t, r, n"), sample_model)
+    records = run_example(
+        neo4j_driver, neo4j_settings, guide_example("MATCH (w:Token", "RETURN c, t, r, n"), sample_model
+    )
     assert {r["c"]["id"] for r in records} == {list_token["community"]}
     members = {r["t"]["id"]: r["t"] for r in records}
     assert 1 < len(members) <= 30 and all(t["community"] == list_token["community"] for t in members.values())
@@ -409,24 +438,33 @@ def test_a_community_shows_the_community_of_list_and_its_members(sample_model, n
 
 def test_hubs_are_the_most_cited_tokens(sample_model, neo4j_driver, neo4j_settings):
     counted = run_example(
-        neo4j_driver, neo4j_settings,
+        neo4j_driver,
+        neo4j_settings,
         "MATCH (t:Token {model: $model}) WHERE NOT t.special RETURN t.text AS text, COUNT { (t)<-[:SIMILAR_TO]-() } AS cited",
         sample_model,
     )
-    table = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (t:Token", "ORDER BY cited DESC, token"), sample_model)
+    table = run_example(
+        neo4j_driver, neo4j_settings, guide_example("MATCH (t:Token", "ORDER BY cited DESC, token"), sample_model
+    )
     assert len(table) == 25
     assert [r["cited"] for r in table] == sorted((r["cited"] for r in counted), reverse=True)[:25]  # brute force
     assert all(r["community"] for r in table)  # each with its community's label
 
 
 def test_mutual_pairs_come_once_each_and_both_ways(sample_model, neo4j_driver, neo4j_settings):
-    table = run_example(neo4j_driver, neo4j_settings, guide_example("MATCH (a:Token {model: $model})-[r:SIMILAR_TO {mutual: true}]", "LIMIT 25"), sample_model)
+    table = run_example(
+        neo4j_driver,
+        neo4j_settings,
+        guide_example("MATCH (a:Token {model: $model})-[r:SIMILAR_TO {mutual: true}]", "LIMIT 25"),
+        sample_model,
+    )
     assert len(table) == 25
     pairs = [frozenset((r["token"], r["other"])) for r in table]
     assert len(set(pairs)) == len(pairs)
     assert [r["score"] for r in table] == sorted((r["score"] for r in table), reverse=True)
     both = run_example(
-        neo4j_driver, neo4j_settings,
+        neo4j_driver,
+        neo4j_settings,
         "MATCH (a:Token {model: $model})-[r:SIMILAR_TO]->(b) RETURN count(r) AS edges,"
         " count(CASE WHEN EXISTS { (b)-[:SIMILAR_TO]->(a) } THEN 1 END) AS mutual",
         sample_model,
@@ -447,7 +485,7 @@ def test_a_host_that_is_not_loopback_is_refused_unless_allowed():
         "(the local one allows localhost and 127.0.0.1), and anyone on the network could fetch the files; "
         "serve on 127.0.0.1, or pass --allow-remote to serve on it anyway"
     ]
-    server, urls = browser.serve("0.0.0.0", 0, allow_remote=True)
+    server, _ = browser.serve("0.0.0.0", 0, allow_remote=True)
     server.stop()
-    server, urls = browser.serve("localhost", 0)
+    server, _urls = browser.serve("localhost", 0)
     server.stop()

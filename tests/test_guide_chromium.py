@@ -22,11 +22,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
-from atlas.server import guide as browser
 from chromium import CHROMIUM, Chromium
 from sample_models import saved_minilm_slice
 from test_guide import cypher_examples
+
+from atlas.server import guide as browser
 
 pytestmark = pytest.mark.browser
 
@@ -156,13 +156,17 @@ def test_styled_prompt_graph(browser_tab, served, shots, model, neo4j_driver, ne
     server, urls = served
     style = apply_stylesheet(browser_tab, server, urls.style)
     assert "Error" not in style
-    assert 'node.Token {' in style and 'caption: "{text}";' in style and 'caption: "{score}";' in style
+    assert "node.Token {" in style and 'caption: "{text}";' in style and 'caption: "{score}";' in style
     run(browser_tab, ":clear")
     param = f":param model => '{model}'"
     run(browser_tab, param)
-    assert model in browser_tab.wait_for(f"(() => {{ const f = {frame(param)}; return f && f.innerText; }})()", ":param")
+    assert model in browser_tab.wait_for(
+        f"(() => {{ const f = {frame(param)}; return f && f.innerText; }})()", ":param"
+    )
 
-    (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (p:Prompt") and c.endswith("RETURN p, h, t, r, n")]
+    (guide_query,) = [
+        c for c in cypher_examples() if c.startswith("MATCH (p:Prompt") and c.endswith("RETURN p, h, t, r, n")
+    ]
     command = " ".join(line.strip() for line in guide_query.splitlines())
     records, _, _ = neo4j_driver.execute_query(guide_query, {"model": model}, database_=neo4j_settings.database)
     expected = {}  # legacy node id -> (label, caption text)
@@ -209,7 +213,9 @@ def test_styled_variant_group(browser_tab, served, model):
         apply_stylesheet(browser_tab, server, urls.style)
     run(browser_tab, ":clear")
     run(browser_tab, f":param model => '{model}'")
-    (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (v:Variant") and c.endswith("RETURN v, o, t, r, n")]
+    (guide_query,) = [
+        c for c in cypher_examples() if c.startswith("MATCH (v:Variant") and c.endswith("RETURN v, o, t, r, n")
+    ]
     command = " ".join(line.strip() for line in guide_query.splitlines())
     run(browser_tab, command)
     drawn = settled_graph(browser_tab, command)
@@ -228,7 +234,9 @@ def test_styled_community_map(browser_tab, served, shots, model, neo4j_driver, n
         apply_stylesheet(browser_tab, server, urls.style)
     run(browser_tab, ":clear")
     run(browser_tab, f":param model => '{model}'")
-    (guide_query,) = [c for c in cypher_examples() if c.startswith("MATCH (c:Community") and c.endswith("RETURN communities, links")]
+    (guide_query,) = [
+        c for c in cypher_examples() if c.startswith("MATCH (c:Community") and c.endswith("RETURN communities, links")
+    ]
     records, _, _ = neo4j_driver.execute_query(guide_query, {"model": model}, database_=neo4j_settings.database)
     expected = {c.element_id.rsplit(":", 1)[1]: c["label"] for c in records[0]["communities"]}
     assert 5 <= len(expected) <= 40 and records[0]["links"]
@@ -241,7 +249,9 @@ def test_styled_community_map(browser_tab, served, shots, model, neo4j_driver, n
     for node_id, label in expected.items():
         assert by_id[node_id]["fill"].lower() == COMMUNITY_COLOUR, (label, by_id[node_id])
         assert shown(by_id[node_id]["caption"], label), (label, by_id[node_id]["caption"])
-    radii = browser_tab.evaluate(f"[...{frame(command)}.querySelectorAll('svg g.node circle.b-outline')].map(c => c.getAttribute('r'))")
+    radii = browser_tab.evaluate(
+        f"[...{frame(command)}.querySelectorAll('svg g.node circle.b-outline')].map(c => c.getAttribute('r'))"
+    )
     assert set(radii) == {"47.5"}  # the stylesheet's 95px Community circle, larger than a token's
     captions = browser_tab.evaluate(
         f"[...{frame(command)}.querySelectorAll('svg g.relationship text')].map(t => t.textContent)"

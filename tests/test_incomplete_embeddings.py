@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import error_line
 from safetensors.numpy import save_file
 
 from atlas.files.model_files import default_source, read_embedding_matrix
-from conftest import error_line
 
 MINILM_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 MINILM_TOKENS = 30_522

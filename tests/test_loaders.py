@@ -7,8 +7,8 @@ import pytest
 
 from atlas.errors import SourceNotFound
 from atlas.files.model_files import BUNDLED, embedding_tensor_name, resolve
-from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 from atlas.loaders import load_embedding_table
+from atlas.settings import DEFAULT_MODEL as DEFAULT_MODEL_NAME
 
 
 def test_reads_embeddings_of_a_sharded_model_from_its_one_shard(qwen_folder, tmp_path):
@@ -31,7 +31,7 @@ def test_reads_embeddings_of_a_sharded_model_from_its_one_shard(qwen_folder, tmp
 
 
 def test_rows_without_a_token_are_left_out(qwen_folder):
-    folder, model, n_tokens = qwen_folder
+    folder, _model, n_tokens = qwen_folder
     table = load_embedding_table(str(folder))
     assert table.matrix_rows == n_tokens + 13
     assert len(table) == n_tokens and table.ids.tolist() == list(range(n_tokens))
@@ -64,7 +64,9 @@ def test_unknown_source(source, message):
 
 
 def test_missing_hub_model_offline():
-    with pytest.raises(SourceNotFound, match=r"'nobody/no-such-model' \(or its weights\) was not found in the local Hugging Face cache"):
+    with pytest.raises(
+        SourceNotFound, match=r"'nobody/no-such-model' \(or its weights\) was not found in the local Hugging Face cache"
+    ):
         resolve("nobody/no-such-model", offline=True)
 
 
@@ -100,5 +102,7 @@ def test_hub_id_without_its_embedding_shard_in_the_cache(qwen_folder, tmp_path, 
     folder = qwen_folder[0]
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     fake_hub_cache(tmp_path, "org/tiny-qwen", folder, lambda name: not name.endswith(".safetensors"))
-    with pytest.raises(SourceNotFound, match=r"'org/tiny-qwen' \(or its weights\) was not found in the local Hugging Face cache"):
+    with pytest.raises(
+        SourceNotFound, match=r"'org/tiny-qwen' \(or its weights\) was not found in the local Hugging Face cache"
+    ):
         load_embedding_table("org/tiny-qwen", offline=True)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from view_tables import NASTY
 
 from atlas.errors import InvalidArgument, ModelNotLoaded, TokenNotFound
 from atlas.views.lookup import find_token, find_token_by_id, variant_group
 from atlas.views.named import query_subgraph
-from view_tables import NASTY
 
 
 def test_find_token_exact(store, stored_minilm, hand):
     table, _ = stored_minilm
-    assert find_token(store, table.name, "programmers") == {"id": 28547, "text": "programmers", "raw": "programmers", "special": False}
+    assert find_token(store, table.name, "programmers") == {
+        "id": 28547,
+        "text": "programmers",
+        "raw": "programmers",
+        "special": False,
+    }
     assert find_token(store, table.name, "[CLS]")["special"] is True
     assert find_token(store, hand[0].name, " list")["id"] == 3
     assert find_token(store, hand[0].name, "List")["id"] == 2
@@ -41,7 +46,10 @@ def test_find_token_suggests_variants_then_prefixes(store, hand):
 
 def test_find_token_nothing_close(store, hand):
     table, _ = hand
-    with pytest.raises(TokenNotFound, match=r"token 'zebra' is not in the vocabulary of .* and no token is close; check the spelling, or give --id"):
+    with pytest.raises(
+        TokenNotFound,
+        match=r"token 'zebra' is not in the vocabulary of .* and no token is close; check the spelling, or give --id",
+    ):
         find_token(store, table.name, "zebra")
 
 
@@ -51,7 +59,9 @@ def test_hostile_text_is_data(store, hand, stored_minilm):
     assert find_token(store, table.name, NASTY) == {"id": 8, "text": NASTY, "raw": NASTY, "special": False}
     with pytest.raises(TokenNotFound) as error:
         find_token(store, table.name, NASTY[:-3])
-    assert f"close tokens: {NASTY!r} (use" in str(error.value)  # a prefix match: the typed text reached Neo4j as a value
+    assert f"close tokens: {NASTY!r} (use" in str(
+        error.value
+    )  # a prefix match: the typed text reached Neo4j as a value
     with pytest.raises(TokenNotFound):
         find_token(store, stored_minilm[0].name, NASTY)
     with pytest.raises(TokenNotFound):
@@ -80,7 +90,9 @@ def test_variant_group(store, hand):
     assert variant_group(store, table.name, " LIST ") == group
     assert variant_group(store, table.name, "_List") == group
     assert [t["id"] for t in variant_group(store, table.name, "lists")["tokens"]] == [4]
-    with pytest.raises(TokenNotFound, match=r"no token of .* spells 'arr' \(variant key 'arr'\); close tokens: ' Array', ' array'$"):
+    with pytest.raises(
+        TokenNotFound, match=r"no token of .* spells 'arr' \(variant key 'arr'\); close tokens: ' Array', ' array'$"
+    ):
         variant_group(store, table.name, "arr")
     with pytest.raises(InvalidArgument, match="only whitespace"):
         variant_group(store, table.name, "  ")

@@ -15,12 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from atlas.pages import map_page as vocab_map
-from atlas.errors import ExportError
-from atlas.core.analysis import Community
-from atlas.pages.map_page import check, render
 from vocab_maps import BROWSER_QUERY, HOSTILE, synthetic_map
+
+from atlas.core.analysis import Community
+from atlas.errors import ExportError
+from atlas.pages import map_page as vocab_map
+from atlas.pages.map_page import check, render
 
 N, K = 1500, 8
 
@@ -111,8 +111,8 @@ def _bad_fields(v):
         (dict(ids=np.r_[v.ids[:-1], v.ids[0]]), "ids must be unique"),
         (dict(ids=v.ids - v.ids.max() - 1), "ids must be token ids from 0"),
         (dict(text=v.text[:-1]), f"text must be a list of {n} strings"),
-        (dict(text=v.text[:-1] + [b"bytes"]), "must be a string, not bytes"),
-        (dict(text=v.text[:-1] + ["\ud800"]), "is not valid Unicode"),
+        (dict(text=[*v.text[:-1], b"bytes"]), "must be a string, not bytes"),
+        (dict(text=[*v.text[:-1], "\ud800"]), "is not valid Unicode"),
         (dict(x=v.x[:-1]), rf"x has shape \({n - 1},\); expected \({n},\)"),
         (dict(y=np.where(np.arange(n) == 3, np.nan, v.y).astype(np.float32)), "y of token .* is not finite"),
         (dict(community=v.community - 2), "community of token .* is out of range"),
@@ -128,11 +128,17 @@ def _bad_fields(v):
         (dict(scores=nan_scores), "must be NaN exactly where its neighbours are -1"),
         (dict(scores=big), "cosine similarities between -1 and 1"),
         (dict(communities=v.communities[1:]), "community 0 holds tokens but is not in communities"),
-        (dict(communities=v.communities + [v.communities[0]]), "community 0 is listed twice"),
+        (dict(communities=[*v.communities, v.communities[0]]), "community 0 is listed twice"),
         (dict(communities=sizes), "community 0 has size .* but holds"),
-        (dict(communities=[dataclasses.replace(v.communities[0], label="a\udc80")] + v.communities[1:]), "the label of community 0 is not valid Unicode"),
+        (
+            dict(communities=[dataclasses.replace(v.communities[0], label="a\udc80"), *v.communities[1:]]),
+            "the label of community 0 is not valid Unicode",
+        ),
         (dict(title="\ud800"), "title is not valid Unicode"),
-        (dict(browser_query="MATCH (t:Token) RETURN t"), "browser_query must be one line of Cypher holding __TOKEN_ID__"),
+        (
+            dict(browser_query="MATCH (t:Token) RETURN t"),
+            "browser_query must be one line of Cypher holding __TOKEN_ID__",
+        ),
         (dict(browser_query=BROWSER_QUERY + "\nRETURN 1"), "browser_query must be one line"),
     ]
 
@@ -147,9 +153,18 @@ def test_an_inconsistent_map_is_refused_with_what_is_wrong(case):
 
 def test_an_empty_map_and_an_unknown_format_are_refused(vmap):
     empty = replace(
-        vmap, ids=vmap.ids[:0], text=[], x=vmap.x[:0], y=vmap.y[:0], community=vmap.community[:0],
-        cited=vmap.cited[:0], kind=vmap.kind[:0], variant=vmap.variant[:0],
-        neighbours=vmap.neighbours[:0], scores=vmap.scores[:0], communities=[],
+        vmap,
+        ids=vmap.ids[:0],
+        text=[],
+        x=vmap.x[:0],
+        y=vmap.y[:0],
+        community=vmap.community[:0],
+        cited=vmap.cited[:0],
+        kind=vmap.kind[:0],
+        variant=vmap.variant[:0],
+        neighbours=vmap.neighbours[:0],
+        scores=vmap.scores[:0],
+        communities=[],
     )
     with pytest.raises(ExportError, match="the map has no tokens"):
         check(empty)
@@ -198,7 +213,13 @@ def test_the_packed_arrays_decode_back_to_the_map(vmap, page_html):
     communities = {c["id"]: c for c in meta["communities"]}
     assert [c["id"] for c in meta["communities"]] == [c.id for c in sorted(vmap.communities, key=lambda c: -c.size)]
     for c in vmap.communities:
-        assert communities[c.id] == {"id": c.id, "label": c.label, "size": c.size, "x": pytest.approx(c.x), "y": pytest.approx(c.y)}
+        assert communities[c.id] == {
+            "id": c.id,
+            "label": c.label,
+            "size": c.size,
+            "x": pytest.approx(c.x),
+            "y": pytest.approx(c.y),
+        }
 
 
 def test_hostile_token_text_cannot_leave_its_script_element(vmap, page_html):

@@ -7,11 +7,11 @@ import time
 
 import numpy as np
 import pytest
+from chromium import CHROMIUM, Chromium
+from vocab_maps import BROWSER_QUERY, synthetic_map
 
 from atlas.core.token_text import display_text
 from atlas.pages.map_page import render
-from chromium import CHROMIUM, Chromium
-from vocab_maps import BROWSER_QUERY, synthetic_map
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,10 @@ def page(opened):
         "(() => { const box = document.getElementById('hide-kinds');"
         " if (box.checked) box.click(); atlasMap.scatter.deselect(); atlasMap.scatter.zoomToOrigin(); })()"
     )
-    tab.wait_for("document.body.dataset.selected === '' && document.body.dataset.visible === String(atlasMap.ids.length)", "reset")
+    tab.wait_for(
+        "document.body.dataset.selected === '' && document.body.dataset.visible === String(atlasMap.ids.length)",
+        "reset",
+    )
 
 
 def dataset(tab) -> dict:
@@ -75,7 +78,7 @@ def fly_to(tab, row: int, distance: float = 0.02) -> tuple[float, float]:
 
 
 def test_every_point_is_drawn(page):
-    tab, vmap, _, _ = page
+    tab, _vmap, _, _ = page
     state = dataset(tab)
     assert state["ready"] == "1"
     assert state["points"] == state["visible"] == str(N)
@@ -108,7 +111,9 @@ def test_the_largest_communities_are_labelled(page):
     assert largest[0] in shown
     assert len(set(largest) & set(shown)) >= 4
     assert len(shown) >= 20
-    legend = tab.evaluate("[...document.querySelectorAll('#legend li')].map(li => [+li.dataset.community, li.querySelector('.label').textContent])")
+    legend = tab.evaluate(
+        "[...document.querySelectorAll('#legend li')].map(li => [+li.dataset.community, li.querySelector('.label').textContent])"
+    )
     assert legend[:5] == [[c, next(x.label for x in vmap.communities if x.id == c)] for c in largest]
     tab.screenshot(folder / "map.png")
 
@@ -134,8 +139,10 @@ def test_search_offers_exact_matches_first_and_highlights_the_variant_group(page
             groups.setdefault(group, []).append(row)
     # a group holding a lower-case word, its spelling with a leading space and at least one more
     rows = next(
-        g for g in groups.values()
-        if len(g) >= 3 and any(vmap.text[r].islower() and " " not in vmap.text[r] for r in g)
+        g
+        for g in groups.values()
+        if len(g) >= 3
+        and any(vmap.text[r].islower() and " " not in vmap.text[r] for r in g)
         and any(vmap.text[r] == " " + vmap.text[g[0]].strip().lower() for r in g)
     )
     word = next(vmap.text[r] for r in rows if vmap.text[r].islower() and " " not in vmap.text[r])
@@ -144,7 +151,9 @@ def test_search_offers_exact_matches_first_and_highlights_the_variant_group(page
         tab.evaluate("(() => { const s = document.getElementById('search'); s.value = ''; s.focus(); })()")
         tab.insert_text(query)
         tab.wait_for("!document.getElementById('search-options').hidden", "completions to open")
-        options = tab.evaluate("[...document.querySelectorAll('#search-options li')].map(li => [+li.dataset.row, li.querySelector('bdi').textContent])")
+        options = tab.evaluate(
+            "[...document.querySelectorAll('#search-options li')].map(li => [+li.dataset.row, li.querySelector('bdi').textContent])"
+        )
         assert options[0] == [vmap.text.index(query), display_text(query)]  # the exact text first, spaces as ␣
         assert {row for row, _ in options[: len(rows)]} == set(rows)  # then the other spellings of the word
 
@@ -163,7 +172,9 @@ def test_clicking_a_point_lists_its_neighbours_with_their_scores(page):
     row = int(full[len(full) // 3])
     x, y = fly_to(tab, row)
     tab.click_at(x, y)
-    tab.wait_for(f"document.body.dataset.selected === '{vmap.ids[row]}'", "the clicked token to be selected", timeout=30)
+    tab.wait_for(
+        f"document.body.dataset.selected === '{vmap.ids[row]}'", "the clicked token to be selected", timeout=30
+    )
     tab.wait_for("!document.getElementById('panel').hidden", "the token panel")
     assert tab.evaluate("document.getElementById('panel-text').textContent") == display_text(vmap.text[row])
     shown = tab.evaluate(
@@ -208,7 +219,9 @@ def test_hostile_text_is_shown_escaped_and_isolated(page):
     for text in ("\u202egnp.exe", "</script><b>x</b>", "nul\x00esc\x1b[2J", "line\u2028sep", ""):
         row = vmap.text.index(text)
         tab.evaluate(f"atlasMap.select({row}, false)")
-        tab.wait_for(f"document.getElementById('panel-text').textContent === {json.dumps(display_text(text))}", "the panel")
+        tab.wait_for(
+            f"document.getElementById('panel-text').textContent === {json.dumps(display_text(text))}", "the panel"
+        )
         assert tab.evaluate("getComputedStyle(document.getElementById('panel-text')).unicodeBidi") == "isolate"
     assert tab.evaluate("document.querySelectorAll('#panel b, #tooltip b').length") == 0
 

@@ -5,24 +5,27 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from view_tables import HAND_K, assert_matches
 
 from atlas.errors import InvalidArgument, ModelNotLoaded
 from atlas.graph import queries
 from atlas.pages.export import render
 from atlas.views.named import PARAM_TYPES, query_subgraph, statement_parameters, view_names, view_parameters
-from view_tables import HAND_K, assert_matches
 
 
 def test_view_files_follow_the_contract():
     assert {"view_neighbourhood", "view_variants"} <= set(view_names())
     for name in view_names():
         declared = view_parameters(name)
-        assert [p.name for p in declared][0] == "model"
+        assert next(p.name for p in declared) == "model"
         assert {p.name for p in declared} == set(statement_parameters(name)), name
         assert all(p.type in PARAM_TYPES for p in declared)
         assert queries.header(name).splitlines()[0], f"{name} has no description"
     assert [(p.name, p.type, p.default, p.required) for p in view_parameters("neighbourhood")] == [
-        ("model", "string", None, True), ("text", "string", None, True), ("k", "integer", 10, False)]
+        ("model", "string", None, True),
+        ("text", "string", None, True),
+        ("k", "integer", 10, False),
+    ]
 
 
 def test_every_new_statement_declares_its_parameters():
@@ -58,15 +61,21 @@ def test_view_variants(store, hand, stored_minilm):
 
 def test_query_subgraph_errors(store, hand):
     table, _ = hand
-    with pytest.raises(InvalidArgument, match=r"unknown view 'nope'; available views: .*view_neighbourhood.*view_variants"):
+    with pytest.raises(
+        InvalidArgument, match=r"unknown view 'nope'; available views: .*view_neighbourhood.*view_variants"
+    ):
         query_subgraph(store, "nope", {"model": table.name})
     with pytest.raises(InvalidArgument, match=r"unknown view 'model_delete_batch'"):
         query_subgraph(store, "model_delete_batch", {"model": table.name, "limit": 1})
-    with pytest.raises(InvalidArgument, match=r"view view_variants needs the parameter 'key' \(string\); give it as key=VALUE"):
+    with pytest.raises(
+        InvalidArgument, match=r"view view_variants needs the parameter 'key' \(string\); give it as key=VALUE"
+    ):
         query_subgraph(store, "variants", {"model": table.name})
     with pytest.raises(InvalidArgument, match=r"needs the parameter 'model'"):
         query_subgraph(store, "variants", {"key": "list"})
-    with pytest.raises(InvalidArgument, match=r"view view_variants takes no parameter 'text'; its parameters: model, key, k"):
+    with pytest.raises(
+        InvalidArgument, match=r"view view_variants takes no parameter 'text'; its parameters: model, key, k"
+    ):
         query_subgraph(store, "variants", {"model": table.name, "key": "list", "text": "x"})
     with pytest.raises(InvalidArgument, match=r"parameter k of view_variants must be an integer, got 'two'"):
         query_subgraph(store, "variants", {"model": table.name, "key": "list", "k": "two"})

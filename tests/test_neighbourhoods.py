@@ -6,6 +6,7 @@ import uuid
 
 import numpy as np
 import pytest
+from view_tables import HAND_K, MINILM_K, NASTY, assert_matches, hand_table
 
 from atlas.core.prompt_tokens import PromptToken
 from atlas.core.variants import is_word
@@ -14,8 +15,6 @@ from atlas.loaders.pipeline import load
 from atlas.pages.export import render
 from atlas.views.named import query_subgraph
 from atlas.views.neighbourhoods import atlas_subgraph, prompt_subgraph, random_words
-from view_tables import HAND_K, MINILM_K, NASTY, assert_matches, hand_table
-
 
 # --- prompt subgraph --------------------------------------------------------------------------
 
@@ -35,7 +34,12 @@ def test_prompt_subgraph_matches_brute_force(store, stored_minilm, article_token
 
 def test_prompt_subgraph_repeated_and_special_tokens(store, stored_minilm):
     table, ref = stored_minilm
-    tokens = [PromptToken(0, 101, "[CLS]"), PromptToken(1, 2024, "are"), PromptToken(2, 2024, "are"), PromptToken(3, 102, "[SEP]")]
+    tokens = [
+        PromptToken(0, 101, "[CLS]"),
+        PromptToken(1, 2024, "are"),
+        PromptToken(2, 2024, "are"),
+        PromptToken(3, 102, "[SEP]"),
+    ]
     subgraph = prompt_subgraph(store, table.name, tokens, 2, title="are are")
     assert subgraph.title == "are are"
     assert_matches(subgraph, ref, {101, 2024, 102}, 2, MINILM_K)
@@ -107,11 +111,20 @@ def analysed(store):
     n = len(table)
     community = np.array([-1, 0, 0, 0, 0, 1, 2, 2, 3, 1, 0, 3, 1, 2], dtype=np.int32)  # [PAD]-like 0 has none
     xy = np.array([[np.nan, np.nan]] + [[i * 1.5, 100 - i * 0.25] for i in range(1, n)], dtype=np.float32)
-    communities = [Community(0, 5, "list · lists", 3.0, 95.0), Community(1, 3, "array · table", 9.0, 97.0),
-                   Community(2, 3, "cat · dog", 10.5, 97.5), Community(3, 2, "\x1b evil", 13.5, 97.0)]
+    communities = [
+        Community(0, 5, "list · lists", 3.0, 95.0),
+        Community(1, 3, "array · table", 9.0, 97.0),
+        Community(2, 3, "cat · dog", 10.5, 97.5),
+        Community(3, 2, "\x1b evil", 13.5, 97.0),
+    ]
     result = Analysis(
-        cited=np.arange(n, dtype=np.int32) * 2, mutual=np.zeros((n, HAND_K), bool), community=community, xy=xy,
-        communities=communities, links=np.zeros((0, 4)), modularity=0.5,
+        cited=np.arange(n, dtype=np.int32) * 2,
+        mutual=np.zeros((n, HAND_K), bool),
+        community=community,
+        xy=xy,
+        communities=communities,
+        links=np.zeros((0, 4)),
+        modularity=0.5,
     )
     load(store, table, HAND_K)
     try:
@@ -202,7 +215,10 @@ def test_atlas_given_words_reports_missing(store, hand):
     collapsed, _ = atlas_subgraph(store, table.name, words, 0, 0, 2, collapse_variants=True)
     assert len({n.variant for n in collapsed.nodes if n.variant}) == len([n for n in collapsed.nodes if n.variant])
     render(collapsed, "json")
-    with pytest.raises(TokenNotFound, match="none of the words 'zzz', 'qqq' is a single token .*; `atlas neighbours WORD` names close tokens$"):
+    with pytest.raises(
+        TokenNotFound,
+        match=r"none of the words 'zzz', 'qqq' is a single token .*; `atlas neighbours WORD` names close tokens$",
+    ):
         atlas_subgraph(store, table.name, ["zzz", "qqq"], 0, 0, 2)
     with pytest.raises(InvalidArgument, match="no words given"):
         atlas_subgraph(store, table.name, [], 0, 0, 2)

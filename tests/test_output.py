@@ -13,10 +13,10 @@ import threading
 
 import pytest
 
-from atlas.errors import ExportError
-from atlas.pages.export import render, write
-from atlas.files.output import write_file, write_files, write_output, write_stream
 from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.errors import ExportError
+from atlas.files.output import write_file, write_files, write_output, write_stream
+from atlas.pages.export import render, write
 
 BIG = 4 << 20  # bytes: more than a pipe holds, so a writer must wait for its reader
 
@@ -215,14 +215,14 @@ def test_a_path_through_a_file_is_one_error_line(tmp_path):
 def test_write_files_takes_bytes_and_text(tmp_path):
     write_files({str(tmp_path / "a.bin"): b"\x00\xff", str(tmp_path / "b.txt"): "é\n"})
     assert (tmp_path / "a.bin").read_bytes() == b"\x00\xff"
-    assert (tmp_path / "b.txt").read_bytes() == "é\n".encode("utf-8")
+    assert (tmp_path / "b.txt").read_bytes() == "é\n".encode()
 
 
 def test_write_stream_takes_bytes_and_text():
     stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
     write_stream(stream, "é\r\n")
     write_stream(stream, b"\x00\xff")
-    assert stream.buffer.getvalue() == "é\r\n".encode("utf-8") + b"\x00\xff"
+    assert stream.buffer.getvalue() == "é\r\n".encode() + b"\x00\xff"
     binary = io.BytesIO()
     write_stream(binary, b"\x01")
     assert binary.getvalue() == b"\x01"
@@ -234,7 +234,7 @@ def test_write_output_takes_dash_for_stdout_and_refuses_no_name(tmp_path):
     assert stream.getvalue() == "text"
     write_output(str(tmp_path / "out.bin"), b"\x00")
     assert (tmp_path / "out.bin").read_bytes() == b"\x00"
-    with pytest.raises(ExportError, match="^no output file given; name a file, or write - for stdout$"):
+    with pytest.raises(ExportError, match=r"^no output file given; name a file, or write - for stdout$"):
         write_output("", b"")
 
 

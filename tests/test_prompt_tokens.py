@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
-from atlas.errors import InvalidArgument
-from atlas.files.model_files import _runs, default_source, load_tokenizer, read_embedding_matrix, read_rows, read_tokenizer, resolve
 from atlas.core.prompt_tokens import PromptToken, token_table, tokenize
+from atlas.errors import InvalidArgument
+from atlas.files.model_files import (
+    _runs,
+    default_source,
+    load_tokenizer,
+    read_embedding_matrix,
+    read_rows,
+    read_tokenizer,
+    resolve,
+)
 
 ARTICLE = "HTML coders are not considered programmers"
 ARTICLE_IDS = [16129, 3642, 2869, 2024, 2025, 2641, 28547]
@@ -43,7 +51,9 @@ def test_tokenize_with_special_tokens(minilm_tokenizer):
 
 def test_tokenize_accepts_a_tokenizers_tokenizer(minilm_tokenizer):
     for include_special in (False, True):
-        assert tokenize(minilm_tokenizer.backend_tokenizer, ARTICLE, include_special) == tokenize(minilm_tokenizer, ARTICLE, include_special)
+        assert tokenize(minilm_tokenizer.backend_tokenizer, ARTICLE, include_special) == tokenize(
+            minilm_tokenizer, ARTICLE, include_special
+        )
 
 
 def test_tokenize_byte_level_gives_readable_text():
@@ -115,7 +125,12 @@ def test_read_rows_rejects_ids_past_the_matrix():
 
 @pytest.mark.parametrize(
     "ids,runs",
-    [([], []), ([5], [(5, 6)]), ([1, 2, 3, 7, 9, 10], [(1, 4), (7, 8), (9, 11)]), ([0, 2, 4], [(0, 1), (2, 3), (4, 5)])],
+    [
+        ([], []),
+        ([5], [(5, 6)]),
+        ([1, 2, 3, 7, 9, 10], [(1, 4), (7, 8), (9, 11)]),
+        ([0, 2, 4], [(0, 1), (2, 3), (4, 5)]),
+    ],
 )
 def test_runs(ids, runs):
     assert _runs(ids) == runs
@@ -126,4 +141,6 @@ def test_read_tokenizer_splits_like_transformers(minilm_tokenizer, include_speci
     """The fast path (tokenizers, no transformers) gives the same tokens, also past the saved padding length of 128."""
     fast = read_tokenizer(default_source())
     for text in (ARTICLE, "", "a list of lists " * 60, "Straße\tcafé\n日本語 🙂 [CLS] x"):
-        assert tokenize(fast, text, include_special, family="wordpiece") == tokenize(minilm_tokenizer, text, include_special)
+        assert tokenize(fast, text, include_special, family="wordpiece") == tokenize(
+            minilm_tokenizer, text, include_special
+        )

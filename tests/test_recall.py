@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atlas.core.topk import all_neighbours
 from atlas.core.recall import recall_at_k, without_self
+from atlas.core.topk import all_neighbours
 
 
 def brute_force_top(matrix: np.ndarray, k: int) -> list[list[int]]:

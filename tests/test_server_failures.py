@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port, jvms_of
 from neo4j import GraphDatabase
 
-from atlas.server import local as neo4j_local
 from atlas.errors import LauncherError
+from atlas.server import local as neo4j_local
 from atlas.settings import DEFAULT_USER
-from conftest import free_port, jvms_of
 
 REPO = Path(__file__).resolve().parents[1]
 ATLAS = [sys.executable, "-c", "from atlas.cli import main; main()"]
@@ -31,9 +31,12 @@ BUNDLED_TOKENS = 30_522  # all-MiniLM-L6-v2, loaded by `atlas load` without a SO
 
 def throwaway(dev_server, home: Path, **options) -> tuple[neo4j_local.LocalServer, dict]:
     """Start a small server in ``home`` on free ports; returns it and the options to start it again."""
-    options = dict(
-        bolt_port=free_port(), http_port=free_port(), heap="512m", pagecache="128m", lib_dir=dev_server.home / "lib"
-    ) | options
+    options = (
+        dict(
+            bolt_port=free_port(), http_port=free_port(), heap="512m", pagecache="128m", lib_dir=dev_server.home / "lib"
+        )
+        | options
+    )
     server, _ = neo4j_local.start(home, **options)
     return server, options
 
@@ -41,9 +44,16 @@ def throwaway(dev_server, home: Path, **options) -> tuple[neo4j_local.LocalServe
 def atlas(server: neo4j_local.LocalServer, *args) -> subprocess.Popen:
     """``atlas ARGS`` as its own process against ``server``, with the password its home keeps."""
     env = {key: value for key, value in os.environ.items() if key != "NEO4J_PASSWORD"}
-    env.update(NEO4J_URI=server.bolt_uri, NEO4J_USER=DEFAULT_USER, NEO4J_DATABASE="neo4j", ATLAS_NEO4J_HOME=str(server.home))
+    env.update(
+        NEO4J_URI=server.bolt_uri, NEO4J_USER=DEFAULT_USER, NEO4J_DATABASE="neo4j", ATLAS_NEO4J_HOME=str(server.home)
+    )
     return subprocess.Popen(
-        [*ATLAS, *args], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [*ATLAS, *args],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -84,7 +94,9 @@ def tmpfs(tmp_path):
     def mount(size: str) -> Path:
         folder = tmp_path / f"disk-{len(mounted)}"
         folder.mkdir()
-        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+        )
         if result.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
         mounted.append(folder)
@@ -146,7 +158,9 @@ def test_load_onto_a_disk_that_fills(dev_server, tmpfs):
     home = disk / "home"
     # a small page cache makes Neo4j write the store files out soon, so the disk fills early in the load
     server, _ = throwaway(dev_server, home, pagecache="16m")
-    subprocess.run(["fallocate", "-l", str(shutil.disk_usage(disk).free - (8 << 20)), str(disk / "ballast")], check=True)
+    subprocess.run(
+        ["fallocate", "-l", str(shutil.disk_usage(disk).free - (8 << 20)), str(disk / "ballast")], check=True
+    )
     began = time.monotonic()
     load = atlas(server, "load", "--name", "disk-full", "--k", "10", "--quiet")
     out, err = load.communicate(timeout=600)

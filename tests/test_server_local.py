@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import error_line, free_port, given_password, jvms_of, password_for
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
-from atlas.server import local as neo4j_local
-from atlas.server import passwords
 from atlas.cli import main
 from atlas.errors import InvalidArgument, LauncherError
+from atlas.server import local as neo4j_local
+from atlas.server import passwords
 from atlas.settings import DEFAULT_USER, password_file
-from conftest import error_line, free_port, given_password, jvms_of, password_for
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,9 @@ def _kept(server: neo4j_local.LocalServer) -> str:
 
 def atlas(*args, env: dict | None = None):
     """``atlas ARGS`` in-process, with NEO4J_PASSWORD unset unless ``env`` sets it."""
-    return CliRunner().invoke(main, [str(a) for a in args], env={"NEO4J_PASSWORD": None, **(env or {})}, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, [str(a) for a in args], env={"NEO4J_PASSWORD": None, **(env or {})}, catch_exceptions=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,9 @@ def test_compose_runs_the_same_server():
     env = service["environment"]
     assert service["image"] == neo4j_local.DOCKER_IMAGE
     assert sorted(service["ports"]) == ["127.0.0.1:7474:7474", "127.0.0.1:7687:7687"]
-    assert env["NEO4J_AUTH"] == "neo4j/${NEO4J_PASSWORD:?set NEO4J_PASSWORD}"  # no default: compose refuses to start without one
+    assert (
+        env["NEO4J_AUTH"] == "neo4j/${NEO4J_PASSWORD:?set NEO4J_PASSWORD}"
+    )  # no default: compose refuses to start without one
     assert env["NEO4J_browser_remote__content__hostname__whitelist"] == neo4j_local.REMOTE_CONTENT_ALLOWLIST
     assert {"NEO4J_server_memory_heap_max__size", "NEO4J_server_memory_pagecache_size"} <= set(env)
     assert "NEO4J_PLUGINS" not in env
@@ -138,9 +142,7 @@ def test_old_java_is_refused(tmp_path):
 
 def test_missing_maven_is_named_when_jars_are_needed(tmp_path):
     with pytest.raises(LauncherError, match=r"mvn not found at .*no-mvn"):
-        neo4j_local.start(
-            tmp_path / "home", bolt_port=free_port(), http_port=free_port(), mvn=tmp_path / "no-mvn"
-        )
+        neo4j_local.start(tmp_path / "home", bolt_port=free_port(), http_port=free_port(), mvn=tmp_path / "no-mvn")
     assert not (tmp_path / "home" / "lib").exists()
 
 
@@ -161,9 +163,7 @@ def test_port_held_by_another_process_is_reported(dev_server, tmp_path):
         holder.listen()
         port = holder.getsockname()[1]
         with pytest.raises(LauncherError, match=rf"port {port} is already in use by pid \d+"):
-            neo4j_local.start(
-                tmp_path / "home", bolt_port=port, http_port=free_port(), lib_dir=dev_server.home / "lib"
-            )
+            neo4j_local.start(tmp_path / "home", bolt_port=port, http_port=free_port(), lib_dir=dev_server.home / "lib")
     assert neo4j_local.status(tmp_path / "home") is None
 
 
@@ -211,7 +211,7 @@ def test_wrong_password_for_a_running_server(spare):
 
 def test_running_server_is_not_moved_to_other_ports(spare):
     server, _, options = spare
-    with pytest.raises(LauncherError, match="already running .* stop it before"):
+    with pytest.raises(LauncherError, match=r"already running .* stop it before"):
         neo4j_local.start(server.home, **dict(options, bolt_port=free_port()))
 
 
@@ -272,7 +272,12 @@ def test_given_password_never_shows_on_a_command_line(dev_server, tmp_path):
     watcher.start()
     try:
         server, started = neo4j_local.start(
-            home, password=password, bolt_port=free_port(), http_port=free_port(), heap="512m", pagecache="128m",
+            home,
+            password=password,
+            bolt_port=free_port(),
+            http_port=free_port(),
+            heap="512m",
+            pagecache="128m",
             lib_dir=dev_server.home / "lib",
         )
     finally:
@@ -365,7 +370,12 @@ def test_a_start_that_does_not_come_up_is_stopped_again(dev_server, tmp_path):
     bolt_port = free_port()
     with pytest.raises(LauncherError, match=r"did not answer .* within 1s, so it was stopped again"):
         neo4j_local.start(
-            home, bolt_port=bolt_port, http_port=free_port(), heap="512m", pagecache="128m", timeout=1,
+            home,
+            bolt_port=bolt_port,
+            http_port=free_port(),
+            heap="512m",
+            pagecache="128m",
+            timeout=1,
             lib_dir=dev_server.home / "lib",
         )
     assert jvms_of(home) == []

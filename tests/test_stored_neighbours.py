@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from view_tables import HAND_K, MINILM_K
 
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.views.stored_neighbours import neighbours
-from view_tables import HAND_K, MINILM_K
 
 
 @pytest.mark.parametrize("k", [1, 3, MINILM_K])
@@ -26,7 +26,7 @@ def test_neighbours_collapsed(store, hand, token):
     table, ref = hand
     own = ref.key[token]
     expected, seen = [], set()
-    for rank, (other, score) in enumerate(ref.ranked[token][:HAND_K], start=1):
+    for rank, (other, _score) in enumerate(ref.ranked[token][:HAND_K], start=1):
         key = ref.key[other]
         if key is not None and (key == own or key in seen):
             continue
@@ -50,7 +50,9 @@ def test_neighbours_collapsed_drops_own_group(store, hand):
 
 def test_neighbours_errors(store, hand):
     table, _ = hand
-    with pytest.raises(InvalidArgument, match=rf"k must be between 1 and {HAND_K} \(model '.*' was loaded with k={HAND_K}\), got 7"):
+    with pytest.raises(
+        InvalidArgument, match=rf"k must be between 1 and {HAND_K} \(model '.*' was loaded with k={HAND_K}\), got 7"
+    ):
         neighbours(store, table.name, 1, HAND_K + 1)
     with pytest.raises(InvalidArgument, match="got 0"):
         neighbours(store, table.name, 1, 0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from atlas.core import topk as neighbours
-from atlas.errors import InvalidArgument
 from atlas.core.topk import (
+    _blocks_torch,
     all_neighbours,
     block_rows_for_memory,
     duplicate_columns,
@@ -13,8 +13,8 @@ from atlas.core.topk import (
     normalise,
     order_candidates,
     peak_bytes,
-    _blocks_torch,
 )
+from atlas.errors import InvalidArgument
 
 
 def brute_force(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +53,9 @@ def assert_matches_reference(matrix, k, ids, scores, tol=1e-5):
             np.testing.assert_allclose(unit[got] @ unit[i], ref_scores[i][: len(want)], atol=tol)
 
 
-SHAPES_K = [(shape, k) for shape in [(7, 3), (40, 5), (100, 16), (257, 8), (1000, 24)] for k in (1, 3, 6, 20) if k < shape[0]]
+SHAPES_K = [
+    (shape, k) for shape in [(7, 3), (40, 5), (100, 16), (257, 8), (1000, 24)] for k in (1, 3, 6, 20) if k < shape[0]
+]
 
 
 @pytest.mark.parametrize("shape,k", SHAPES_K)
@@ -213,7 +215,7 @@ def test_bfloat16_duplicates_and_zero_rows():
     matrix[[100, 300, 700]] = matrix[50]
     matrix[[5, 6]] = 0
     exact_ids, _ = all_neighbours(matrix, 8)
-    fast_ids, fast_scores = all_neighbours(matrix, 8, dtype="bfloat16", block_rows=128)
+    fast_ids, _fast_scores = all_neighbours(matrix, 8, dtype="bfloat16", block_rows=128)
     assert fast_ids[50][:3].tolist() == [100, 300, 700]
     assert (fast_ids[5] == -1).all() and not np.isin([5, 6], fast_ids).any()
     agreement = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(exact_ids, fast_ids)])

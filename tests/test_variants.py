@@ -15,12 +15,30 @@ import re
 import pytest
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from atlas.errors import InvalidArgument, TokenizerUnavailable
 from atlas.core.variants import FAMILIES, detect_family, group_rows, is_word, readable_text, variant_key
+from atlas.errors import InvalidArgument, TokenizerUnavailable
 
 WORDS = [
-    "list", "List", "LIST", "_list", "lists", "Lists", "checklist", "playlist", "wishlist",
-    "the", "of", "sort", "append", "item", "café", "naïve", "日本語", "😀", "Straße", "__init__",
+    "list",
+    "List",
+    "LIST",
+    "_list",
+    "lists",
+    "Lists",
+    "checklist",
+    "playlist",
+    "wishlist",
+    "the",
+    "of",
+    "sort",
+    "append",
+    "item",
+    "café",
+    "naïve",
+    "日本語",
+    "😀",
+    "Straße",
+    "__init__",
 ]
 
 
@@ -44,14 +62,22 @@ def _byte_bpe(style: str) -> Tokenizer:
     if style == "gpt2":
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     else:
-        tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ])
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [
+                pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated"),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            ]
+        )
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(_corpus(), trainers.BpeTrainer(
-        vocab_size=400, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=["<|endoftext|>"], show_progress=False))
+    tok.train_from_iterator(
+        _corpus(),
+        trainers.BpeTrainer(
+            vocab_size=400,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            special_tokens=["<|endoftext|>"],
+            show_progress=False,
+        ),
+    )
     tok.add_tokens(["日本"])  # an added, non-special token outside the byte alphabet
     return tok
 
@@ -60,8 +86,10 @@ def _wordpiece() -> Tokenizer:
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(_corpus(), trainers.WordPieceTrainer(
-        vocab_size=300, special_tokens=["[UNK]", "[CLS]", "[SEP]"], show_progress=False))
+    tok.train_from_iterator(
+        _corpus(),
+        trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[UNK]", "[CLS]", "[SEP]"], show_progress=False),
+    )
     return tok
 
 
@@ -69,12 +97,11 @@ def _metaspace(model: str) -> Tokenizer:
     if model == "unigram":
         tok = Tokenizer(models.Unigram())
         trainer = trainers.UnigramTrainer(
-            vocab_size=200, special_tokens=["<unk>", "<s>", "</s>"], unk_token="<unk>",
-            show_progress=False)
+            vocab_size=200, special_tokens=["<unk>", "<s>", "</s>"], unk_token="<unk>", show_progress=False
+        )
     else:
         tok = Tokenizer(models.BPE(unk_token="<unk>"))
-        trainer = trainers.BpeTrainer(
-            vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
+        trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"], show_progress=False)
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     tok.train_from_iterator(_corpus(), trainer)
@@ -91,9 +118,14 @@ def _llama_style() -> Tokenizer:
     spec["pre_tokenizer"] = None
     tok = Tokenizer.from_str(json.dumps(spec))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tok.decoder = decoders.Sequence([
-        decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0),
-    ])
+    tok.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
     return tok
 
 
@@ -143,8 +175,7 @@ def _unescape_lossy(text: str) -> str:
     r"""Turn readable text's \xNN escapes back into bytes and decode as ``decode`` does (U+FFFD)."""
     parts = re.split(r"((?:\\x[0-9a-f]{2})+)", text)
     data = b"".join(
-        bytes.fromhex(part.replace("\\x", "")) if i % 2 else part.encode("utf-8")
-        for i, part in enumerate(parts)
+        bytes.fromhex(part.replace("\\x", "")) if i % 2 else part.encode("utf-8") for i, part in enumerate(parts)
     )
     return data.decode("utf-8", errors="replace")
 
@@ -274,7 +305,12 @@ def test_byte_level_readable_text_keeps_distinct_pieces_distinct(tokenizers_by_n
 def test_byte_level_examples(tokenizers_by_name):
     tok = tokenizers_by_name["gpt2_byte_bpe"]
     assert [readable_text(p, "byte_bpe") for p in ["Ġlist", "Ċ", "Ã©", "æĹ", "日本"]] == [
-        " list", "\n", "é", "\\xe6\\x97", "日本"]
+        " list",
+        "\n",
+        "é",
+        "\\xe6\\x97",
+        "日本",
+    ]
     assert tok.encode("\n").tokens == ["Ċ"]
     assert variant_key("ĠæĹ", "byte_bpe") == variant_key("æĹ", "byte_bpe") == "\\xe6\\x97"
 
@@ -429,7 +465,20 @@ def test_byte_level_texts_never_collide():
 
 def test_is_word_rules():
     assert [is_word(t, "wordpiece") for t in ["list", "##list", "[unused3]", "a", "x2", "straße", "日本"]] == [
-        True, False, False, False, False, True, True]
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+        True,
+    ]
     assert [is_word(t, "byte_bpe") for t in [" list", "list", " a", "  list", " C++", " Ünïcode"]] == [
-        True, False, False, False, False, True]
+        True,
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
     assert [is_word(t, "sentencepiece") for t in [" list", "list"]] == [True, False]

@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
+from conftest import error_line
+from test_guide import cypher_examples
 
 from atlas.graph import vectors
 from atlas.graph.vectors import StoreCost, vector_names, vector_rows
-from conftest import error_line
 from atlas.loaders import load_embedding_table
-from test_guide import cypher_examples
 
 
 def model_props(run, name: str) -> dict:
@@ -24,7 +24,8 @@ def model_props(run, name: str) -> dict:
 def index_state(neo4j_driver, neo4j_settings, name: str) -> list[dict]:
     records, _, _ = neo4j_driver.execute_query(
         "SHOW VECTOR INDEXES YIELD name, labelsOrTypes, properties, state, options WHERE name = $name RETURN *",
-        {"name": name}, database_=neo4j_settings.database,
+        {"name": name},
+        database_=neo4j_settings.database,
     )
     return [r.data() for r in records]
 
@@ -56,7 +57,8 @@ def test_whole_minilm_are_its_unit_rows(whole_minilm, neo4j_driver, neo4j_settin
     table = load_embedding_table("all-MiniLM-L6-v2")
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (t:Token {model: $model}) WHERE t.id IN [0, 3035, 30521] RETURN t.id AS id, t.embedding AS e ORDER BY id",
-        {"model": whole_minilm}, database_=neo4j_settings.database,
+        {"model": whole_minilm},
+        database_=neo4j_settings.database,
     )
     unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
     for r in records:
@@ -77,7 +79,11 @@ def test_vectors_of_a_stored_model(run, loaded, neo4j_driver, neo4j_settings):
     result = run("vectors", "--model", name, "--quiet")
     assert result.exit_code == 0, result.stderr
     label, index = vector_names(name)
-    assert re.search(rf"^stored {n_tokens} vectors of '{re.escape(name)}' and the vector index {index} in [\d.]+ s$", result.stderr, re.M)
+    assert re.search(
+        rf"^stored {n_tokens} vectors of '{re.escape(name)}' and the vector index {index} in [\d.]+ s$",
+        result.stderr,
+        re.M,
+    )
     assert model_props(run, name)["vectors"] == "complete"
     assert index_state(neo4j_driver, neo4j_settings, index)[0]["options"]["indexConfig"]["vector.dimensions"] == 32
 
@@ -88,7 +94,9 @@ def test_vectors_of_a_stored_model(run, loaded, neo4j_driver, neo4j_settings):
     unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
     cat = table.text.index(" cat")
     best = int(np.argsort(-(unit @ unit[cat]))[1])
-    assert records[0]["id"] == table.ids[best] and records[0]["cosine"] == pytest.approx(float(unit[best] @ unit[cat]), abs=1e-3)
+    assert records[0]["id"] == table.ids[best] and records[0]["cosine"] == pytest.approx(
+        float(unit[best] @ unit[cat]), abs=1e-3
+    )
 
     again = run("vectors", "--model", name, "--quiet")
     assert again.exit_code == 0
@@ -97,7 +105,8 @@ def test_vectors_of_a_stored_model(run, loaded, neo4j_driver, neo4j_settings):
     assert replaced.exit_code == 0 and replaced.stderr.startswith(f"stored {n_tokens} vectors")
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (t:$($label)) RETURN count(t.embedding) AS vectors, count(DISTINCT t.model) AS models",
-        {"label": label}, database_=neo4j_settings.database,
+        {"label": label},
+        database_=neo4j_settings.database,
     )
     assert (records[0]["vectors"], records[0]["models"]) == (n_tokens, 1)
 
@@ -122,7 +131,8 @@ def test_models_of_different_dimensions_each_have_their_index(run, loaded, whole
             "MATCH (m:Model {name: $model}) MATCH (t:Token {model: $model}) WITH m, t LIMIT 1 "
             "CALL db.index.vector.queryNodes(m.vector_index, 50, t.embedding) YIELD node "
             "RETURN collect(DISTINCT node.model) AS models, size(t.embedding) AS dim",
-            {"model": model}, database_=neo4j_settings.database,
+            {"model": model},
+            database_=neo4j_settings.database,
         )
         assert records[0]["models"] == [model] and records[0]["dim"] == dim
 
@@ -181,7 +191,9 @@ def test_zero_rows_get_no_vector():
     assert rows[0]["embedding"] == [0.0, 1.0]
 
 
-@pytest.mark.parametrize("name", ["all-MiniLM-L6-v2", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "ünïcode ✓", "'\"`) DETACH DELETE", "---"])
+@pytest.mark.parametrize(
+    "name", ["all-MiniLM-L6-v2", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "ünïcode ✓", "'\"`) DETACH DELETE", "---"]
+)
 def test_vector_names_are_plain_identifiers_and_distinct(name):
     label, index = vector_names(name)
     assert re.fullmatch(r"Vectors_[A-Za-z0-9_]+", label) and re.fullmatch(r"vectors_[A-Za-z0-9_]+", index)

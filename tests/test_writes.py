@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from view_tables import ARTICLE, NASTY
 
 from atlas.core.prompt_tokens import PromptToken, tokenize
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.files.model_files import default_source, load_tokenizer
 from atlas.graph.writes import save_prompt
-from view_tables import ARTICLE, NASTY
 
 
 def test_save_prompt(store, stored_minilm, article_tokens, neo4j_driver, neo4j_settings):

@@ -28,8 +28,13 @@ def tiny_qwen(folder: Path, seed: int = 0) -> tuple[Qwen2ForCausalLM, int]:
     tokenizer = byte_bpe_tokenizer(300)
     n_tokens = len(tokenizer)
     config = Qwen2Config(
-        vocab_size=n_tokens + PADDING_ROWS, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+        vocab_size=n_tokens + PADDING_ROWS,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)

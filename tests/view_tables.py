@@ -47,7 +47,9 @@ class Reference:
     def nearest(self, token: int, k: int) -> list[int]:
         return [t for t, _ in self.ranked[token][:k]]
 
-    def subgraph(self, seeds: set[int], k: int, model_k: int) -> tuple[set[int], dict[tuple[int, int], tuple[float, int]]]:
+    def subgraph(
+        self, seeds: set[int], k: int, model_k: int
+    ) -> tuple[set[int], dict[tuple[int, int], tuple[float, int]]]:
         """Nodes: seeds and their k nearest; edges: every stored (rank <= model_k) edge among the nodes."""
         nodes = set(seeds)
         for s in seeds:
@@ -72,7 +74,9 @@ def assert_matches(subgraph, ref: Reference, seeds: set[int], k: int, model_k: i
         assert got[pair][1] == rank
         assert got[pair][0] == pytest.approx(score, abs=1e-5)
     assert [n.id for n in subgraph.nodes] == sorted(nodes)
-    assert [(e.source, e.rank, e.target) for e in subgraph.edges] == sorted((e.source, e.rank, e.target) for e in subgraph.edges)
+    assert [(e.source, e.rank, e.target) for e in subgraph.edges] == sorted(
+        (e.source, e.rank, e.target) for e in subgraph.edges
+    )
     render(subgraph, "json")  # drawable: unique nodes and edges, every edge between nodes
 
 
@@ -90,17 +94,33 @@ def minilm_table(name: str) -> EmbeddingTable:
     raw = tok.convert_ids_to_tokens(ids.tolist())
     specials = set(tok.all_special_ids)
     return EmbeddingTable(
-        name=name, source="test", matrix=rng.standard_normal((len(ids), 32)).astype(np.float32), ids=ids,
-        raw=raw, text=[readable_text(r, "wordpiece") for r in raw], special=[int(i) in specials for i in ids],
-        family="wordpiece", matrix_rows=len(tok),
+        name=name,
+        source="test",
+        matrix=rng.standard_normal((len(ids), 32)).astype(np.float32),
+        ids=ids,
+        raw=raw,
+        text=[readable_text(r, "wordpiece") for r in raw],
+        special=[int(i) in specials for i in ids],
+        family="wordpiece",
+        matrix_rows=len(tok),
     )
 
 
 HAND_RAW = [
     "<|endoftext|>",  # 0 special
-    "list", "List", "Ġlist", "Ġlists", "Ġarray", "Ġcat", "Ġdog",  # 1..7
+    "list",
+    "List",
+    "Ġlist",
+    "Ġlists",
+    "Ġarray",
+    "Ġcat",
+    "Ġdog",  # 1..7
     NASTY,  # 8: text is the raw piece (a space is outside the byte alphabet)
-    "Ġtable", "ĠList", "Ġ", "ĠArray", "Ġkitten",  # 9..13
+    "Ġtable",
+    "ĠList",
+    "Ġ",
+    "ĠArray",
+    "Ġkitten",  # 9..13
 ]
 
 
@@ -110,15 +130,34 @@ def hand_table(name: str) -> EmbeddingTable:
     d = 8
     centre = {c: rng.standard_normal(d) for c in ("list", "array", "cat", "other")}
     centre["array"] = 0.6 * centre["list"] + 0.4 * centre["array"]
-    cluster = {1: "list", 2: "list", 3: "list", 10: "list", 4: "list", 5: "array", 12: "array", 9: "array",
-               6: "cat", 7: "cat", 13: "cat"}
+    cluster = {
+        1: "list",
+        2: "list",
+        3: "list",
+        10: "list",
+        4: "list",
+        5: "array",
+        12: "array",
+        9: "array",
+        6: "cat",
+        7: "cat",
+        13: "cat",
+    }
     spread = {4: 0.5, 9: 0.8}
-    matrix = np.stack([
-        centre[cluster.get(i, "other")] + spread.get(i, 0.15 if i in cluster else 1.0) * rng.standard_normal(d)
-        for i in range(len(HAND_RAW))
-    ]).astype(np.float32)
+    matrix = np.stack(
+        [
+            centre[cluster.get(i, "other")] + spread.get(i, 0.15 if i in cluster else 1.0) * rng.standard_normal(d)
+            for i in range(len(HAND_RAW))
+        ]
+    ).astype(np.float32)
     return EmbeddingTable(
-        name=name, source="test", matrix=matrix, ids=np.arange(len(HAND_RAW), dtype=np.int64), raw=list(HAND_RAW),
-        text=[readable_text(r, "byte_bpe") for r in HAND_RAW], special=[i == 0 for i in range(len(HAND_RAW))],
-        family="byte_bpe", matrix_rows=len(HAND_RAW),
+        name=name,
+        source="test",
+        matrix=matrix,
+        ids=np.arange(len(HAND_RAW), dtype=np.int64),
+        raw=list(HAND_RAW),
+        text=[readable_text(r, "byte_bpe") for r in HAND_RAW],
+        special=[i == 0 for i in range(len(HAND_RAW))],
+        family="byte_bpe",
+        matrix_rows=len(HAND_RAW),
     )

@@ -31,7 +31,34 @@ HOSTILE = [
 ]
 SPECIAL = ["<|endoftext|>", "[CLS]", "[SEP]", "<s>", "</s>", "<unk>"]
 WHITESPACE = ["\n", "  ", "\t", "\n\n", "   ", " \n"]
-SYLLABLES = "ri ver la ke sea o cean stre am po nd bro ok ba y del ta cre ek mo un tain hil l val ley".split()
+SYLLABLES = [
+    "ri",
+    "ver",
+    "la",
+    "ke",
+    "sea",
+    "o",
+    "cean",
+    "stre",
+    "am",
+    "po",
+    "nd",
+    "bro",
+    "ok",
+    "ba",
+    "y",
+    "del",
+    "ta",
+    "cre",
+    "ek",
+    "mo",
+    "un",
+    "tain",
+    "hil",
+    "l",
+    "val",
+    "ley",
+]
 
 BROWSER_QUERY = "MATCH (t:Token {model: 'synthetic', id: __TOKEN_ID__})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n"
 

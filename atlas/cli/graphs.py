@@ -28,13 +28,17 @@ NEAR_FORMATS = ("html", "graphml", "json", "csv")  # not cypher: its script woul
 @k_option(20, "Nearest tokens per prompt token.")
 @click.option("--special", is_flag=True, help="Include the model's special tokens.")
 @collapse_option()
-@click.option("--save", is_flag=True, help="Store the prompt as (:Prompt)-[:HAS_TOKEN]->(:Token) and print the Browser query.")
+@click.option(
+    "--save", is_flag=True, help="Store the prompt as (:Prompt)-[:HAS_TOKEN]->(:Token) and print the Browser query."
+)
 @offline_option
 @export_options
 @neo4j_options
 def prompt(text, model, k, special, collapse_variants, save, offline, fmt, output, atlas):
     """The graph of a prompt: each token of TEXT with its k nearest tokens, and every edge among them."""
-    graph = atlas.prompt(text, model, k=k, special=special, collapse_variants=collapse_variants, save=save, offline=offline)
+    graph = atlas.prompt(
+        text, model, k=k, special=special, collapse_variants=collapse_variants, save=save, offline=offline
+    )
     emit(graph, fmt, output)
     if graph.saved:
         say("saved; see it in Neo4j Browser with:")
@@ -45,7 +49,9 @@ def prompt(text, model, k, special, collapse_variants, save, offline, fmt, outpu
 @model_option
 @click.option("--words", "n_words", default=50, show_default=True, type=int, help="How many random words.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed: the same seed gives the same atlas.")
-@click.option("--words-file", type=click.File("r", encoding="utf-8"), help="Use the words in this file (one per line) instead.")
+@click.option(
+    "--words-file", type=click.File("r", encoding="utf-8"), help="Use the words in this file (one per line) instead."
+)
 @k_option(10, "Nearest tokens per word.")
 @collapse_option()
 @export_options
@@ -63,11 +69,17 @@ def atlas_command(model, n_words, seed, words_file, k, collapse_variants, fmt, o
 @click.argument("expression")
 @model_option
 @k_option(10, "How many nearest tokens.")
-@click.option("--keep-operands", is_flag=True, help="Keep the expression's own tokens in the answer (left out by default).")
+@click.option(
+    "--keep-operands", is_flag=True, help="Keep the expression's own tokens in the answer (left out by default)."
+)
 @offline_option
 @json_option("Print JSON: the expression, its operands' tokens and the nearest tokens.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", *NEAR_FORMATS]), default="table", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["table", *NEAR_FORMATS]),
+    default="table",
+    show_default=True,
     help="table, or a graph: the expression, its nearest tokens and their SIMILAR_TO edges.",
 )
 @click.option("-o", "--output", default="-", show_default=True, help="File to write the graph to; - for stdout.")
@@ -113,7 +125,9 @@ def export(name, params, fmt, output, atlas):
 @click.command("map")
 @model_option
 @click.option("--format", "fmt", type=click.Choice(["html", "parquet"]), default="html", show_default=True)
-@click.option("-o", "--output", required=True, help="File to write (html: one offline page; parquet: for embedding-atlas).")
+@click.option(
+    "-o", "--output", required=True, help="File to write (html: one offline page; parquet: for embedding-atlas)."
+)
 @quiet_option
 @neo4j_options
 def map_command(model, fmt, output, quiet, atlas):
@@ -127,5 +141,3 @@ def map_command(model, fmt, output, quiet, atlas):
         vmap = atlas.map(model, on_progress=progress)
     size = vmap.save(output, fmt)
     say(f"wrote {output} ({size / 2**20:.1f} MB: {len(vmap):,} tokens, {len(vmap.map.communities):,} communities)")
-
-

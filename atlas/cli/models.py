@@ -15,7 +15,9 @@ from atlas.settings import model_flag
 
 @click.command()
 @click.argument("source", required=False)
-@click.option("--name", help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source).")
+@click.option(
+    "--name", help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source)."
+)
 @click.option("--k", "k", default=20, show_default=True, type=int, help="Neighbours per token.")
 @click.option("--replace", is_flag=True, help="Delete the stored model of that name first, then load.")
 @click.option(
@@ -28,22 +30,49 @@ from atlas.settings import model_flag
     show_default=True,
     help="float32 is exact; bfloat16 picks candidates at low precision and re-scores them in float32 (faster, near-exact).",
 )
-@click.option("--batch-size", default=20_000, show_default=True, type=int, help="Tokens or edges per write transaction.")
+@click.option(
+    "--batch-size", default=20_000, show_default=True, type=int, help="Tokens or edges per write transaction."
+)
 @click.option("--block-rows", default=1024, show_default=True, type=int, help="Rows per similarity block.")
 @click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
 @offline_option
-@click.option("--no-analysis", is_flag=True, help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.")
-@click.option("--vectors", is_flag=True, help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).")
 @click.option(
-    "--allow-short-matrix", is_flag=True,
+    "--no-analysis",
+    is_flag=True,
+    help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.",
+)
+@click.option(
+    "--vectors",
+    is_flag=True,
+    help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).",
+)
+@click.option(
+    "--allow-short-matrix",
+    is_flag=True,
     help="Load a matrix with fewer rows than the tokenizer has tokens, leaving out the tokens past its end.",
 )
 @analysis_options
 @quiet_option
 @neo4j_options
 def load(
-    source, name, k, replace, device, dtype, batch_size, block_rows, max_memory, offline, no_analysis, vectors,
-    allow_short_matrix, resolution, seed, epochs, quiet, atlas,
+    source,
+    name,
+    k,
+    replace,
+    device,
+    dtype,
+    batch_size,
+    block_rows,
+    max_memory,
+    offline,
+    no_analysis,
+    vectors,
+    allow_short_matrix,
+    resolution,
+    seed,
+    epochs,
+    quiet,
+    atlas,
 ):
     """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
@@ -53,11 +82,25 @@ def load(
     """
     with ProgressDisplay(quiet) as progress:
         loaded = atlas.load(
-            source, name=name, k=k, replace=replace, device=device, dtype=dtype, batch_size=batch_size,
-            block_rows=block_rows, max_memory=max_memory, offline=offline, analyse=not no_analysis,
-            resolution=resolution, seed=seed, epochs=epochs, vectors=vectors, allow_short_matrix=allow_short_matrix,
+            source,
+            name=name,
+            k=k,
+            replace=replace,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            block_rows=block_rows,
+            max_memory=max_memory,
+            offline=offline,
+            analyse=not no_analysis,
+            resolution=resolution,
+            seed=seed,
+            epochs=epochs,
+            vectors=vectors,
+            allow_short_matrix=allow_short_matrix,
             on_progress=progress,
-            on_note=lambda message: say(message, quiet), on_warning=say,
+            on_note=lambda message: say(message, quiet),
+            on_warning=say,
         )
     report = loaded.report
     if report.skipped:

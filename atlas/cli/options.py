@@ -53,9 +53,14 @@ def neo4j_options(command):
 def analysis_options(command):
     """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (load and analyse)."""
     command = click.option("--epochs", default=EPOCHS, show_default=True, type=int, help="UMAP layout epochs.")(command)
-    command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(command)
+    command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(
+        command
+    )
     return click.option(
-        "--resolution", default=RESOLUTION, show_default=True, type=float,
+        "--resolution",
+        default=RESOLUTION,
+        show_default=True,
+        type=float,
         help="Leiden resolution: higher gives more, smaller communities.",
     )(command)
 
@@ -71,9 +76,9 @@ def quiet_option(command):
 
 
 def offline_option(command):
-    return click.option("--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache.")(
-        command
-    )
+    return click.option(
+        "--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache."
+    )(command)
 
 
 def json_option(help: str = "Print JSON."):
@@ -109,7 +114,10 @@ def export_options(command):
     """``--format`` and ``-o``, shared by prompt, atlas and export."""
     command = table_to_terminal(command)
     command = click.option(
-        "-o", "--output", default="-", show_default=True,
+        "-o",
+        "--output",
+        default="-",
+        show_default=True,
         help="File to write; - for stdout. csv writes NAME.nodes.csv and NAME.edges.csv.",
     )(command)
     return click.option(

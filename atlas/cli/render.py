@@ -54,10 +54,14 @@ def tell_vectors(report) -> None:
     for note in report.notes:
         say(f"note: {note}")
     if report.skipped:
-        say(f"the vectors of {report.name!r} are stored already (vector index {report.index}); nothing to do (--replace rewrites them)")
+        say(
+            f"the vectors of {report.name!r} are stored already (vector index {report.index}); nothing to do (--replace rewrites them)"
+        )
     else:
         zero = f" ({report.zero:,} zero rows have none)" if report.zero else ""
-        say(f"stored {report.stored:,} vectors of {report.name!r}{zero} and the vector index {report.index} in {report.seconds:.1f} s")
+        say(
+            f"stored {report.stored:,} vectors of {report.name!r}{zero} and the vector index {report.index} in {report.seconds:.1f} s"
+        )
 
 
 class ProgressDisplay:
@@ -75,7 +79,7 @@ class ProgressDisplay:
         self.tty = self.stream.isatty()
         self.interval = interval
         self.stage: str | None = None
-        self.bar = None
+        self.bar: Any = None  # click's progress bar of the stage, on a terminal
 
     def __call__(self, stage: str, n: int, total: int) -> None:
         if self.quiet:
@@ -100,7 +104,9 @@ class ProgressDisplay:
         """``neighbours  45,056/151,665 (29.7 %)  1,210/s  1 min 28 s left``, or ``layout  running for 25.0 s``."""
         seconds = max(now - self.began, 1e-9)
         if self.total <= 1:
-            return f"{self.stage}  running for {duration(seconds)}" + (f", {self.done:,} so far" if self.done > 1 else "")
+            return f"{self.stage}  running for {duration(seconds)}" + (
+                f", {self.done:,} so far" if self.done > 1 else ""
+            )
         rate = self.done / seconds
         left = (self.total - self.done) / rate if rate > 0 else float("inf")
         return (

@@ -32,7 +32,12 @@ def db_start(home, password, bolt_port, http_port, heap, pagecache):
     import atlas.db as local_db
 
     server, started = local_db.start(
-        home, password=password or None, bolt_port=bolt_port, http_port=http_port, heap=heap, pagecache=pagecache,
+        home,
+        password=password or None,
+        bolt_port=bolt_port,
+        http_port=http_port,
+        heap=heap,
+        pagecache=pagecache,
         on_note=say,
     )
     if started:
@@ -82,7 +87,9 @@ def password_line(home: Path) -> str:
 
 @db.command("password")
 @home_option
-@click.option("--new", is_flag=True, help="Replace the password with a new random one, on the running server and in the file.")
+@click.option(
+    "--new", is_flag=True, help="Replace the password with a new random one, on the running server and in the file."
+)
 @click.option(
     "--password",
     "current",

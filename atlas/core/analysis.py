@@ -11,15 +11,15 @@ on the map is near in the stored edges. Both libraries are imported where they a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
-from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
 LABEL_WORDS = 3  # members named in a community's label
@@ -70,9 +70,7 @@ class Analysis:
 def check_graph(neighbours: np.ndarray, scores: np.ndarray) -> None:
     """Reject a graph whose arrays do not fit together."""
     if neighbours.ndim != 2 or scores.shape != neighbours.shape:
-        raise InvalidArgument(
-            f"neighbours and scores must both be (n, k); got {neighbours.shape} and {scores.shape}"
-        )
+        raise InvalidArgument(f"neighbours and scores must both be (n, k); got {neighbours.shape} and {scores.shape}")
     n = neighbours.shape[0]
     if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= n):
         raise InvalidArgument(f"neighbour indices must lie in -1..{n - 1}")
@@ -264,7 +262,9 @@ def community_labels(
     ['list · lists', '1990']
     """
     count = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    order = np.lexsort((np.arange(len(labels)), -cited_counts.astype(np.int64), labels))  # by community, most cited first
+    order = np.lexsort(
+        (np.arange(len(labels)), -cited_counts.astype(np.int64), labels)
+    )  # by community, most cited first
     start = np.searchsorted(labels[order], np.arange(count))
     stop = np.searchsorted(labels[order], np.arange(count), side="right")
     names = []
@@ -277,7 +277,11 @@ def community_labels(
             names.append(" · ".join(_shown(texts[i]) for i in picked))
         else:
             kind = int(np.bincount(kinds[members], minlength=4).argmax())
-            names.append({SPECIAL: "special tokens", WHITESPACE: "whitespace", FRAGMENT: "byte fragments"}.get(kind, f"community {c}"))
+            names.append(
+                {SPECIAL: "special tokens", WHITESPACE: "whitespace", FRAGMENT: "byte fragments"}.get(
+                    kind, f"community {c}"
+                )
+            )
     return names
 
 
@@ -293,7 +297,9 @@ def _distinct(rows: list[int], texts: Sequence[str], keys: Sequence[str | None],
     seen: set[str] = set()
     picked = []
     for i in rows:
-        key = keys[i] if keys[i] is not None else _shown(texts[i]).casefold()
+        key = keys[i]
+        if key is None:
+            key = _shown(texts[i]).casefold()
         if key not in seen:
             seen.add(key)
             picked.append(i)
@@ -344,7 +350,7 @@ def layout(
     check_graph(neighbours, scores)
     if epochs < 1:
         raise InvalidArgument(f"the layout needs at least 1 epoch, got {epochs}")
-    n, k = neighbours.shape
+    n, _k = neighbours.shape
     placed = has_edges(neighbours)
     xy = np.full((n, 2), np.nan, dtype=np.float32)
     if placed.sum() < 3:
@@ -354,7 +360,9 @@ def layout(
     index = np.full(n, -1, dtype=np.int64)
     index[rows] = np.arange(len(rows))
     sub = np.where(neighbours[rows] >= 0, index[np.maximum(neighbours[rows], 0)], -1)  # (m, k) in placed numbering
-    knn = np.concatenate([np.arange(len(rows))[:, None], sub], axis=1).astype(np.int32)  # UMAP counts a point as its own first neighbour
+    knn = np.concatenate([np.arange(len(rows))[:, None], sub], axis=1).astype(
+        np.int32
+    )  # UMAP counts a point as its own first neighbour
     dist = np.concatenate([np.zeros((len(rows), 1)), 1.0 - scores[rows]], axis=1)
     dist = np.where(knn >= 0, np.clip(np.nan_to_num(dist, nan=1.0), 0.0, 2.0), 0.0).astype(np.float32)
     start = None
@@ -388,7 +396,9 @@ def community_start(labels: np.ndarray, links: np.ndarray, seed: int = 0) -> np.
         places = 5.0 + 5.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
     else:
         a, b, w = links[:, 0].astype(np.int64), links[:, 1].astype(np.int64), links[:, 3]
-        graph = coo_matrix((np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(count, count))
+        graph = coo_matrix(
+            (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(count, count)
+        )
         places = _spectral(graph.tocsr(), seed)
     low, high = places.min(axis=0), places.max(axis=0)
     places = 10.0 * (places - low) / np.maximum(high - low, 1e-12)
@@ -419,14 +429,31 @@ def _umap(
 
         m = knn.shape[0]
         graph, _, _ = fuzzy_simplicial_set(
-            np.zeros((m, 1), np.float32), knn.shape[1], np.random.RandomState(seed), "cosine",
-            knn_indices=knn, knn_dists=dist,
+            np.zeros((m, 1), np.float32),
+            knn.shape[1],
+            np.random.RandomState(seed),
+            "cosine",
+            knn_indices=knn,
+            knn_dists=dist,
         )
         a, b = find_ab_params(1.0, min_dist)
         embedding, _ = simplicial_set_embedding(
-            None, graph, 2, 1.0, a, b, 1.0, 5, epochs, "spectral" if start is None else start,
+            None,
+            graph,
+            2,
+            1.0,
+            a,
+            b,
+            1.0,
+            5,
+            epochs,
+            "spectral" if start is None else start,
             np.random.RandomState(seed),
-            "euclidean", {}, False, {}, False,
+            "euclidean",
+            {},
+            False,
+            {},
+            False,
         )
     embedding = embedding.astype(np.float64)
     low, high = embedding.min(axis=0), embedding.max(axis=0)
@@ -506,9 +533,7 @@ def analyse(
     names = community_labels(labels, texts, in_degree, kinds, keys, family)
     where = centres(labels, np.nan_to_num(xy))
     sizes = np.bincount(labels[labels >= 0], minlength=len(names))
-    found = [
-        Community(c, int(sizes[c]), names[c], float(where[c, 0]), float(where[c, 1])) for c in range(len(names))
-    ]
+    found = [Community(c, int(sizes[c]), names[c], float(where[c, 0]), float(where[c, 1])) for c in range(len(names))]
     return Analysis(
         cited=in_degree,
         mutual=both,

@@ -36,13 +36,13 @@ cosine with it.
 
 from __future__ import annotations
 
-import os
 import math
+import os
 import re
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -54,7 +54,9 @@ BLOCK_BYTES = 6 * 2**20  # float32 bytes of one row block per worker: stays in c
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _MANTISSA_E = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)[eE]")  # "1e" of "1e-3": its sign is an exponent's, not an operator
 
-ReadBlock = Callable[[int, int, np.ndarray], np.ndarray]  # (start, stop, buffer (B, d) float32) -> rows (stop - start, d)
+ReadBlock = Callable[
+    [int, int, np.ndarray], np.ndarray
+]  # (start, stop, buffer (B, d) float32) -> rows (stop - start, d)
 
 
 @dataclass(frozen=True)
@@ -119,16 +121,22 @@ def parse(expression: str) -> list[Term]:
                     "(a float holds up to about 1.8e308); write a smaller weight"
                 )
         if lexeme.kind == "op":
-            raise ExpressionError(f"expected a token{_after(after)} at position {lexeme.position}, found {lexeme.text!r}")
+            raise ExpressionError(
+                f"expected a token{_after(after)} at position {lexeme.position}, found {lexeme.text!r}"
+            )
         if lexeme.kind == "quoted" and not lexeme.text:
-            raise ExpressionError(f'the quoted text at position {lexeme.position} is empty; put a token between the quotes')
+            raise ExpressionError(
+                f"the quoted text at position {lexeme.position} is empty; put a token between the quotes"
+            )
         terms.append(Term(sign * weight, lexeme.text, lexeme.kind == "quoted", lexeme.position))
         at += 1
         if at >= len(lexemes):
             return terms
         following = lexemes[at]
         if following.kind != "op" or following.text == "*":
-            hint = " (a weight goes before its token: 2*king)" if following.text == "*" and following.kind == "op" else ""
+            hint = (
+                " (a weight goes before its token: 2*king)" if following.text == "*" and following.kind == "op" else ""
+            )
             found = repr(following.text) if following.kind != "quoted" else f'"{following.text}"'
             raise ExpressionError(f"expected '+' or '-' at position {following.position}, found {found}{hint}")
         sign = -1.0 if following.text == "-" else 1.0
@@ -174,7 +182,9 @@ def _lex(expression: str) -> list[_Lexeme]:
             while i < n and not expression[i].isspace() and expression[i] not in OPERATORS + '"':
                 i += 1
                 if (
-                    i + 1 < n and expression[i] in "+-" and expression[i + 1].isdigit()
+                    i + 1 < n
+                    and expression[i] in "+-"
+                    and expression[i + 1].isdigit()
                     and _MANTISSA_E.fullmatch(expression[start:i])
                 ):
                     i += 1  # the exponent's sign: its digits follow
@@ -233,7 +243,9 @@ def combine(weights: Sequence[float], vectors: np.ndarray) -> np.ndarray:
     w = np.asarray(weights, dtype=np.float64)  # (n,)
     vectors = np.asarray(vectors, dtype=np.float64)  # (n, d)
     if not (np.isfinite(w).all() and np.isfinite(vectors).all()):
-        raise ExpressionError("a weight or an embedding row of the expression is not a finite number; leave that term out")
+        raise ExpressionError(
+            "a weight or an embedding row of the expression is not a finite number; leave that term out"
+        )
     largest = float(np.abs(w).max(initial=0.0))
     if largest > 0:
         w = w / largest  # (n,) in [-1, 1]
@@ -311,9 +323,9 @@ def ranked(scores: np.ndarray, count: int, skip: Iterable[int] = ()) -> np.ndarr
     array([3, 0, 4])
     """
     scores = np.array(scores, dtype=np.float32, copy=True)  # (V,)
-    skip = np.fromiter((int(i) for i in skip), dtype=np.int64)
-    skip = skip[(skip >= 0) & (skip < scores.shape[0])]
-    scores[skip] = -np.inf
+    left_out = np.fromiter((int(i) for i in skip), dtype=np.int64)
+    left_out = left_out[(left_out >= 0) & (left_out < scores.shape[0])]
+    scores[left_out] = -np.inf
     usable = int(np.isfinite(scores).sum())
     count = min(int(count), usable)
     if count <= 0:

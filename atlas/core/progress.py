@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 StageProgress = Callable[[str, int, int], None]
 """Told ``(stage, items just done, stage total)`` as each stage of a long job advances."""

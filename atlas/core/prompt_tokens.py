@@ -7,13 +7,14 @@ whole (151,936 x 1,536) matrix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from atlas.errors import InvalidArgument
 from atlas.core.variants import detect_family, readable_text
+from atlas.errors import InvalidArgument
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,5 @@ class Record:
         return asdict(self)  # type: ignore[call-overload]
 
     def to_json(self, indent: int | None = 2) -> str:
-        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``).
-
-        """
+        """The result as JSON text (token text kept as it is: ``ensure_ascii=False``)."""
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent)

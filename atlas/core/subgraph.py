@@ -9,8 +9,8 @@ as one node.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 from atlas.errors import InvalidArgument
 

@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -208,7 +208,7 @@ def iter_neighbours(
     device: str = "cpu",
     dtype: str = "float32",
     done: Callable[[int], None] | None = None,
-) -> "NeighbourBlocks":
+) -> NeighbourBlocks:
     """The top-k cosine neighbours of every row, as an iterable of row blocks in row order.
 
     Every argument is checked here, at once, so a caller can check before it writes
@@ -568,7 +568,7 @@ def _blocks_torch(
     import torch
 
     with torch.no_grad():
-        v, d = unit.shape
+        v, _d = unit.shape
         exact = torch.from_numpy(unit).to(device)  # (V, d) float32
         low = exact if dtype == "float32" else exact.to(torch.bfloat16)
         right = low.T.contiguous()  # (d, V)

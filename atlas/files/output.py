@@ -24,17 +24,19 @@ under every name, including names the user did not give.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import secrets
 import stat
 import sys
-from typing import BinaryIO, Mapping, TextIO, Union
+from collections.abc import Mapping
+from typing import BinaryIO, TextIO, cast
 
 from atlas.errors import ExportError
 
-Data = Union[bytes, str]
+Data = bytes | str
 STDOUT = "-"  # the output name that means standard output
 
 _DESCRIPTOR = re.compile(r"/(?:dev|proc/(?:self|thread-self|\d+))/fd/\d+")
@@ -56,10 +58,10 @@ def write_output(out: str, data: Data, stdout: TextIO | BinaryIO | None = None) 
 def write_stream(stream: TextIO | BinaryIO, data: Data) -> None:
     """Write ``data`` to an open stream and flush it; bytes go to a text stream's ``buffer``."""
     if isinstance(data, str):
-        stream.write(data)
+        cast(TextIO, stream).write(data)
     else:
         stream.flush()
-        getattr(stream, "buffer", stream).write(data)
+        cast(BinaryIO, getattr(stream, "buffer", stream)).write(data)
     stream.flush()
 
 
@@ -81,7 +83,7 @@ def write_files(files: Mapping[str, Data]) -> None:
         for path, data, into, real, old in plans:
             if not into:
                 temps.append((_write_temp(path, real, data, old), real, path))
-        for path, data, into, real, old in plans:
+        for path, data, into, _real, old in plans:
             if into:
                 _write_into(path, data, append=old is not None and stat.S_ISREG(old.st_mode))
         for temp, real, path in temps:
@@ -173,10 +175,10 @@ def _write_temp(path: str, real: str, data: bytes, old: os.stat_result | None) -
 def _keep_owner_and_mode(fd: int, old: os.stat_result) -> None:
     mine = os.fstat(fd)
     if (mine.st_uid, mine.st_gid) != (old.st_uid, old.st_gid):
-        try:
-            os.fchown(fd, old.st_uid, old.st_gid)
-        except PermissionError:
-            pass  # only root gives a file away; the export then belongs to whoever wrote it
+        with contextlib.suppress(PermissionError):
+            os.fchown(
+                fd, old.st_uid, old.st_gid
+            )  # only root gives a file away; the export then belongs to whoever wrote it
     os.fchmod(fd, stat.S_IMODE(old.st_mode))  # after fchown, which clears set-id bits
 
 
@@ -203,5 +205,5 @@ def _write_all(fd: int, data: bytes) -> None:
 def _cannot(path: str, error: OSError) -> str:
     if error.errno == errno.EISDIR:
         return f"cannot write {path}: it is a folder; give a file name"
-    advice = _ADVICE.get(error.errno, "choose a writable path")
+    advice = _ADVICE.get(error.errno or 0, "choose a writable path")
     return f"cannot write {path}: {error.strerror or error}; {advice}"

@@ -107,7 +107,7 @@ class Lease:
             except Exception:  # the load's own next write reports a lost server; a missed beat is retried
                 continue
 
-    def __enter__(self) -> "Lease":
+    def __enter__(self) -> Lease:
         self.take()
         self._thread = threading.Thread(target=self._beat, name=f"lease {self.model}", daemon=True)
         self._thread.start()

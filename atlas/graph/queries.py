@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
 from atlas.core.cypher_text import inline
 
 
-@lru_cache(maxsize=None)
+@cache
 def query(name: str) -> str:
     """The text of ``cypher/<name>.cypher``; raises KeyError for an unknown name."""
     path = resources.files("atlas.cypher").joinpath(f"{name}.cypher")
@@ -43,9 +43,7 @@ def labelled(name: str, label: str) -> str:
 def names() -> list[str]:
     """Names of all statements shipped in ``cypher/``, sorted."""
     return sorted(
-        p.name[: -len(".cypher")]
-        for p in resources.files("atlas.cypher").iterdir()
-        if p.name.endswith(".cypher")
+        p.name[: -len(".cypher")] for p in resources.files("atlas.cypher").iterdir() if p.name.endswith(".cypher")
     )
 
 

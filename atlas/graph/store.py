@@ -8,15 +8,12 @@ constraint, so a retried transaction changes nothing.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
-from atlas.graph.driver import neo4j_without_dataframes
-
-neo4j = neo4j_without_dataframes()
-from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired  # noqa: E402
-
+from atlas.core.units import size_text
 from atlas.errors import (
     AtlasError,
     AuthenticationFailed,
@@ -28,13 +25,22 @@ from atlas.errors import (
     PasswordMissing,
     TokenNotFound,
 )
+from atlas.graph.driver import neo4j_without_dataframes
 from atlas.graph.queries import labelled, query
-from atlas.core.units import size_text
 from atlas.settings import DEFAULT_URI, MIN_FREE, Settings
 
+neo4j = neo4j_without_dataframes()
+from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired  # noqa: E402
+
 SCHEMA = (
-    "schema_model_key", "schema_token_key", "schema_token_text", "schema_variant_key", "schema_prompt_key",
-    "schema_community_key", "schema_token_community", "schema_lease_key",
+    "schema_model_key",
+    "schema_token_key",
+    "schema_token_text",
+    "schema_variant_key",
+    "schema_prompt_key",
+    "schema_community_key",
+    "schema_token_community",
+    "schema_lease_key",
 )
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
@@ -93,7 +99,9 @@ class Store:
         self.database = settings.database
         check_uri(settings.uri)
         if settings.password is None:
-            raise PasswordMissing(f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD")
+            raise PasswordMissing(
+                f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD"
+            )
         try:
             self.driver = neo4j.GraphDatabase.driver(
                 settings.uri,
@@ -147,7 +155,7 @@ class Store:
     def _failure(self, exc: Neo4jError) -> str:
         """Why the database failed and what to do, as far as this machine can tell."""
         home = self.settings.local_home
-        read_only = self.database in self._setting("server.databases.read_only", "").split(",")
+        read_only = self.database in (self._setting("server.databases.read_only", "") or "").split(",")
         if home is not None:
             free = shutil.disk_usage(home).free
             if read_only or free < MIN_FREE:
@@ -189,7 +197,9 @@ class Store:
 
         None when the server serves no Browser or does not say where.
         """
-        found = self.server_settings(["server.http.enabled", "server.http.listen_address", "server.http_enabled_modules"])
+        found = self.server_settings(
+            ["server.http.enabled", "server.http.listen_address", "server.http_enabled_modules"]
+        )
         port = found.get("server.http.listen_address", "").rpartition(":")[2]
         if found.get("server.http.enabled", "").lower() != "true" or not port.isdigit():
             return None
@@ -201,7 +211,7 @@ class Store:
     def close(self) -> None:
         self.driver.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,8 +7,8 @@ in id slices (``cypher/graph_read.cypher``), each token with its neighbour lists
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -70,8 +70,13 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
         neighbours=neighbours,
         scores=scores,
         cited=np.array([r["cited"] or 0 for r in rows], dtype=np.int32) if analysed else None,
-        community=np.array([-1 if r["community"] is None else r["community"] for r in rows], dtype=np.int32) if analysed else None,
-        xy=np.array([[np.nan if r["x"] is None else r["x"], np.nan if r["y"] is None else r["y"]] for r in rows], dtype=np.float32).reshape(n, 2)
+        community=np.array([-1 if r["community"] is None else r["community"] for r in rows], dtype=np.int32)
+        if analysed
+        else None,
+        xy=np.array(
+            [[np.nan if r["x"] is None else r["x"], np.nan if r["y"] is None else r["y"]] for r in rows],
+            dtype=np.float32,
+        ).reshape(n, 2)
         if analysed
         else None,
     )

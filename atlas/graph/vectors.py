@@ -30,11 +30,11 @@ import math
 import re
 import shutil
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 from urllib.parse import urlparse
 
 import numpy as np
@@ -42,11 +42,11 @@ import numpy as np
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
+from atlas.files.model_files import embedding_rows
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
-from atlas.files.model_files import embedding_rows
-from atlas.graph.write_params import batched
 from atlas.graph.store import Store
+from atlas.graph.write_params import batched
 from atlas.settings import LOOPBACK
 
 FLOATS_PER_BATCH = 2**20  # vector components per write transaction: 2,730 MiniLM rows, 682 of a 1536-wide model
@@ -180,7 +180,14 @@ def store_vectors_from_source(
     ids = np.array([r["id"] for r in store.read("tokens_all", model=model)], dtype=np.int64)  # (V,) sorted
     with Lease(store, model) as lease:
         return store_vectors(
-            store, model, int(props["dim"]), ids, lambda: _source_blocks(props, ids, offline), replace, on_progress, lease
+            store,
+            model,
+            int(props["dim"]),
+            ids,
+            lambda: _source_blocks(props, ids, offline),
+            replace,
+            on_progress,
+            lease,
         )
 
 
@@ -227,7 +234,9 @@ def store_vectors(
     props = store.require_model(model)
     label, index = vector_names(model)
     if props.get("vectors") == "complete" and not replace:
-        return VectorsReport(model, int(props.get("vectors_stored", 0)), int(props.get("vectors_zero", 0)), index, 0.0, True)
+        return VectorsReport(
+            model, int(props.get("vectors_stored", 0)), int(props.get("vectors_zero", 0)), index, 0.0, True
+        )
     if int(props.get("dim", dim)) != dim:
         raise InvalidArgument(f"model {model!r} has {props.get('dim')} dimensions, but its rows have {dim}")
     notes = check_room(store, len(ids), dim)
@@ -246,13 +255,19 @@ def store_vectors(
                 yield partial(_write_vectors, store, model, label, part, tokens)
 
     on_progress("vectors", 0, len(ids))
-    write_concurrently(batches(), WRITERS, lambda tokens: on_progress("vectors", tokens, len(ids)))  # memory stays bounded
+    write_concurrently(
+        batches(), WRITERS, lambda tokens: on_progress("vectors", tokens, len(ids))
+    )  # memory stays bounded
     store.write_labelled("vectors_index_create", label, name=index, dim=dim)
     _await_index(store, index, stored, on_progress)
     if lease is not None and lease.lost:
-        raise AtlasError(f"another load took over model {model!r} while its vectors were written; run `atlas vectors` again")
+        raise AtlasError(
+            f"another load took over model {model!r} while its vectors were written; run `atlas vectors` again"
+        )
     store.write(
-        "model_vectors", name=model, status="complete",
+        "model_vectors",
+        name=model,
+        status="complete",
         props={"vectors_stored": stored, "vectors_zero": zero, "vectors_at": datetime.now(timezone.utc).isoformat()},
     )
     return VectorsReport(model, stored, zero, index, time.perf_counter() - began, False, tuple(notes))
@@ -281,7 +296,11 @@ def _await_index(store: Store, index: str, tokens: int, on_progress: StageProgre
         if state == "ONLINE":
             return
         if state == "FAILED":
-            raise AtlasError(f"Neo4j could not build the vector index {index}; see its log, then run `atlas vectors` again")
+            raise AtlasError(
+                f"Neo4j could not build the vector index {index}; see its log, then run `atlas vectors` again"
+            )
         if time.monotonic() > deadline:
-            raise AtlasError(f"the vector index {index} is still {state.lower()} after {INDEX_TIMEOUT} s; look again later")
+            raise AtlasError(
+                f"the vector index {index} is still {state.lower()} after {INDEX_TIMEOUT} s; look again later"
+            )
         time.sleep(INDEX_POLL)

@@ -42,8 +42,12 @@ def problems(
         stray = found["unexpected_examples"]
         wrong.append(
             f"{found['without']:,} tokens have no neighbours, {without:,} expected (zero-norm rows)"
-            + (f"; token ids {', '.join(str(i) for i in stray)}{', ...' if found['unexpected'] > len(stray) else ''} "
-               "are not zero-norm rows" if stray else "")
+            + (
+                f"; token ids {', '.join(str(i) for i in stray)}{', ...' if found['unexpected'] > len(stray) else ''} "
+                "are not zero-norm rows"
+                if stray
+                else ""
+            )
         )
     expected_edges = (tokens - (without if without is not None else found["without"])) * per_token
     if found["edges"] != expected_edges:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
@@ -30,8 +31,7 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 def token_rows(ids: np.ndarray, text: list[str], raw: list[str], special: list[bool]) -> list[dict]:
     """One row per token: ``{id, text, raw, special}``."""
     return [
-        {"id": int(i), "text": t, "raw": r, "special": bool(s)}
-        for i, t, r, s in zip(ids.tolist(), text, raw, special)
+        {"id": int(i), "text": t, "raw": r, "special": bool(s)} for i, t, r, s in zip(ids.tolist(), text, raw, special)
     ]
 
 
@@ -40,7 +40,9 @@ def variant_rows(ids: np.ndarray, raw: list[str], special: list[bool], family: s
     return [{"id": int(ids[row]), "key": key} for row, key in group_rows(raw, special, family)]
 
 
-def edge_params(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, nodes: np.ndarray, mutual: np.ndarray) -> dict:
+def edge_params(
+    start: int, neighbour_ids: np.ndarray, scores: np.ndarray, nodes: np.ndarray, mutual: np.ndarray
+) -> dict:
     """One batch of edges as parallel lists: ``{src, tgt, sc, mu}``, each source's targets best first.
 
     ``neighbour_ids`` (B, k) are row numbers of the table (-1 for none) for rows
@@ -53,7 +55,9 @@ def edge_params(start: int, neighbour_ids: np.ndarray, scores: np.ndarray, nodes
     {'src': [10], 'tgt': [[11]], 'sc': [[0.5]], 'mu': [[True]]}
     """
     params: dict[str, list] = {"src": [], "tgt": [], "sc": [], "mu": []}
-    for source, targets, row_scores, both in zip(nodes[start : start + len(neighbour_ids)].tolist(), neighbour_ids, scores, mutual):
+    for source, targets, row_scores, both in zip(
+        nodes[start : start + len(neighbour_ids)].tolist(), neighbour_ids, scores, mutual
+    ):
         keep = targets >= 0
         if keep.any():
             params["src"].append(source)
@@ -72,13 +76,17 @@ def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:
     [{'id': 7, 'cited': 2, 'community': 0, 'x': 1.5, 'y': 2.0}, {'id': 9, 'cited': 0, 'community': None, 'x': None, 'y': None}]
     """
     rows = []
-    for token, cited, community, (x, y) in zip(ids.tolist(), result.cited.tolist(), result.community.tolist(), result.xy.tolist()):
+    for token, cited, community, (x, y) in zip(
+        ids.tolist(), result.cited.tolist(), result.community.tolist(), result.xy.tolist()
+    ):
         placed = x == x and y == y  # not NaN
-        rows.append({
-            "id": token,
-            "cited": cited,
-            "community": community if community >= 0 else None,
-            "x": x if placed else None,
-            "y": y if placed else None,
-        })
+        rows.append(
+            {
+                "id": token,
+                "cited": cited,
+                "community": community if community >= 0 else None,
+                "x": x if placed else None,
+                "y": y if placed else None,
+            }
+        )
     return rows

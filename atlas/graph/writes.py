@@ -7,17 +7,17 @@ pipeline (``loaders.pipeline``) decides what to write when.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Callable, Sequence
 
 import numpy as np
 
 from atlas.core.analysis import Analysis
-from atlas.errors import InvalidArgument
 from atlas.core.prompt_tokens import PromptToken
+from atlas.errors import InvalidArgument
 from atlas.graph.queries import browser_line
-from atlas.graph.write_params import analysis_token_rows, batched, variant_rows
 from atlas.graph.store import Store, require_ids
+from atlas.graph.write_params import analysis_token_rows, batched, variant_rows
 
 Done = Callable[[int], None]  # called with how many items a batch just wrote
 
@@ -91,7 +91,7 @@ def write_analysis(
         done(len(batch))
     store.delete_batches("community_links_delete_batch", model=model, limit=batch_size)
     count = len(result.communities)
-    store.delete_batches("communities_delete_batch", model=model, **{"from": count, "limit": batch_size})
+    store.delete_batches("communities_delete_batch", model=model, first=count, limit=batch_size)
     communities = [{"id": c.id, "size": c.size, "label": c.label, "x": c.x, "y": c.y} for c in result.communities]
     for _ in store.write_batches("communities_write", batched(communities, batch_size), model=model):
         pass
@@ -109,12 +109,13 @@ def write_analysis(
     store.write("model_analysis", name=model, status="complete", props=figures)
 
 
-def write_mutual(store: Store, model: str, ids: np.ndarray, neighbours: np.ndarray, both: np.ndarray, batch_size: int = 20_000) -> None:
+def write_mutual(
+    store: Store, model: str, ids: np.ndarray, neighbours: np.ndarray, both: np.ndarray, batch_size: int = 20_000
+) -> None:
     """Mark every SIMILAR_TO edge of ``model`` mutual or not (for edges written without the flag)."""
-    rows = [
-        {"id": int(ids[i]), "mutual": ids[neighbours[i][both[i]]].tolist()}
-        for i in range(len(ids))
-    ]
-    for _ in store.write_batches("edges_mutual_write", batched(rows, max(1, batch_size // max(1, neighbours.shape[1]))), model=model):
+    rows = [{"id": int(ids[i]), "mutual": ids[neighbours[i][both[i]]].tolist()} for i in range(len(ids))]
+    for _ in store.write_batches(
+        "edges_mutual_write", batched(rows, max(1, batch_size // max(1, neighbours.shape[1]))), model=model
+    ):
         pass
     store.write("model_mutual", name=model)

@@ -7,13 +7,13 @@ library inlined.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from atlas.errors import ExportError
 
 
-@lru_cache(maxsize=None)
+@cache
 def static_text(name: str) -> str:
     """The text of ``atlas/static/NAME``."""
     return resources.files("atlas").joinpath("static", name).read_text(encoding="utf-8")

@@ -12,16 +12,17 @@ import io
 import json
 import math
 import re
-from typing import Iterable, TextIO
+from collections.abc import Callable, Iterable
+from typing import Any, TextIO
 
 from atlas.core.cypher_text import Literal, cypher_string, cypher_value, inline
+from atlas.core.subgraph import Edge, Node, Subgraph, optional
 from atlas.core.token_text import display_text, escape_controls, script_json, visible_text
 from atlas.errors import ExportError
-from atlas.pages.assets import inlined_script, page_template
 from atlas.files.output import STDOUT, is_special, write_files, write_output
 from atlas.graph.queries import query
+from atlas.pages.assets import inlined_script, page_template
 from atlas.settings import EXPORT_FORMATS
-from atlas.core.subgraph import Edge, Node, Subgraph, optional
 
 FORMATS = EXPORT_FORMATS
 
@@ -192,8 +193,17 @@ def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dic
     in-degree or map position, before an analysis) as an empty field."""
     node_rows = (
         (
-            str(int(n.id)), n.text, n.raw, _bool(n.special), n.variant or "", _bool(n.seed), _members(n),
-            _blank(n.community, str), _blank(n.cited, str), _blank(n.x, _float), _blank(n.y, _float),
+            str(int(n.id)),
+            n.text,
+            n.raw,
+            _bool(n.special),
+            n.variant or "",
+            _bool(n.seed),
+            _members(n),
+            _blank(n.community, str),
+            _blank(n.cited, str),
+            _blank(n.x, _float),
+            _blank(n.y, _float),
         )
         for n in nodes
     )
@@ -272,9 +282,12 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
         if n.variant is not None:
             data.append(("variant", n.variant))
         data += [("seed", _bool(n.seed)), ("members", _members(n)), ("label", display_text(n.text))]
-        analysed = (
-            ("community", n.community, str), ("community_label", n.community_label, str), ("cited", n.cited, str),
-            ("x", n.x, _float), ("y", n.y, _float),
+        analysed: tuple[tuple[str, Any, Callable[[Any], str]], ...] = (
+            ("community", n.community, str),
+            ("community_label", n.community_label, str),
+            ("cited", n.cited, str),
+            ("x", n.x, _float),
+            ("y", n.y, _float),
         )
         data += [(key, text(value)) for key, value, text in analysed if value is not None]
         lines.append(f'    <node id="{int(n.id)}">')
@@ -309,14 +322,20 @@ def _render_cypher(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> 
         f"{len(nodes)} tokens, {len(edges)} SIMILAR_TO edges\n"
         "// run in a Neo4j 5 database: cypher-shell -f FILE\n" + inline(query("schema_token_key"), {})
     ]
-    for name, records in (("export_tokens", [_token_row(n) for n in nodes]), ("export_edges", [_edge_record(e) for e in edges])):
+    for name, records in (
+        ("export_tokens", [_token_row(n) for n in nodes]),
+        ("export_edges", [_edge_record(e) for e in edges]),
+    ):
         for start in range(0, len(records), CYPHER_BATCH):
-            rows = Literal("[\n  " + ",\n  ".join(cypher_value(r) for r in records[start : start + CYPHER_BATCH]) + "\n]")
+            rows = Literal(
+                "[\n  " + ",\n  ".join(cypher_value(r) for r in records[start : start + CYPHER_BATCH]) + "\n]"
+            )
             statements.append(inline(query(name), {"model": subgraph.model, "rows": rows}))
     return {"": "".join(s + ";\n" for s in statements)}
 
 
 # --- html ------------------------------------------------------------------------------------
+
 
 def components(nodes: list[Node], edges: list[Edge]) -> dict[int, int]:
     """Weakly connected components: {node id: component number}, 0 for the largest.
@@ -380,8 +399,6 @@ def community_legend(nodes: list[Node]) -> list[dict]:
                 labels.setdefault(n.community, n.community_label)
     order = sorted(counts, key=lambda c: (-counts[c], c))
     return [{"id": c, "label": escape_controls(labels.get(c, f"community {c}")), "nodes": counts[c]} for c in order]
-
-
 
 
 def _render_html(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:

@@ -28,8 +28,8 @@ import re
 import numpy as np
 
 from atlas.core.analysis import Community
-from atlas.core.vocabulary_map import KINDS, QUERY_PLACEHOLDER, VocabularyMap
 from atlas.core.token_text import script_json
+from atlas.core.vocabulary_map import KINDS, QUERY_PLACEHOLDER, VocabularyMap
 from atlas.errors import ExportError
 from atlas.pages.assets import inlined_script, page_template
 
@@ -38,8 +38,6 @@ FORMATS = ("html", "parquet")
 SCORE_SCALE = 32767  # a cosine c is stored as round((c + 1) * SCORE_SCALE): 0 .. 65534
 NO_SCORE = 65535  # the uint16 of a missing neighbour
 GZIP_LEVEL = 6  # at 151,665 x 20 neighbours: level 9 takes ~9x as long for 1% less, level 1 gives 3% more
-
-
 
 
 def render(vmap: VocabularyMap, fmt: str) -> bytes:
@@ -259,7 +257,13 @@ def _render_html(vmap: VocabularyMap) -> bytes:
         "points": points_layout,
         "neighbours": neighbours_layout,
         "communities": [
-            {"id": int(c.id), "label": c.label, "size": int(c.size), "x": float(np.float32(c.x)), "y": float(np.float32(c.y))}
+            {
+                "id": int(c.id),
+                "label": c.label,
+                "size": int(c.size),
+                "x": float(np.float32(c.x)),
+                "y": float(np.float32(c.y)),
+            }
             for c in communities
         ],
     }
@@ -270,10 +274,10 @@ def _render_html(vmap: VocabularyMap) -> bytes:
         "__MAP_NEIGHBOURS__": neighbours,
         "__MAP_LIBRARY__": inlined_script("regl-scatterplot.min.js"),
     }
-    page = re.sub("__MAP_(?:META|TEXTS|POINTS|NEIGHBOURS|LIBRARY)__", lambda m: fills[m.group()], page_template("map.html"))
+    page = re.sub(
+        "__MAP_(?:META|TEXTS|POINTS|NEIGHBOURS|LIBRARY)__", lambda m: fills[m.group()], page_template("map.html")
+    )
     return page.encode("utf-8")
-
-
 
 
 # --- parquet ---------------------------------------------------------------------------------

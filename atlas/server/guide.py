@@ -104,7 +104,7 @@ class BrowserServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, _Handler)
         host, port = self.server_address[:2]
-        self.urls = urls(host, port)
+        self.urls = urls(str(host), port)
         self.idle_timeout = idle_timeout
         self.requests: list[tuple[str, str, int]] = []  # (method, path, status) of every request answered
         self._slots = threading.BoundedSemaphore(max_connections)
@@ -214,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # StreamRequestHandler.setup gives it to the socket
+        self.timeout = self.server.idle_timeout  # type: ignore[misc]  # StreamRequestHandler.setup gives it to the socket
         super().setup()
 
     def do_GET(self) -> None:

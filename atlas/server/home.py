@@ -6,8 +6,8 @@ import contextlib
 import fcntl
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from atlas.core.units import size_text
 from atlas.errors import LauncherError
@@ -77,7 +77,7 @@ def last_line(path: Path, needles: tuple[str, ...], after: str | None = None) ->
         return None
     if after is not None:
         starts = [i for i, line in enumerate(lines) if after in line]
-        lines = lines[starts[-1]:] if starts else lines
+        lines = lines[starts[-1] :] if starts else lines
     for line in reversed(lines):
         if line.strip() and (not needles or any(needle in line for needle in needles)):
             return line.strip()

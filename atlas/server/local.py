@@ -30,28 +30,70 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlsplit
 
 from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
 from atlas.graph.queries import query
-from atlas.server.home import MIN_FREE_FIRST, check_free_disk, has_database, locked, make_home, make_private, write_private
+from atlas.server.home import (
+    MIN_FREE_FIRST,
+    check_free_disk,
+    has_database,
+    locked,
+    make_home,
+    make_private,
+    write_private,
+)
 from atlas.server.passwords import (
-    MIN_PASSWORD_LENGTH, login_password, new_password, saved_password, set_initial_password,
+    MIN_PASSWORD_LENGTH,
+    login_password,
+    new_password,
+    saved_password,
+    set_initial_password,
 )
 from atlas.server.processes import (
-    LocalServer, accepts_tcp, check_port_free, conf_ports, failure_detail, is_server_of, launch, local_server, read_pid,
-    running_pid, serves_browser, stop_failed_start, terminate,
+    LocalServer,
+    accepts_tcp,
+    check_port_free,
+    conf_ports,
+    failure_detail,
+    is_server_of,
+    launch,
+    local_server,
+    read_pid,
+    running_pid,
+    serves_browser,
+    stop_failed_start,
+    terminate,
 )
 from atlas.server.provision import REMOTE_CONTENT_ALLOWLIST, Say, find_java, java_major_version, neo4j_conf, provision
 from atlas.settings import (
-    MIN_FREE, BOLT_PORT, DEFAULT_DATABASE, DEFAULT_USER, HOST, HTTP_PORT, LOOPBACK, NEO4J_VERSION, password_file,
+    BOLT_PORT,
+    DEFAULT_DATABASE,
+    DEFAULT_USER,
+    HOST,
+    HTTP_PORT,
+    LOOPBACK,
+    MIN_FREE,
+    NEO4J_VERSION,
+    password_file,
 )
 
 __all__ = [
-    "DOCKER_IMAGE", "NEO4J_VERSION", "REMOTE_CONTENT_ALLOWLIST", "LocalServer", "change_password", "java_major_version",
-    "neo4j_conf", "password_for", "saved_password", "serves", "start", "status", "stop",
+    "DOCKER_IMAGE",
+    "NEO4J_VERSION",
+    "REMOTE_CONTENT_ALLOWLIST",
+    "LocalServer",
+    "change_password",
+    "java_major_version",
+    "neo4j_conf",
+    "password_for",
+    "saved_password",
+    "serves",
+    "start",
+    "status",
+    "stop",
 ]
 
 DOCKER_IMAGE = f"neo4j:{NEO4J_VERSION}-community"
@@ -206,9 +248,10 @@ def change_password(home: Path, current: str | None = None) -> str:
         pending = password_file(home).with_name("password.new")
         write_private(pending, new)
         try:
-            with _no_driver_debug_log(), neo4j.GraphDatabase.driver(
-                server.bolt_uri, auth=(DEFAULT_USER, old), connection_timeout=10
-            ) as driver:
+            with (
+                _no_driver_debug_log(),
+                neo4j.GraphDatabase.driver(server.bolt_uri, auth=(DEFAULT_USER, old), connection_timeout=10) as driver,
+            ):
                 driver.execute_query(query("password_change"), old=old, new=new, database_="system")
         except AuthError:
             pending.unlink(missing_ok=True)
@@ -217,7 +260,9 @@ def change_password(home: Path, current: str | None = None) -> str:
             ) from None
         except (DriverError, Neo4jError, OSError) as exc:
             pending.unlink(missing_ok=True)
-            raise LauncherError(f"Neo4j in {home} did not change its password: {getattr(exc, 'message', None) or exc}") from None
+            raise LauncherError(
+                f"Neo4j in {home} did not change its password: {getattr(exc, 'message', None) or exc}"
+            ) from None
         os.replace(pending, password_file(home))
         return new
 
@@ -253,8 +298,11 @@ def _wait_until_ready(server: LocalServer, password: str, timeout: float, starte
         if accepts_tcp(HOST, bolt_port):
             try:
                 with neo4j.GraphDatabase.driver(
-                    server.bolt_uri, auth=(DEFAULT_USER, password), connection_timeout=5,
-                    max_connection_lifetime=30, max_transaction_retry_time=2,  # this loop is the retry
+                    server.bolt_uri,
+                    auth=(DEFAULT_USER, password),
+                    connection_timeout=5,
+                    max_connection_lifetime=30,
+                    max_transaction_retry_time=2,  # this loop is the retry
                 ) as driver:
                     driver.verify_connectivity()
                     driver.execute_query(query("ping"), database_=DEFAULT_DATABASE)

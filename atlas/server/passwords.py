@@ -63,9 +63,23 @@ def set_initial_password(java: str, lib: Path, home: Path, password: str) -> Non
     try:
         with private_log(log) as out:
             result = subprocess.run(
-                [java, "-Dfile.encoding=UTF-8", "-cp", f"{lib}/*", ADMIN_TOOL, "dbms", "set-initial-password", f"@{arguments}"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=java_env(home), cwd=home, timeout=300, umask=UMASK,
+                [
+                    java,
+                    "-Dfile.encoding=UTF-8",
+                    "-cp",
+                    f"{lib}/*",
+                    ADMIN_TOOL,
+                    "dbms",
+                    "set-initial-password",
+                    f"@{arguments}",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=java_env(home),
+                cwd=home,
+                timeout=300,
+                umask=UMASK,
             )
     finally:
         arguments.unlink(missing_ok=True)

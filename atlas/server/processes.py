@@ -58,16 +58,28 @@ def launch(java: str, lib: Path, home: Path, heap: str) -> LocalServer:
     """Start the JVM detached (own session, reparented away from us) and write its pid file."""
     console = home / "logs" / "console.log"
     command = [
-        java, f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS, "-cp", f"{lib}/*", _ENTRY_POINT,
-        f"--home-dir={home}", f"--config-dir={home / 'conf'}",
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        *_JVM_FLAGS,
+        "-cp",
+        f"{lib}/*",
+        _ENTRY_POINT,
+        f"--home-dir={home}",
+        f"--config-dir={home / 'conf'}",
     ]
     # sh starts the JVM in the background and exits at once, so the JVM is
     # nobody's child here: it survives this process and never lingers as our zombie.
     script = 'log=$1; shift; "$@" </dev/null >"$log" 2>&1 & echo $!'
     result = subprocess.run(
         ["sh", "-c", script, "sh", str(console), *command],
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, env=java_env(home), cwd=home,
-        start_new_session=True, umask=UMASK,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=java_env(home),
+        cwd=home,
+        start_new_session=True,
+        umask=UMASK,
     )
     if result.returncode != 0 or not result.stdout.strip().isdigit():
         raise LauncherError(f"cannot launch Neo4j: {result.stderr.strip() or 'sh failed'}")
@@ -181,7 +193,9 @@ def local_server(home: Path, pid: int) -> LocalServer:
     """The addresses of the server of ``home``, read back from the neo4j.conf it was started with."""
     ports = conf_ports(home)
     if ports is None:
-        raise LauncherError(f"{home / 'conf' / 'neo4j.conf'} is missing or names no Bolt and HTTP ports; start the server again")
+        raise LauncherError(
+            f"{home / 'conf' / 'neo4j.conf'} is missing or names no Bolt and HTTP ports; start the server again"
+        )
     http_url = f"http://{HOST}:{ports['http']}"
     return LocalServer(
         home=home,

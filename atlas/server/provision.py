@@ -7,10 +7,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Callable
 
 from atlas.errors import LauncherError
 from atlas.server.home import last_line, locked
@@ -58,9 +58,7 @@ def find_java(java: str | Path | None, say: Say) -> str:
     if java is None:
         found = shutil.which("java")
         if found is None:
-            raise LauncherError(
-                "java is not on PATH; install Java 17 or 21 (apt-get install openjdk-17-jre-headless)"
-            )
+            raise LauncherError("java is not on PATH; install Java 17 or 21 (apt-get install openjdk-17-jre-headless)")
         java = found
     java = str(java)
     try:
@@ -97,7 +95,11 @@ def _find_mvn(mvn: str | Path | None) -> str:
 def _jars_present(lib: Path) -> bool:
     return all(
         (lib / jar).is_file()
-        for jar in (f"neo4j-{NEO4J_VERSION}.jar", f"neo4j-server-{NEO4J_VERSION}.jar", f"neo4j-browser-{BROWSER_VERSION}.jar")
+        for jar in (
+            f"neo4j-{NEO4J_VERSION}.jar",
+            f"neo4j-server-{NEO4J_VERSION}.jar",
+            f"neo4j-browser-{BROWSER_VERSION}.jar",
+        )
     )
 
 
@@ -113,16 +115,28 @@ def provision(lib: Path, mvn: str | Path | None, say: Say) -> None:
         say(f"downloading Neo4j {NEO4J_VERSION} jars ({DOWNLOAD_SIZE}, once) into {lib}")
         template = resources.files("atlas.server").joinpath("neo4j/pom.xml").read_text(encoding="utf-8")
         pom = Template(template).substitute(neo4j_version=NEO4J_VERSION, browser_version=BROWSER_VERSION)
-        with tempfile.TemporaryDirectory(prefix=f".{lib.name}-", dir=lib.parent) as work:
-            work = Path(work)
+        with tempfile.TemporaryDirectory(prefix=f".{lib.name}-", dir=lib.parent) as folder:
+            work = Path(folder)
             (work / "pom.xml").write_text(pom, encoding="utf-8")
             jars = work / "lib"
             log = lib.parent / "provision.log"
             with open(log, "w", encoding="utf-8") as out:
                 result = subprocess.run(
-                    [mvn_exe, "-B", "-q", "-Dstyle.color=never", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
-                     f"-DoutputDirectory={jars}", "-DincludeScope=runtime"],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work,
+                    [
+                        mvn_exe,
+                        "-B",
+                        "-q",
+                        "-Dstyle.color=never",
+                        "-f",
+                        str(work / "pom.xml"),
+                        "dependency:copy-dependencies",
+                        f"-DoutputDirectory={jars}",
+                        "-DincludeScope=runtime",
+                    ],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    cwd=work,
                 )
             if result.returncode != 0 or not _jars_present(jars):
                 detail = last_line(log, ("[ERROR]", "ERROR")) or f"mvn exited with {result.returncode}"

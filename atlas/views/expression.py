@@ -17,13 +17,13 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from atlas.core.arithmetic import Term, combine, cosine_scores, describe, parse, ranked, unit_mean
-from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
-from atlas.views.lookup import SUGGESTIONS, suggestions, word_texts
-from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
 from atlas.core.prompt_tokens import tokenize
-from atlas.views.neighbourhoods import seeded_subgraph
-from atlas.graph.store import Store
 from atlas.core.subgraph import Edge, Node, Subgraph
+from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
+from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
+from atlas.graph.store import Store
+from atlas.views.lookup import SUGGESTIONS, suggestions, word_texts
+from atlas.views.neighbourhoods import seeded_subgraph
 
 EXPRESSION_ID = -1  # the node id of the expression in an exported subgraph: token ids are never negative
 MARGIN = 16  # candidates taken beyond k at first, for rows that turn out not to be stored tokens

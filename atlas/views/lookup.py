@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from atlas.core.variants import SPACE_FAMILIES, variant_key
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.graph.store import Store
-from atlas.core.variants import SPACE_FAMILIES, variant_key
 
 SUGGESTIONS = 8  # close tokens named when a typed token is not in the vocabulary
 

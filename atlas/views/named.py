@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from atlas.errors import InvalidArgument
-from atlas.views.lookup import check_stored_k
-from atlas.graph.queries import header, names, query
-from atlas.views.neighbourhoods import STATEMENT, seeded_subgraph
-from atlas.graph.store import Store
 from atlas.core.subgraph import Subgraph
+from atlas.errors import InvalidArgument
+from atlas.graph.queries import header, names, query
+from atlas.graph.store import Store
+from atlas.views.lookup import check_stored_k
+from atlas.views.neighbourhoods import STATEMENT, seeded_subgraph
 
 VIEW_PREFIX = "view_"
 PARAM_TYPES = ("string", "integer", "float", "boolean")
@@ -58,14 +58,16 @@ def view_names() -> list[str]:
 def view_parameters(name: str) -> list[Parameter]:
     """The parameters a view declares in its ``// Parameters:`` header line, in order."""
     name = _view_name(name)
-    line = next((l for l in header(name).splitlines() if l.startswith("Parameters:")), "")
+    line = next((text for text in header(name).splitlines() if text.startswith("Parameters:")), "")
     params = []
     for pname, spec in _DECLARED.findall(line):
         parts = [p.strip() for p in spec.split(",")]
         kind = parts[0]
         if kind not in PARAM_TYPES:
-            raise InvalidArgument(f"view {name} declares ${pname} with unknown type {kind!r}; use one of {', '.join(PARAM_TYPES)}")
-        default = next((p[len("default "):].strip() for p in parts[1:] if p.startswith("default ")), None)
+            raise InvalidArgument(
+                f"view {name} declares ${pname} with unknown type {kind!r}; use one of {', '.join(PARAM_TYPES)}"
+            )
+        default = next((p[len("default ") :].strip() for p in parts[1:] if p.startswith("default ")), None)
         if default is None:
             params.append(Parameter(pname, kind))
         else:
@@ -86,7 +88,7 @@ def statement_parameters(name: str) -> list[str]:
 
 
 def _used(name: str) -> list[str]:
-    body = "\n".join(l for l in query(name).splitlines() if not l.lstrip().startswith("//"))
+    body = "\n".join(text for text in query(name).splitlines() if not text.lstrip().startswith("//"))
     return list(dict.fromkeys(_USED.findall(body)))
 
 

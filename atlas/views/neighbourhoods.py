@@ -6,17 +6,16 @@ the seeds, the k nearest tokens of each, and every SIMILAR_TO edge among all of 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from atlas.errors import InvalidArgument, TokenNotFound
-from atlas.graph.store import require_ids
-from atlas.views.lookup import check_stored_k, word_texts
 from atlas.core.prompt_tokens import PromptToken
-from atlas.graph.store import Store
 from atlas.core.subgraph import Subgraph, collapse, subgraph_from_rows
 from atlas.core.variants import is_word
+from atlas.errors import InvalidArgument, TokenNotFound
+from atlas.graph.store import Store, require_ids
+from atlas.views.lookup import check_stored_k, word_texts
 
 STATEMENT = "seeded_subgraph"
 
@@ -65,9 +64,13 @@ def random_words(store: Store, model: str, n: int, seed: int) -> list[dict]:
     family = props.get("family", "other")
     candidates = [r for r in store.read("atlas_candidates", model=model) if is_word(r["text"], family)]
     if n > len(candidates):
-        raise InvalidArgument(f"model {model!r} has only {len(candidates)} whole-word tokens; ask for at most that many")
+        raise InvalidArgument(
+            f"model {model!r} has only {len(candidates)} whole-word tokens; ask for at most that many"
+        )
     picks = np.random.default_rng(seed).choice(len(candidates), size=int(n), replace=False)
-    return [{"id": candidates[i]["id"], "text": candidates[i]["text"], "raw": candidates[i]["raw"]} for i in picks.tolist()]
+    return [
+        {"id": candidates[i]["id"], "text": candidates[i]["text"], "raw": candidates[i]["raw"]} for i in picks.tolist()
+    ]
 
 
 def atlas_subgraph(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from atlas.graph.store import require_ids
+from atlas.graph.store import Store, require_ids
 from atlas.views.lookup import check_stored_k
-from atlas.graph.store import Store
 
 
 def neighbours(store: Store, model: str, token_id: int, k: int, collapse_variants: bool = False) -> list[dict]:
@@ -53,4 +52,10 @@ def collapse_neighbours(rows: Sequence[dict]) -> list[dict]:
 
 
 def _neighbour(row: dict) -> dict:
-    return {"id": row["id"], "text": row["text"], "score": row["score"], "rank": row["rank"], "community": row["community"]}
+    return {
+        "id": row["id"],
+        "text": row["text"],
+        "score": row["score"],
+        "rank": row["rank"],
+        "community": row["community"],
+    }

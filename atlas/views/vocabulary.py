@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,7 +23,11 @@ def read_map(store: Store, model: str, done: Callable[[int], None] | None = None
             f"model {model!r} has no analysis yet (communities and map positions); run `atlas analyse --model {model}`"
         )
     graph = read_graph(store, model, done)
-    communities = [Community(r["id"], r["size"], r["label"], r["x"], r["y"]) for r in store.read("communities_read", model=model)]
+    if graph.xy is None or graph.community is None or graph.cited is None:
+        raise AnalysisMissing(f"model {model!r} has no map positions stored; run `atlas analyse --model {model}`")
+    communities = [
+        Community(r["id"], r["size"], r["label"], r["x"], r["y"]) for r in store.read("communities_read", model=model)
+    ]
     variant = np.full(len(graph), -1, dtype=np.int32)
     numbers: dict[str, int] = {}
     for i, key in enumerate(graph.keys):
