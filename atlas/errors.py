@@ -21,6 +21,10 @@ class Neo4jUnavailable(AtlasError):
     """Neo4j does not answer at the configured URI."""
 
 
+class Neo4jNotAnswering(Neo4jUnavailable):
+    """Neo4j keeps its connections open but sent no reply within the deadline (a frozen or stalled server)."""
+
+
 class AuthenticationFailed(AtlasError):
     """Neo4j refused the configured user name or password."""
 

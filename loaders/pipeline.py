@@ -20,10 +20,17 @@ import numpy as np
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
 from atlas.core.topk import NeighbourBlocks, iter_neighbours
-from atlas.errors import DatabaseFailed, InvalidArgument, ModelExists, ModelInconsistent, Neo4jUnavailable
+from atlas.errors import (
+    DatabaseFailed,
+    InvalidArgument,
+    ModelExists,
+    ModelInconsistent,
+    Neo4jNotAnswering,
+    Neo4jUnavailable,
+)
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
-from atlas.graph.store import Store
+from atlas.graph.store import REPLY_SECONDS, Store
 from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
 from atlas.graph.verify import problems
 from atlas.graph.write_params import edge_params, token_rows, variant_rows
@@ -175,9 +182,11 @@ def load(
             on_progress("verify", 1, 1)
             store.write("model_complete", name=table.name, edges=edges, per_token=per_token, zero_rows=zero_rows)
 
-        except Neo4jUnavailable:
-            raise Neo4jUnavailable(
-                f"Neo4j at {store.settings.uri} stopped answering during the load; model {table.name!r} stays 'loading': "
+        except Neo4jUnavailable as exc:
+            silent = f" (no reply in {REPLY_SECONDS} s)" if isinstance(exc, Neo4jNotAnswering) else ""
+            raise type(exc)(
+                f"Neo4j at {store.settings.uri} stopped answering during the load{silent}; "
+                f"model {table.name!r} stays 'loading': "
                 "start Neo4j (`atlas db start`, or `docker compose up -d`) and run the same `atlas load` again to finish it"
             ) from None
         except DatabaseFailed as exc:

@@ -173,3 +173,34 @@ def test_load_onto_a_disk_that_fills(dev_server, tmpfs):
         r"then run the same `atlas load` again to finish model 'disk-full' \(it stays 'loading'\)",
         err.strip(),
     ), err
+
+
+@pytest.mark.neo4j
+def test_server_frozen_mid_load(dev_server, tmp_path):
+    """kill -STOP during the edges: the server keeps its connections open and never answers; one line soon all the same."""
+    home = (tmp_path / "home").resolve()
+    server, _ = throwaway(dev_server, home)
+    name = "frozen-mid-load"
+    try:
+        load = atlas(server, "load", "--name", name, "--k", "5", "--batch-size", "500", "--no-analysis", "--quiet")
+        wait_for_edges(server, load)
+        os.kill(server.pid, signal.SIGSTOP)
+        frozen = time.monotonic()
+        try:
+            out, err = load.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            load.kill()
+            load.communicate()
+            pytest.fail("the load said nothing for 60 s after the server froze")
+        seconds = time.monotonic() - frozen
+        print(f"\nNeo4j frozen mid-load: the load ended {seconds:.1f} s later with {err.strip()!r}")
+        assert (load.returncode, out) == (1, "")
+        assert err.splitlines() == [
+            f"Error: Neo4j at {server.bolt_uri} stopped answering during the load (no reply in 30 s); "
+            f"model '{name}' stays 'loading': start Neo4j (`atlas db start`, or `docker compose up -d`) "
+            "and run the same `atlas load` again to finish it"
+        ]
+        assert seconds < 45
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+        neo4j_local.stop(home)

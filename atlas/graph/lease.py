@@ -116,7 +116,10 @@ class Lease:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            # After a failure the beat may be waiting on the same server that stopped answering (a new
+            # connection's handshake is bounded only by the acquisition timeout): it is a daemon, and a
+            # renewal after the release below finds no lease and changes nothing, so it is not waited for.
+            self._thread.join(None if exc[0] is None else 1.0)
         try:
             self.release()
         except Exception:

@@ -8,6 +8,9 @@ constraint, so a retried transaction changes nothing.
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +24,7 @@ from atlas.errors import (
     InvalidArgument,
     ModelIncomplete,
     ModelNotLoaded,
+    Neo4jNotAnswering,
     Neo4jUnavailable,
     PasswordMissing,
     TokenNotFound,
@@ -48,6 +52,9 @@ BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 # (the driver's default, 30 s per transaction, made a dying server look like a hang).
 RETRY_SECONDS = 10
 CONNECT_SECONDS = 10
+# A server that keeps its connections open but sends nothing (frozen, kill -STOP, a hung machine)
+# fails the command after this many seconds without a byte read or written on one connection.
+REPLY_SECONDS = 30
 
 
 def check_uri(uri: str) -> None:
@@ -115,12 +122,77 @@ class Store:
             raise InvalidArgument(
                 f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)"
             ) from None
+        self._silent = False  # set once a connection got no reply in REPLY_SECONDS: every call then fails at once
+        self._connections: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._deadline_connections()
         with self.errors():
             self.driver.verify_connectivity()
+
+    def _deadline_connections(self) -> None:
+        """Give every connection the driver opens a read and write deadline of REPLY_SECONDS.
+
+        The driver waits for a reply without limit (its own timeouts cover connecting only), so a
+        server that stops answering but keeps its sockets open would hang a command. The pool's
+        opener (the driver's, private) is wrapped: each new connection's socket gets a read and a
+        write timeout, and the first timeout marks the server silent and shuts every connection of
+        this store down, so threads waiting on other connections end too. Once silent, opening a
+        connection raises Neo4jNotAnswering, which the driver does not retry.
+        """
+        pool = self.driver._pool
+        open_connection = pool.opener
+
+        def opener(*args, **kwargs):
+            if self._silent:
+                raise self._not_answering()
+            connection = open_connection(*args, **kwargs)
+            bolt_socket = connection.socket
+            bolt_socket.set_read_timeout(REPLY_SECONDS)
+            bolt_socket.set_write_timeout(REPLY_SECONDS)
+            for name in ("recv", "recv_into", "sendall"):
+                setattr(bolt_socket, name, self._watched(getattr(bolt_socket, name)))
+            self._connections.add(connection)
+            return connection
+
+        pool.opener = opener
+
+    def _watched(self, io: Callable) -> Callable:
+        """``io`` (a socket's read or write), marking the server silent when it times out."""
+
+        def watched(*args):
+            try:
+                return io(*args)
+            except TimeoutError:
+                self._went_silent()
+                raise
+
+        return watched
+
+    def _went_silent(self) -> None:
+        """Mark the server silent and wake every thread waiting on one of this store's connections."""
+        with self._lock:
+            self._silent = True
+            connections = list(self._connections)
+        for connection in connections:
+            raw = getattr(connection.socket, "_socket", None)  # the driver's socket wraps the OS socket
+            if raw is not None:
+                try:
+                    raw.shutdown(socket.SHUT_RDWR)  # a blocked recv returns, the descriptor stays the driver's to close
+                except OSError:
+                    pass
+
+    def _not_answering(self) -> Neo4jNotAnswering:
+        return Neo4jNotAnswering(
+            f"Neo4j at {self.settings.uri} stopped answering (no reply in {REPLY_SECONDS} s); "
+            "check that it runs and is not stalled (restart it with `atlas db stop && atlas db start` "
+            "if it is the local server), then run the command again"
+        )
 
     @contextmanager
     def errors(self) -> Iterator[None]:
         """Turn the driver's failures into errors that say what to do."""
+        if self._silent:
+            raise self._not_answering()
         try:
             yield
         except AuthError:
@@ -129,6 +201,8 @@ class Store:
                 "set --password or NEO4J_PASSWORD"
             ) from None
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
+            if self._silent:
+                raise self._not_answering() from None
             scheme = urlsplit(self.settings.uri).scheme.lower()
             if scheme.endswith(("+s", "+ssc")) and _tls_failed(exc):
                 plain = scheme.partition("+")[0]
@@ -188,7 +262,7 @@ class Store:
             records, _, _ = self.driver.execute_query(
                 query("server_settings"), {"names": names}, database_="system", routing_=neo4j.RoutingControl.READ
             )
-        except (Neo4jError, ServiceUnavailable, SessionExpired, OSError):
+        except (Neo4jError, ServiceUnavailable, SessionExpired, OSError, Neo4jNotAnswering):
             return {}
         return {r["name"]: r["value"] for r in records}
 
