@@ -7,6 +7,7 @@ stderr and exit status 1. Shared options are in :mod:`atlas.cli.options`, what i
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import click
@@ -15,6 +16,7 @@ from atlas import __version__
 from atlas.cli import graphs, lookups, models, servers
 from atlas.cli.options import CONTEXT
 from atlas.errors import AtlasError
+from atlas.files.output import advice
 
 __all__ = ["main"]
 
@@ -27,6 +29,13 @@ class AtlasGroup(click.Group):
             return super().invoke(ctx)
         except AtlasError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            # The library turns its own OSErrors into AtlasErrors: one that reaches here came from
+            # writing the command's output. A reader that left (`atlas models | head -0`) is
+            # click's to end: quietly, with exit status 1.
+            if exc.errno == errno.EPIPE:
+                raise
+            raise click.ClickException(f"cannot write to standard output: {exc.strerror or exc}; {advice(exc)}") from None
 
 
 @click.group(cls=AtlasGroup, context_settings=CONTEXT)

@@ -202,8 +202,12 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def advice(error: OSError, otherwise: str = "write elsewhere") -> str:
+    """What to do about a failed write, by its errno."""
+    return _ADVICE.get(error.errno, otherwise)
+
+
 def _cannot(path: str, error: OSError) -> str:
     if error.errno == errno.EISDIR:
         return f"cannot write {path}: it is a folder; give a file name"
-    advice = _ADVICE.get(error.errno or 0, "choose a writable path")
-    return f"cannot write {path}: {error.strerror or error}; {advice}"
+    return f"cannot write {path}: {error.strerror or error}; {advice(error, 'choose a writable path')}"
