@@ -434,3 +434,13 @@ def test_stdout_closed_early_ends_quietly(neo4j_settings, loaded):
     finally:
         os.close(write)
     assert (done.returncode, done.stderr) == (1, b"")
+
+
+@pytest.mark.parametrize("command", [["neighbours"], ["near"], ["variants"], ["prompt"], ["tokens"], ["load", "--name"]])
+def test_an_argument_that_is_not_utf8_is_one_line(neo4j_settings, command):
+    done = atlas_process(neo4j_settings, *command, b"\xff\xfe")
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert done.stderr.decode().splitlines() == [
+        "Error: argument b'\\xff\\xfe' is not valid text (UTF-8); give it as UTF-8 text"
+    ]

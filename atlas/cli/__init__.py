@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 
 import click
 
@@ -23,6 +24,16 @@ __all__ = ["main"]
 
 class AtlasGroup(click.Group):
     """Turns every library error into one line on stderr and exit status 1."""
+
+    def parse_args(self, ctx, args):
+        """Refuse, before any command runs, an argument that is not UTF-8 (Python holds its bytes as lone surrogates)."""
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                raw = os.fsencode(arg)
+                raise click.ClickException(f"argument {raw!r} is not valid text (UTF-8); give it as UTF-8 text") from None
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
         try:
