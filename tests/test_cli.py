@@ -400,16 +400,35 @@ def test_tls_scheme_against_a_plain_server_names_the_mismatch(run, neo4j_setting
 
 def atlas_process(neo4j_settings, *args, stdout=None) -> subprocess.CompletedProcess:
     """``atlas ARGS`` as its own process (bytes arguments allowed), with the tests' Neo4j settings."""
-    env = dict(os.environ, NEO4J_URI=neo4j_settings.uri, NEO4J_USER=neo4j_settings.user,
-               NEO4J_PASSWORD=neo4j_settings.password, NEO4J_DATABASE=neo4j_settings.database)
+    env = dict(
+        os.environ,
+        NEO4J_URI=neo4j_settings.uri,
+        NEO4J_USER=neo4j_settings.user,
+        NEO4J_PASSWORD=neo4j_settings.password,
+        NEO4J_DATABASE=neo4j_settings.database,
+    )
     command = [os.fsencode(sys.executable), b"-c", b"from atlas.cli import main; main()", *args]
-    return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, stdout=stdout or subprocess.PIPE,
-                          stderr=subprocess.PIPE, timeout=120)
+    return subprocess.run(
+        command,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout or subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(
-    "args", [["neighbours", " list"], ["near", " list"], ["near", " list", "--json"], ["hubs"], ["models"],
-             ["export", "--format", "json", "-o", "-"], ["map", "-o", "-"]],
+    "args",
+    [
+        ["neighbours", " list"],
+        ["near", " list"],
+        ["near", " list", "--json"],
+        ["hubs"],
+        ["models"],
+        ["export", "--format", "json", "-o", "-"],
+        ["map", "-o", "-"],
+    ],
 )
 def test_stdout_on_a_full_device_is_one_error_line(neo4j_settings, loaded, args):
     name = loaded[0]
@@ -421,7 +440,10 @@ def test_stdout_on_a_full_device_is_one_error_line(neo4j_settings, loaded, args)
         done = atlas_process(neo4j_settings, *args, stdout=full)
     lines = done.stderr.decode().splitlines()  # a command's own message (a table's title) may come first
     assert done.returncode == 1
-    assert lines[-1] == "Error: cannot write to standard output: No space left on device; free some space or write elsewhere"
+    assert (
+        lines[-1]
+        == "Error: cannot write to standard output: No space left on device; free some space or write elsewhere"
+    )
     assert len(lines) <= 2 and not any(line.startswith("Error") for line in lines[:-1]), lines
 
 
@@ -436,7 +458,9 @@ def test_stdout_closed_early_ends_quietly(neo4j_settings, loaded):
     assert (done.returncode, done.stderr) == (1, b"")
 
 
-@pytest.mark.parametrize("command", [["neighbours"], ["near"], ["variants"], ["prompt"], ["tokens"], ["load", "--name"]])
+@pytest.mark.parametrize(
+    "command", [["neighbours"], ["near"], ["variants"], ["prompt"], ["tokens"], ["load", "--name"]]
+)
 def test_an_argument_that_is_not_utf8_is_one_line(neo4j_settings, command):
     done = atlas_process(neo4j_settings, *command, b"\xff\xfe")
     assert done.returncode == 1

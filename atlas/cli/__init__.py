@@ -32,7 +32,9 @@ class AtlasGroup(click.Group):
                 arg.encode("utf-8")
             except UnicodeEncodeError:
                 raw = os.fsencode(arg)
-                raise click.ClickException(f"argument {raw!r} is not valid text (UTF-8); give it as UTF-8 text") from None
+                raise click.ClickException(
+                    f"argument {raw!r} is not valid text (UTF-8); give it as UTF-8 text"
+                ) from None
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
@@ -46,7 +48,9 @@ class AtlasGroup(click.Group):
             # click's to end: quietly, with exit status 1.
             if exc.errno == errno.EPIPE:
                 raise
-            raise click.ClickException(f"cannot write to standard output: {exc.strerror or exc}; {advice(exc)}") from None
+            raise click.ClickException(
+                f"cannot write to standard output: {exc.strerror or exc}; {advice(exc)}"
+            ) from None
 
 
 @click.group(cls=AtlasGroup, context_settings=CONTEXT)

@@ -204,7 +204,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def advice(error: OSError, otherwise: str = "write elsewhere") -> str:
     """What to do about a failed write, by its errno."""
-    return _ADVICE.get(error.errno, otherwise)
+    return _ADVICE.get(error.errno or 0, otherwise)
 
 
 def _cannot(path: str, error: OSError) -> str:

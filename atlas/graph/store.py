@@ -7,6 +7,7 @@ constraint, so a retried transaction changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import threading
@@ -176,10 +177,8 @@ class Store:
         for connection in connections:
             raw = getattr(connection.socket, "_socket", None)  # the driver's socket wraps the OS socket
             if raw is not None:
-                try:
+                with contextlib.suppress(OSError):
                     raw.shutdown(socket.SHUT_RDWR)  # a blocked recv returns, the descriptor stays the driver's to close
-                except OSError:
-                    pass
 
     def _not_answering(self) -> Neo4jNotAnswering:
         return Neo4jNotAnswering(
