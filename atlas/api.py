@@ -168,6 +168,8 @@ class Atlas:
         """Compute the exact top-``k`` cosine neighbours of every token of ``source`` and store them, then analyse them.
 
         ``source`` is a Hugging Face model id or folder (default: the bundled all-MiniLM-L6-v2).
+        ``name`` (default: the source's) is some text without control characters or spaces at
+        its ends.
         ``dtype="bfloat16"`` picks candidates at low precision and re-scores them in float32.
         ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
         ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
@@ -183,6 +185,7 @@ class Atlas:
         >>> print(loaded.browser_query)  # doctest: +ELLIPSIS
         MATCH (t:Token {model: '...', text: 'cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n
         """
+        from atlas.core.token_text import check_model_name
         from atlas.core.topk import block_rows_for_memory
         from atlas.core.units import parse_bytes
         from atlas.files.model_files import BUNDLED
@@ -195,6 +198,8 @@ class Atlas:
         note = on_note or (lambda message: None)
         warn = on_warning or (lambda message: None)
         store = self.store
+        if name is not None:
+            check_model_name(name)  # before reading the model: an empty name is no name
         table = load_embedding_table(
             source or BUNDLED, name=name, offline=offline, allow_short_matrix=allow_short_matrix
         )

@@ -92,7 +92,7 @@ class Neighbours(Table):
     analysed: bool  # the model has an analysis: rows name each token's community
 
     def title(self) -> str:
-        return f"nearest tokens of {terminal_text(self.token['text'])} (id {self.token['id']}) in {self.model}:"
+        return f"nearest tokens of {terminal_text(self.token['text'])} (id {self.token['id']}) in {escape_controls(self.model)}:"
 
     def columns(self) -> list[Column]:
         columns: list[Column] = [
@@ -122,7 +122,7 @@ class Models(Table):
 
     def columns(self) -> list[Column]:
         return [
-            ("name", lambda m: m["model"]["name"]),
+            ("name", lambda m: escape_controls(m["model"]["name"])),
             ("status", lambda m: m["model"].get("status")),
             ("tokens", lambda m: f"{m['tokens']:,}"),
             ("edges", lambda m: f"{m['edges']:,}"),
@@ -133,7 +133,7 @@ class Models(Table):
             ("analysis", lambda m: m["model"].get("analysis") or "-"),
             ("communities", lambda m: _count(m["model"].get("communities"))),
             ("hub skew", lambda m: _figure(m["model"].get("cited_skewness"))),
-            ("source", lambda m: m["model"].get("source")),
+            ("source", lambda m: escape_controls(str(m["model"].get("source")))),
         ]
 
     def names(self) -> list[str]:
@@ -161,7 +161,7 @@ class VariantGroup(Table):
     rows: list[dict]
 
     def title(self) -> str:
-        return f"variant group {terminal_text(self.key)} of {self.model}: {len(self.rows)} tokens"
+        return f"variant group {terminal_text(self.key)} of {escape_controls(self.model)}: {len(self.rows)} tokens"
 
     def columns(self) -> list[Column]:
         return [
@@ -184,7 +184,7 @@ class TokenTable(Table):
     rows: list[dict]
 
     def title(self) -> str:
-        return f"{len(self.rows)} tokens of {terminal_text(self.text)} in {self.model} ({self.dim} dimensions):"
+        return f"{len(self.rows)} tokens of {terminal_text(self.text)} in {escape_controls(self.model)} ({self.dim} dimensions):"
 
     def columns(self) -> list[Column]:
         def vector(r: dict) -> str:
@@ -212,7 +212,7 @@ class Hubs(Table):
 
     def title(self) -> str:
         return (
-            f"the {len(self.rows)} most-cited tokens of {self.model} (k={self.k}; "
+            f"the {len(self.rows)} most-cited tokens of {escape_controls(self.model)} (k={self.k}; "
             f"in-degree skewness {_figure(self.skewness)}):"
         )
 
@@ -342,7 +342,7 @@ class Nearest(Table):
             else f"the operands ({operands}) are kept"
         )
         return (
-            f"nearest tokens to {terminal_text(self.expression)} in {self.model} "
+            f"nearest tokens to {terminal_text(self.expression)} in {escape_controls(self.model)} "
             f"({self.compared:,} rows compared in {self.seconds:.2f} s; {kept}):"
         )
 
@@ -414,7 +414,9 @@ class Map(Record):
         return len(self.map.ids)
 
     def __repr__(self) -> str:
-        return f"map of {self.map.model}: {len(self):,} tokens, {len(self.map.communities):,} communities"
+        return (
+            f"map of {escape_controls(self.map.model)}: {len(self):,} tokens, {len(self.map.communities):,} communities"
+        )
 
 
 @dataclass(repr=False)

@@ -19,6 +19,7 @@ import numpy as np
 
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
+from atlas.core.token_text import check_model_name
 from atlas.core.topk import NeighbourBlocks, iter_neighbours
 from atlas.errors import (
     DatabaseFailed,
@@ -89,6 +90,7 @@ def load(
     or edges per write transaction. Every argument is checked before anything is
     written. Raises ModelBusy while another load of the same name runs.
     """
+    check_model_name(table.name)
     began = time.perf_counter()
     if batch_size < 1:
         raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")

@@ -83,7 +83,7 @@ def test_the_docstring_examples_run_on_minilm(api_minilm):
         test.globs.update(atlas=face, model=name, folder=folder)
         runner.run(test, out=report.write)
     assert runner.failures == 0, report.getvalue()
-    assert runner.tries >= 50
+    assert runner.tries == sum(len(t.examples) for t in tests) >= 40  # every example ran
     assert face.store.model(name) is not None  # the delete example deletes nothing of the model's
 
 

@@ -153,3 +153,60 @@ def test_an_export_to_a_full_device_is_one_error_line(run, model, tmp_path):
         error_line(result) == f"Error: cannot write {full}: No space left on device; free some space or write elsewhere"
     )
     assert stat.S_ISCHR(os.lstat(full).st_mode)
+
+
+HOSTILE_NAME = "esc\x1b]0;PWNED\x07\x1b[31mX\nsecond line"
+
+
+@pytest.fixture
+def hostile_model(neo4j_driver, neo4j_settings):
+    """A Model node whose name is hostile, as a store written by hand (or by an older version) may hold."""
+    name = f"{HOSTILE_NAME} {uuid.uuid4().hex[:8]}"
+    neo4j_driver.execute_query(
+        "CREATE (:Model {name: $name, status: 'complete', k: 3, dim: 8, source: $name})",
+        name=name,
+        database_=neo4j_settings.database,
+    )
+    yield name
+    neo4j_driver.execute_query("MATCH (m:Model {name: $name}) DELETE m", name=name, database_=neo4j_settings.database)
+
+
+def test_model_names_reach_the_terminal_escaped(run, hostile_model):
+    """Model names are escaped wherever token text is: the models table, --verify's lines and every error line."""
+    listed = run("models")
+    assert listed.exit_code == 0, listed.stderr
+    verified = run("models", "--verify")
+    missing = run("neighbours", "cat", "--model", "no such model at all")
+    for result in (listed, verified, missing):
+        for control in (*RAW_CONTROLS, "\x1b", "\x07"):
+            assert control not in result.stdout + result.stderr
+    assert "esc\\x1b]0;PWNED\\x07\\x1b[31mX\\nsecond line" in listed.stdout
+    assert "esc\\x1b]0;PWNED\\x07\\x1b[31mX\\nsecond line" in verified.stderr
+    line = error_line(missing)
+    assert line.startswith("Error: model 'no such model at all' is not loaded (loaded: ")
+    assert "esc\\x1b]0;PWNED\\x07\\x1b[31mX\\nsecond line" in line
+
+
+@pytest.mark.parametrize(
+    "name,why",
+    [
+        ("", "a model name must be some text, not ''; give one with --name"),
+        ("  ", "a model name must be some text, not '  '; give one with --name"),
+        (HOSTILE_NAME, "holds control characters (\\x07\\n\\x1b); give a name without them"),
+        (" padded", "the model name ' padded' starts or ends with a space; give it without them"),
+    ],
+    ids=["empty", "blank", "controls", "padded"],
+)
+def test_load_refuses_names_that_cannot_name_a_model(run, neo4j_settings, name, why):
+    """--name '' no longer becomes the default name; a name is some text without controls or spaces at its ends."""
+    before = json.loads(run("models", "--json").stdout)
+    line = error_line(run("load", "--name", name, "--k", 3, "--quiet"))
+    assert line.startswith("Error: ") and line.endswith(why)
+    assert json.loads(run("models", "--json").stdout) == before  # nothing stored
+
+
+def test_the_api_refuses_them_too(neo4j_settings):
+    from atlas import Atlas, InvalidArgument
+
+    with Atlas(settings=neo4j_settings) as face, pytest.raises(InvalidArgument, match="must be some text"):
+        face.load(name="")

@@ -16,6 +16,7 @@ import click
 from atlas import __version__
 from atlas.cli import graphs, lookups, models, servers
 from atlas.cli.options import CONTEXT
+from atlas.core.token_text import escape_controls
 from atlas.errors import AtlasError
 from atlas.files.output import advice
 
@@ -41,7 +42,9 @@ class AtlasGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AtlasError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(
+                escape_controls(str(exc))
+            ) from None  # names and text from the graph: one line, no escapes run
         except OSError as exc:
             # The library turns its own OSErrors into AtlasErrors: one that reaches here came from
             # writing the command's output. A reader that left (`atlas models | head -0`) is

@@ -16,7 +16,9 @@ from atlas.settings import model_flag
 @click.command()
 @click.argument("source", required=False)
 @click.option(
-    "--name", help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source)."
+    "--name",
+    help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source): "
+    "some text, without control characters or spaces at its ends.",
 )
 @click.option("--k", "k", default=20, show_default=True, type=int, help="Neighbours per token.")
 @click.option("--replace", is_flag=True, help="Delete the stored model of that name first, then load.")

@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
-from atlas.core.token_text import aligned_table
+from atlas.core.token_text import aligned_table, escape_controls
 from atlas.core.units import duration
 from atlas.results import Graph, Table
 
 
 def say(message: str, quiet: bool = False) -> None:
-    """A message for the user, on stderr."""
+    """A message for the user, on stderr, one line: model names and text in it cannot run terminal escapes."""
     if not quiet:
-        click.echo(message, err=True)
+        click.echo(escape_controls(message), err=True)
 
 
 def print_table(headers: list[str], rows: list[list]) -> None:

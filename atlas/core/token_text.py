@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 
+from atlas.errors import InvalidArgument
+
 # what must not act on a terminal or a page: C0, DEL, C1, separators, bidi controls, lone surrogates
 _CONTROL = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
@@ -39,6 +41,29 @@ def escape_controls(text: str) -> str:
     atlas of \x1b[2J\x07, \u202egnp.exe, k=3
     """
     return _CONTROL.sub(_escape_control, text)
+
+
+def check_model_name(name: str) -> str:
+    r"""``name`` if it can name a stored model; InvalidArgument saying why not.
+
+    A name is some text, without control or bidi characters and without spaces at its ends:
+    it is shown on terminals, in pages and in Cypher a user types.
+
+    >>> check_model_name("all-MiniLM-L6-v2@6")
+    'all-MiniLM-L6-v2@6'
+    >>> check_model_name("esc\x1b]0;X\x07")
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: the model name 'esc\x1b]0;X\x07' holds control characters (\x07\x1b); give a name without them
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidArgument(f"a model name must be some text, not {name!r}; give one with --name")
+    found = sorted(set(_CONTROL.findall(name)))
+    if found:
+        shown = "".join(escape_controls(c) for c in found)
+        raise InvalidArgument(f"the model name {name!r} holds control characters ({shown}); give a name without them")
+    if name != name.strip():
+        raise InvalidArgument(f"the model name {name!r} starts or ends with a space; give it without them")
+    return name
 
 
 def terminal_text(text: str) -> str:
