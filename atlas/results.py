@@ -5,6 +5,10 @@ Every result has ``to_dict()`` (plain JSON-ready data, what the CLI's ``--json``
 (pandas is optional) and print as aligned text; a :class:`Graph` converts with
 ``to_networkx()`` and saves in every export format; a :class:`Map` saves as the offline page
 or parquet. Token text is shown escaped, as on the terminal.
+
+In a notebook (``_repr_html_``) tables show as HTML tables, token text made visible as the
+pages show it and cut after :data:`atlas.pages.notebook.MAX_ROWS` rows; a graph or the map
+shows as its interactive offline page in an iframe (see :mod:`atlas.pages.notebook`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,33 @@ from typing import TYPE_CHECKING, Any
 
 from atlas.core.records import Record
 from atlas.core.subgraph import Edge, Node, Subgraph
-from atlas.core.token_text import aligned_table, escape_controls, terminal_text
+from atlas.core.token_text import aligned_table, display_text, escape_controls, terminal_text
 from atlas.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from atlas.core.vocabulary_map import VocabularyMap
 
 Column = tuple[str, Callable[[dict], Any]]  # (header, cell of a row)
+
+
+class _TextCell:
+    """A cell of untrusted text (a token, a community label): quoted and escaped on a terminal, shown in HTML
+    the way the pages show it (a token as its label, ``display_text``; a label with ``escape_controls``)."""
+
+    def __init__(self, get: Callable[[dict], str], shown: Callable[[str], str] = display_text):
+        self.get = get
+        self.shown = shown
+
+    def __call__(self, row: dict) -> str:
+        return terminal_text(self.get(row))
+
+    def html(self, row: dict) -> str:
+        return self.shown(self.get(row))
+
+
+def _label(get: Callable[[dict], str | None]) -> _TextCell:
+    """A community label's cell; "-" where there is none."""
+    return _TextCell(lambda row: get(row) or "-", escape_controls)
 
 
 def _figure(value: float | None) -> str:
@@ -50,6 +74,25 @@ class Table(Record):
 
     def headers(self) -> list[str]:
         return [header for header, _ in self.columns()]
+
+    def html_rows(self) -> list[list[str]]:
+        """The table's cells as they show in HTML: token text as on the pages (spaces as ``␣``), not yet escaped."""
+        return [
+            [cell.html(row) if isinstance(cell, _TextCell) else str(cell(row)) for _, cell in self.columns()]
+            for row in self.rows
+        ]
+
+    def _repr_html_(self) -> str:
+        """The table in a notebook: HTML-escaped, cut after ``atlas.pages.notebook.MAX_ROWS`` rows with a line saying
+        how many are hidden.
+
+        >>> html = atlas.neighbours("cat", k=3)._repr_html_()
+        >>> "<td>kitten</td>" in html, html.count("<tr>")
+        (True, 4)
+        """
+        from atlas.pages.notebook import table_html
+
+        return table_html(self.title(), self.headers(), self.html_rows())
 
     def to_dict(self) -> Any:
         return [dict(row) for row in self.rows]
@@ -99,10 +142,10 @@ class Neighbours(Table):
             ("rank", lambda r: r["rank"]),
             ("id", lambda r: r["id"]),
             ("score", lambda r: f"{r['score']:.4f}"),
-            ("token", lambda r: terminal_text(r["text"])),
+            ("token", _TextCell(lambda r: r["text"])),
         ]
         if self.analysed:
-            columns.append(("community", lambda r: terminal_text(r["community"] or "-")))
+            columns.append(("community", _label(lambda r: r["community"])))
         return columns
 
     def texts(self) -> list[str]:
@@ -166,8 +209,8 @@ class VariantGroup(Table):
     def columns(self) -> list[Column]:
         return [
             ("id", lambda t: t["id"]),
-            ("token", lambda t: terminal_text(t["text"])),
-            ("raw", lambda t: terminal_text(t["raw"])),
+            ("token", _TextCell(lambda t: t["text"])),
+            ("raw", _TextCell(lambda t: t["raw"])),
         ]
 
     def to_dict(self) -> Any:
@@ -193,7 +236,7 @@ class TokenTable(Table):
         return [
             ("position", lambda r: r["position"]),
             ("id", lambda r: r["id"]),
-            ("token", lambda r: terminal_text(r["token"])),
+            ("token", _TextCell(lambda r: r["token"])),
             (f"embedding vector ({self.dim} dimensions)", vector),
         ]
 
@@ -220,8 +263,8 @@ class Hubs(Table):
         return [
             ("cited", lambda r: f"{r['cited']:,}"),
             ("id", lambda r: r["id"]),
-            ("token", lambda r: terminal_text(r["text"])),
-            ("community", lambda r: terminal_text(r["label"] or "-")),
+            ("token", _TextCell(lambda r: r["text"])),
+            ("community", _label(lambda r: r["label"])),
         ]
 
 
@@ -312,6 +355,20 @@ class Graph(Record):
     def summary(self) -> str:
         return f"{escape_controls(self.title)}: {len(self.nodes)} tokens, {len(self.edges)} edges"
 
+    def _repr_html_(self) -> str:
+        """The graph in a notebook: the interactive page of ``save(path, "html")`` in a sandboxed iframe's ``srcdoc``.
+
+        Nothing is fetched (the page inlines its data and force-graph), and each graph is a
+        document of its own, so several in one notebook do not interfere.
+
+        >>> frame = atlas.prompt("the cat sat", k=3)._repr_html_()
+        >>> frame.startswith('<iframe class="atlas-page"'), "http" in frame.split("srcdoc=")[0]
+        (True, False)
+        """
+        from atlas.pages.notebook import page_iframe
+
+        return page_iframe(self.render("html")[""], self.summary())
+
     def __repr__(self) -> str:
         return "\n".join([self.summary(), *aligned_table(["source", "rank", "score", "target"], self.table_rows())])
 
@@ -351,7 +408,7 @@ class Nearest(Table):
             ("rank", lambda r: r["rank"]),
             ("id", lambda r: r["id"]),
             ("score", lambda r: f"{r['score']:.4f}"),
-            ("token", lambda r: terminal_text(r["text"])),
+            ("token", _TextCell(lambda r: r["text"])),
         ]
 
     def texts(self) -> list[str]:
@@ -417,6 +474,22 @@ class Map(Record):
         return (
             f"map of {escape_controls(self.map.model)}: {len(self):,} tokens, {len(self.map.communities):,} communities"
         )
+
+    def _repr_html_(self) -> str:
+        """The map in a notebook: the offline page of ``save()`` in a sandboxed iframe's ``srcdoc``, nothing fetched.
+
+        A page above ``atlas.pages.notebook.INLINE_LIMIT`` (8 MiB) is not inlined: the notebook
+        would carry it in its file and the browser parse it for every view, which makes the
+        notebook slow to open and scroll. MiniLM's 30,522 tokens make a page of about 3.5 MB and
+        show inline; a 150,000-token vocabulary (about 18 MB) shows one line with the page's
+        size instead, telling to ``save("map.html")`` and open the file in a browser.
+
+        >>> atlas.map()._repr_html_().startswith('<iframe class="atlas-page"')
+        True
+        """
+        from atlas.pages.notebook import MAP_HEIGHT, page_iframe
+
+        return page_iframe(self.render("html").decode("utf-8"), repr(self), MAP_HEIGHT, file_name="map.html")
 
 
 @dataclass(repr=False)
