@@ -1,6 +1,6 @@
 """Benchmark: the whole-vocabulary atlas of the bundled MiniLM, from the load's analysis to the map in Chromium.
 
-    .venv/bin/python bench/bench_atlas.py [--screenshot atlas/static/readme/minilm-map.png]
+    .venv/bin/python bench/bench_atlas.py [--screenshot docs/img/minilm-map.png]
 
 In one run, against a running Neo4j (``atlas db start``), under a bench-only model name
 (deleted at the end):

@@ -1,5 +1,10 @@
-"""Every CLI command has help text and is shown in the README; every Cypher file has its header."""
+"""Every CLI command has help text and is shown in docs/commands.md; every Cypher file has its header; the
+documentation site builds strictly and the README links into it."""
 
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -8,7 +13,9 @@ import pytest
 from atlas.cli import main
 from atlas.graph.queries import header, names
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+COMMANDS = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
 
 
 def commands(group: click.Group, prefix: str = "atlas"):
@@ -36,13 +43,32 @@ def test_command_has_help(name, command):
 
 
 @pytest.mark.parametrize("name,command", ALL, ids=[n for n, _ in ALL])
-def test_command_is_in_readme(name, command):
+def test_command_is_in_the_commands_page(name, command):
     if isinstance(command, click.Group):
         subcommands = "|".join(sorted(command.commands))
-        assert f"`{name} {subcommands}`" in README or all(f"{name} {s}" in README for s in command.commands)
+        assert f"`{name} {subcommands}`" in COMMANDS or all(f"{name} {s}" in COMMANDS for s in command.commands)
     else:
-        assert f"`{name}" in README, f"{name} is not documented in README.md"
-        assert f"\n{name} " in README or f"\n{name}\n" in README, f"README.md shows no example of {name}"
+        assert f"`{name}" in COMMANDS, f"{name} is not documented in docs/commands.md"
+        assert f"\n{name} " in COMMANDS or f"\n{name}\n" in COMMANDS, f"docs/commands.md shows no example of {name}"
+
+
+def test_readme_links_into_the_site_without_repeating_it():
+    targets = re.findall(r"\]\((docs/[^)#]+)", README)
+    assert "docs/commands.md" in targets and "docs/api.md" in targets
+    assert all((ROOT / t).is_file() for t in targets), [t for t in targets if not (ROOT / t).is_file()]
+    assert "### `atlas" not in README  # the per-command sections live in docs/commands.md
+
+
+def test_the_site_builds_strictly(tmp_path):
+    """mkdocs build --strict: a broken link, anchor or API reference fails (the theme fetches no fonts)."""
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install -e '.[docs]'")
+    built = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    assert 'id="atlas.api.Atlas.neighbours"' in api and 'id="atlas.results.Graph"' in api
 
 
 @pytest.mark.parametrize("name", names())
