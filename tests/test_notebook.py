@@ -19,7 +19,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from chromium import CHROMIUM, Chromium
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "article.ipynb"
