@@ -73,7 +73,9 @@ def executed(neo4j_settings, tmp_path_factory):
                 "NEO4J_PASSWORD": neo4j_settings.password,
                 "NEO4J_DATABASE": neo4j_settings.database,
             }
-            client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+            client = NotebookClient(
+                notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+            )
             start = time.monotonic()
             client.execute(env=env)
             seconds = time.monotonic() - start
@@ -115,7 +117,7 @@ def test_the_article_token_table(executed):
 
 
 def test_the_variant_group_of_list(executed):
-    notebook, _, _, name = executed
+    notebook, _, _, _ = executed
     rows = table_rows(shown(notebook, "variants"))
     assert [(int(r[0]), r[1]) for r in rows] == [(2862, '"list"'), (9863, '"##list"')]
     assert shown(notebook, "variants-graph").startswith("view_variants key='list', k=10: ")
@@ -155,7 +157,9 @@ def test_the_rendered_notebook_draws_every_graph_and_the_map_offline(executed):
     from nbconvert import HTMLExporter
 
     notebook, _, folder, _ = executed
-    exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})], template_file="offline.html.j2")
+    exporter = HTMLExporter(
+        extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})], template_file="offline.html.j2"
+    )
     body, _ = exporter.from_notebook_node(notebook)
     page = folder / "article.html"
     page.write_text(body, encoding="utf-8")
