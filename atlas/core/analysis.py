@@ -3,13 +3,14 @@
 Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
 for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
-(leidenalg on igraph, the RB configuration model) on the undirected graph weighted by
-cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
+(igraph's ``community_leiden``, the modularity objective at a resolution) on the undirected
+graph weighted by cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
 on the map is near in the stored edges. Both libraries are imported where they are used.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
+LEIDEN_ITERATIONS = 2  # Leiden passes (igraph's default); bench/bench_atlas.py sets them against running to convergence
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
 KIND_NAMES = ("ordinary", "special", "whitespace", "fragment")
@@ -146,33 +148,58 @@ def skewness(values: np.ndarray) -> float:
 
 
 def communities(
-    neighbours: np.ndarray, scores: np.ndarray, resolution: float = RESOLUTION, seed: int = 0
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    resolution: float = RESOLUTION,
+    seed: int = 0,
+    iterations: int = LEIDEN_ITERATIONS,
 ) -> tuple[np.ndarray, float]:
     """Leiden communities of the undirected graph weighted by cosine: ``(labels (n,) int32, modularity)``.
 
-    Labels are numbered by size (0 = largest), ties by their lowest row; a row without
-    edges gets -1. ``modularity`` is the plain (resolution 1) weighted modularity of the
-    partition. The same graph, resolution and seed give the same labels.
+    The graph is :func:`undirected`'s: each pair joined in either direction once, weighted
+    by its cosine (at least 1e-6). Leiden is igraph's (``community_leiden``, the modularity
+    objective at ``resolution``, ``iterations`` passes; a negative number runs until a pass
+    improves nothing), driven by its own ``random.Random(seed)``. Labels are numbered by
+    size (0 = largest), ties by their lowest row; a row without edges gets -1.
+
+    ``modularity`` is the plain (resolution 1) weighted modularity of the partition on that
+    same graph and weights; every modularity the package reports is this one. The same
+    graph, resolution and seed give the same labels.
     """
     import igraph
-    import leidenalg
 
     check_graph(neighbours, scores)
     if not resolution > 0:
         raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
-    n = neighbours.shape[0]
-    pairs, weights = undirected(neighbours, scores)
-    graph = igraph.Graph(n=n, edges=pairs, directed=False)
-    weights = np.maximum(weights, 1e-6)  # Leiden needs positive weights; a cosine at or below 0 barely links
-    graph.es["weight"] = weights
-    partition = leidenalg.find_partition(
-        graph, leidenalg.RBConfigurationVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed
-    )
+    graph, weights = community_graph(neighbours, scores)
+    rng = random.Random(seed)
+    igraph.set_random_number_generator(rng)
+    try:
+        partition = graph.community_leiden(
+            objective_function="modularity", weights=weights, resolution=resolution, n_iterations=iterations
+        )
+    finally:
+        igraph.set_random_number_generator(random)
     labels = np.asarray(partition.membership, dtype=np.int64)
     labels[~has_edges(neighbours)] = -1
     labels = number_by_size(labels)
-    modularity = graph.modularity(np.maximum(labels, 0).tolist(), weights="weight") if len(pairs) else 0.0
-    return labels, float(modularity)
+    return labels, modularity(graph, weights, labels)
+
+
+def community_graph(neighbours: np.ndarray, scores: np.ndarray):
+    """The igraph graph communities are found on, and its weights: :func:`undirected`'s pairs, cosines at least 1e-6."""
+    import igraph
+
+    pairs, weights = undirected(neighbours, scores)
+    graph = igraph.Graph(n=neighbours.shape[0], edges=pairs, directed=False)
+    return graph, np.maximum(weights, 1e-6).tolist()  # Leiden needs positive weights; a cosine at or below 0 barely links
+
+
+def modularity(graph, weights: list[float], labels: np.ndarray) -> float:
+    """Plain (resolution 1) modularity of ``labels`` on :func:`community_graph`'s graph and weights (rows of -1 count as one group; they have no edges)."""
+    if graph.ecount() == 0:
+        return 0.0
+    return float(graph.modularity(np.maximum(labels, 0).tolist(), weights=weights))
 
 
 def number_by_size(labels: np.ndarray) -> np.ndarray:
