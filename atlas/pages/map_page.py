@@ -84,9 +84,14 @@ def check(vmap: VocabularyMap) -> None:
     kind = _column(vmap, "kind", "integer", n)
     if kind.min() < 0 or kind.max() >= len(KINDS):
         raise ExportError(f"kind must be 0 to {len(KINDS) - 1} ({', '.join(KINDS)})")
-    for name, kind in (("out_degree", "integer"), ("pagerank", "float"), ("core", "integer"), ("clustering", "float")):
+    for name, number in (
+        ("out_degree", "integer"),
+        ("pagerank", "float"),
+        ("core", "integer"),
+        ("clustering", "float"),
+    ):
         if getattr(vmap, name) is not None:
-            _column(vmap, name, kind, n)
+            _column(vmap, name, number, n)
     _check_neighbours(vmap, ids)
     _check_communities(vmap.communities, community)
 
