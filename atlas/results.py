@@ -244,6 +244,9 @@ class TokenTable(Table):
         return [r["id"] for r in self.rows]
 
 
+_MEASURE_NAMES = {"pagerank": "PageRank", "core": "k-core number", "clustering": "local clustering coefficient"}
+
+
 @dataclass(repr=False)
 class Hubs(Table):
     """The hubs of an analysed model: rows ``{id, text, special, cited, community, label}``, ranked by ``by``
@@ -257,8 +260,10 @@ class Hubs(Table):
 
     def title(self) -> str:
         if self.by != "cited":
-            ranked = {"pagerank": "PageRank", "core": "k-core number", "clustering": "local clustering coefficient"}[self.by]
-            return f"the {len(self.rows)} tokens of {escape_controls(self.model)} with the highest {ranked} (k={self.k}):"
+            ranked = _MEASURE_NAMES[self.by]
+            return (
+                f"the {len(self.rows)} tokens of {escape_controls(self.model)} with the highest {ranked} (k={self.k}):"
+            )
         return (
             f"the {len(self.rows)} most-cited tokens of {escape_controls(self.model)} (k={self.k}; "
             f"in-degree skewness {_figure(self.skewness)}):"
@@ -272,7 +277,8 @@ class Hubs(Table):
             measure = [("core", lambda r: f"{r['core']:,}")]
         elif self.by == "clustering":
             measure = [("clustering", lambda r: f"{r['clustering']:.3f}")]
-        return measure + [
+        return [
+            *measure,
             ("cited", lambda r: f"{r['cited']:,}"),
             ("id", lambda r: r["id"]),
             ("token", _TextCell(lambda r: r["text"])),
