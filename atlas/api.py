@@ -576,7 +576,9 @@ class Atlas:
             )
         rows = self.store.read("hubs", model=model, limit=limit, skip_special=not special, by=by)
         kept = ("id", "text", "special", "cited", "community", "label") + (() if by == "cited" else (by,))
-        return Hubs(model, int(props["k"]), props.get("cited_skewness"), [{key: r[key] for key in kept} for r in rows], by)
+        return Hubs(
+            model, int(props["k"]), props.get("cited_skewness"), [{key: r[key] for key in kept} for r in rows], by
+        )
 
     def map(self, model: str | None = None, *, on_progress: StageProgress | None = None) -> Map:
         """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page.

@@ -37,7 +37,11 @@ BENCH_MODEL = "bench-atlas-minilm"
 ANALYSIS_TARGET_S = 20.0  # issue 18; it was 60 s
 ANALYSIS_STAGES = ("hubs", "measures", "communities", "layout", "analysis")
 BEFORE = {  # figures measured before issue 18 (this script, same machine), printed beside today's
-    "analysis_s": 28.7, "analyse_s": 27.8, "communities_s": 6.4, "communities": 436, "modularity": 0.445,
+    "analysis_s": 28.7,
+    "analyse_s": 27.8,
+    "communities_s": 6.4,
+    "communities": 436,
+    "modularity": 0.445,
 }
 READ_BEFORE_S = 11.6  # reading MiniLM's 610,440 edges back through the driver, as issue 18 measured it
 
@@ -54,7 +58,11 @@ def community_figures(neighbours: np.ndarray, scores: np.ndarray) -> list[str]:
     lines = []
     began = time.perf_counter()
     old = leidenalg.find_partition(
-        graph, leidenalg.RBConfigurationVertexPartition, weights=weights, resolution_parameter=analysis.RESOLUTION, seed=0
+        graph,
+        leidenalg.RBConfigurationVertexPartition,
+        weights=weights,
+        resolution_parameter=analysis.RESOLUTION,
+        seed=0,
     )
     took = time.perf_counter() - began
     labels = analysis.number_by_size(np.asarray(old.membership))
@@ -67,7 +75,9 @@ def community_figures(neighbours: np.ndarray, scores: np.ndarray) -> list[str]:
         labels, q = analysis.communities(neighbours, scores, seed=0, iterations=iterations)
         took = time.perf_counter() - began
         what = "to convergence" if iterations < 0 else f"{iterations} passes (the analysis)"
-        lines.append(f"  igraph community_leiden, {what}: {took:.2f} s, {labels.max() + 1} communities, modularity {q:.3f}")
+        lines.append(
+            f"  igraph community_leiden, {what}: {took:.2f} s, {labels.max() + 1} communities, modularity {q:.3f}"
+        )
     return lines
 
 
@@ -152,7 +162,9 @@ def main() -> None:
         graph = read_graph(store, BENCH_MODEL)
         read_s = time.perf_counter() - began
         edges = int((graph.neighbours >= 0).sum())
-        lines.append(f"  reading the stored graph back ({edges:,} edges): {read_s:.1f} s (before: {READ_BEFORE_S:.1f} s)")
+        lines.append(
+            f"  reading the stored graph back ({edges:,} edges): {read_s:.1f} s (before: {READ_BEFORE_S:.1f} s)"
+        )
         began = time.perf_counter()
         core_analysis.measures(graph.neighbours, graph.scores)
         lines.append(f"  graph measures (PageRank, degree, coreness, clustering): {time.perf_counter() - began:.1f} s")

@@ -43,8 +43,20 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from bench_neighbours import agreement, machine_facts, spans, stage_clock, verdict  # noqa: E402
 
 BENCH_MODEL = "bench-qwen-standin"
-TARGETS = {"edges_per_s": 100_000, "load_over_compute": 1.3, "delete_s": 20.0, "analysis_s": 90.0, "map_mb": 25.0, "read_s": 10.0}
-BEFORE = {"analysis_s": 190.1, "communities": 1390, "modularity": 0.971, "read_s": 40.0}  # the README's figures before issue 18
+TARGETS = {
+    "edges_per_s": 100_000,
+    "load_over_compute": 1.3,
+    "delete_s": 20.0,
+    "analysis_s": 90.0,
+    "map_mb": 25.0,
+    "read_s": 10.0,
+}
+BEFORE = {
+    "analysis_s": 190.1,
+    "communities": 1390,
+    "modularity": 0.971,
+    "read_s": 40.0,
+}  # the README's figures before issue 18
 RETENTION = 1 << 30  # db.tx_log.rotation.retention_policy of the local server (atlas/neo4j/neo4j.conf)
 CHECKPOINT_S = 60  # its db.checkpoint.interval.time: logs are pruned at checkpoints
 COMMAND_TARGETS = {"--help": 0.3, "tokens": 1.0, "prompt": 1.0, "neighbours": 0.4}

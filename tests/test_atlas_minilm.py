@@ -140,7 +140,9 @@ def test_hubs_by_each_graph_measure(minilm_atlas, run, by):
     result = run("hubs", "--model", name, "--limit", 5, "--by", by, "--json")
     assert result.exit_code == 0, result.stderr
     hubs = json.loads(result.stdout)
-    assert [h[by] for h in hubs] == pytest.approx(sorted((found[i] for i in range(len(table)) if not table.special[i]), reverse=True)[:5], rel=1e-5)
+    assert [h[by] for h in hubs] == pytest.approx(
+        sorted((found[i] for i in range(len(table)) if not table.special[i]), reverse=True)[:5], rel=1e-5
+    )
     assert all(set(h) == {"id", "text", "special", "cited", "community", "label", by} for h in hubs)
     table_text = run("hubs", "--model", name, "--limit", 3, "--by", by).stdout
     assert table_text.splitlines()[0].split()[:2] == [by, "cited"]

@@ -40,11 +40,44 @@ def sample() -> Subgraph:
     """Seven tokens: markup, newline, tab, NUL/ESC, a lone backslash, emoji, a quote; groups and seeds;
     communities (one with a hostile label), in-degrees and map positions, and tokens an analysis left without."""
     nodes = [
-        Node(5, NASTY, raw="Ġ</script>", seed=True, community=0, community_label=COMMUNITY, cited=12,
-             out_degree=2, pagerank=0.1 + 0.2, core=3, clustering=1 / 3, x=1.5, y=-2.25),
-        Node(2, "line\nbreak\r", raw="line\nbreak\r", variant="line", members=(2, 40, 41),
-             community=3, community_label="line · break", cited=0, x=0.1 + 0.2, y=1e-07),
-        Node(9, "\ttab", raw="\ttab", variant="line", community=3, community_label="line · break", cited=1, x=-0.0, y=42.0),
+        Node(
+            5,
+            NASTY,
+            raw="Ġ</script>",
+            seed=True,
+            community=0,
+            community_label=COMMUNITY,
+            cited=12,
+            out_degree=2,
+            pagerank=0.1 + 0.2,
+            core=3,
+            clustering=1 / 3,
+            x=1.5,
+            y=-2.25,
+        ),
+        Node(
+            2,
+            "line\nbreak\r",
+            raw="line\nbreak\r",
+            variant="line",
+            members=(2, 40, 41),
+            community=3,
+            community_label="line · break",
+            cited=0,
+            x=0.1 + 0.2,
+            y=1e-07,
+        ),
+        Node(
+            9,
+            "\ttab",
+            raw="\ttab",
+            variant="line",
+            community=3,
+            community_label="line · break",
+            cited=1,
+            x=-0.0,
+            y=42.0,
+        ),
         Node(3, "nul\x00esc\x1b", raw="\x00\x1b", special=True),
         Node(
             7,
@@ -59,8 +92,20 @@ def sample() -> Subgraph:
             y=99.5,
         ),
         Node(11, "🙂 ok\u2028", raw="🙂", variant="emoji", cited=0),
-        Node(4, "'", raw="'", community=12, community_label="'", cited=2, out_degree=0, pagerank=1e-07, core=0,
-             clustering=0.0, x=3.0, y=4.0),
+        Node(
+            4,
+            "'",
+            raw="'",
+            community=12,
+            community_label="'",
+            cited=2,
+            out_degree=0,
+            pagerank=1e-07,
+            core=0,
+            clustering=0.0,
+            x=3.0,
+            y=4.0,
+        ),
     ]
     edges = [
         Edge(5, 2, 0.8125, 1),
@@ -213,8 +258,21 @@ def test_csv_round_trips_through_csv_reader():
     nodes, edges = records(sample())
     node_rows = list(csv.reader(io.StringIO(parts["nodes"], newline="")))
     assert node_rows[0] == [
-        "id", "text", "raw", "special", "variant", "seed", "members", "community", "cited",
-        "out_degree", "pagerank", "core", "clustering", "x", "y",
+        "id",
+        "text",
+        "raw",
+        "special",
+        "variant",
+        "seed",
+        "members",
+        "community",
+        "cited",
+        "out_degree",
+        "pagerank",
+        "core",
+        "clustering",
+        "x",
+        "y",
     ]
     assert node_rows[1:] == [
         [

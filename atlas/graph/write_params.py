@@ -92,7 +92,9 @@ def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:
         )
     found = result.measures
     if found is not None:
-        columns = zip(found.out_degree.tolist(), found.pagerank.tolist(), found.core.tolist(), found.clustering.tolist())
+        columns = zip(
+            found.out_degree.tolist(), found.pagerank.tolist(), found.core.tolist(), found.clustering.tolist()
+        )
         for row, (out_degree, pagerank, core, clustering) in zip(rows, columns):
             row.update(out_degree=out_degree, pagerank=pagerank, core=core, clustering=clustering)
     return rows

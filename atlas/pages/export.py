@@ -27,8 +27,21 @@ from atlas.settings import EXPORT_FORMATS
 FORMATS = EXPORT_FORMATS
 
 NODE_FIELDS = (
-    "id", "text", "raw", "special", "variant", "seed", "members", "community", "cited",
-    "out_degree", "pagerank", "core", "clustering", "x", "y",
+    "id",
+    "text",
+    "raw",
+    "special",
+    "variant",
+    "seed",
+    "members",
+    "community",
+    "cited",
+    "out_degree",
+    "pagerank",
+    "core",
+    "clustering",
+    "x",
+    "y",
 )
 EDGE_FIELDS = ("source", "target", "score", "rank")
 
