@@ -43,6 +43,7 @@ from atlas.settings import (
     DEFAULT_URI,
     DEFAULT_USER,
     EPOCHS,
+    HUB_MEASURES,
     RESOLUTION,
     Settings,
     default_home,
@@ -547,11 +548,18 @@ class Atlas:
         )
 
     # -- the whole vocabulary -------------------------------------------------------------------
-    def hubs(self, model: str | None = None, *, limit: int = 20, special: bool = False) -> Hubs:
-        """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph).
+    def hubs(self, model: str | None = None, *, limit: int = 20, special: bool = False, by: str = "cited") -> Hubs:
+        """The hubs of the kNN graph: by default the most-cited tokens (those the most tokens list among their k nearest).
+
+        ``by`` ranks them instead by another measure the analysis stored: ``"pagerank"``,
+        ``"core"`` (k-core number) or ``"clustering"`` (local clustering coefficient); each
+        row then has that measure too.
 
         >>> atlas.hubs(limit=1)[0]["text"], atlas.hubs(limit=1)[0]["cited"]
         ('##？', 461)
+        >>> top = atlas.hubs(limit=3, by="core")
+        >>> len(top), top[0]["core"] >= top[2]["core"] > 0
+        (3, True)
         """
         model = model or self.default_model
         props = self.store.require_model(model)
@@ -559,8 +567,18 @@ class Atlas:
             raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
-        rows = self.store.read("hubs", model=model, limit=limit, skip_special=not special)
-        return Hubs(model, int(props["k"]), props.get("cited_skewness"), rows)
+        if by not in HUB_MEASURES:
+            raise InvalidArgument(f"hubs are ranked by one of {', '.join(HUB_MEASURES)}; got {by!r}")
+        if by != "cited" and not props.get("measures"):
+            raise AnalysisMissing(
+                f"the analysis of model {model!r} predates its graph measures (pagerank, core, clustering); "
+                f"run `atlas analyse{model_flag(model)}` again"
+            )
+        rows = self.store.read("hubs", model=model, limit=limit, skip_special=not special, by=by)
+        kept = ("id", "text", "special", "cited", "community", "label") + (() if by == "cited" else (by,))
+        return Hubs(
+            model, int(props["k"]), props.get("cited_skewness"), [{key: r[key] for key in kept} for r in rows], by
+        )
 
     def map(self, model: str | None = None, *, on_progress: StageProgress | None = None) -> Map:
         """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page.

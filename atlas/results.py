@@ -244,23 +244,41 @@ class TokenTable(Table):
         return [r["id"] for r in self.rows]
 
 
+_MEASURE_NAMES = {"pagerank": "PageRank", "core": "k-core number", "clustering": "local clustering coefficient"}
+
+
 @dataclass(repr=False)
 class Hubs(Table):
-    """The most-cited tokens of an analysed model: rows ``{cited, id, text, label}``."""
+    """The hubs of an analysed model: rows ``{id, text, special, cited, community, label}``, ranked by ``by``
+    (``cited``, the in-degree, or one of ``pagerank``, ``core``, ``clustering``, which the rows then hold too)."""
 
     model: str
     k: int
     skewness: float | None  # of the in-degree distribution
     rows: list[dict]
+    by: str = "cited"
 
     def title(self) -> str:
+        if self.by != "cited":
+            ranked = _MEASURE_NAMES[self.by]
+            return (
+                f"the {len(self.rows)} tokens of {escape_controls(self.model)} with the highest {ranked} (k={self.k}):"
+            )
         return (
             f"the {len(self.rows)} most-cited tokens of {escape_controls(self.model)} (k={self.k}; "
             f"in-degree skewness {_figure(self.skewness)}):"
         )
 
     def columns(self) -> list[Column]:
+        measure: list[Column] = []
+        if self.by == "pagerank":
+            measure = [("pagerank", lambda r: f"{r['pagerank']:.3g}")]
+        elif self.by == "core":
+            measure = [("core", lambda r: f"{r['core']:,}")]
+        elif self.by == "clustering":
+            measure = [("clustering", lambda r: f"{r['clustering']:.3f}")]
         return [
+            *measure,
             ("cited", lambda r: f"{r['cited']:,}"),
             ("id", lambda r: r["id"]),
             ("token", _TextCell(lambda r: r["text"])),

@@ -84,6 +84,49 @@ def test_cited_and_mutual_match_brute_force(seed):
     assert analysis.cited(ids).sum() == (ids >= 0).sum()
 
 
+def knn_graph(seed: int, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded exact kNN graph with two rows that have no edges (zero vectors)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(n, 8)).astype(np.float32)
+    matrix[[3, n // 2]] = 0
+    ids, scores = all_neighbours(matrix, k)
+    return ids.astype(np.int32), scores
+
+
+def networkx_graphs(ids: np.ndarray, scores: np.ndarray):
+    """The same graph in networkx: directed (weighted by cosine, at least 1e-6) and undirected simple."""
+    import networkx as nx
+
+    directed, simple = nx.DiGraph(), nx.Graph()
+    directed.add_nodes_from(range(len(ids)))
+    simple.add_nodes_from(range(len(ids)))
+    for i, (row, cosines) in enumerate(zip(ids.tolist(), scores.tolist())):
+        for j, w in zip(row, cosines):
+            if j >= 0:
+                directed.add_edge(i, j, weight=max(w, 1e-6))
+                simple.add_edge(i, j)
+    return directed, simple
+
+
+@pytest.mark.parametrize(("seed", "n", "k"), [(0, 60, 3), (1, 120, 6), (2, 200, 10)])
+def test_measures_match_networkx(seed, n, k):
+    import networkx as nx
+
+    ids, scores = knn_graph(seed, n, k)
+    found = analysis.measures(ids, scores)
+    directed, simple = networkx_graphs(ids, scores)
+    assert found.out_degree.tolist() == [directed.out_degree(i) for i in range(n)]
+    assert analysis.cited(ids).tolist() == [directed.in_degree(i) for i in range(n)]
+    rank = nx.pagerank(directed, alpha=analysis.DAMPING, weight="weight", tol=1e-12, max_iter=1000)
+    assert found.pagerank == pytest.approx([rank[i] for i in range(n)], rel=1e-6, abs=1e-9)
+    assert found.pagerank.sum() == pytest.approx(1.0)
+    core = nx.core_number(simple)
+    assert found.core.tolist() == [core[i] for i in range(n)]
+    clustering = nx.clustering(simple)
+    assert found.clustering == pytest.approx([clustering[i] for i in range(n)], abs=1e-12)
+    assert found.out_degree[3] == found.core[3] == 0 and found.clustering[3] == 0.0
+
+
 def test_links_sum_to_the_cross_community_edges(graph):
     ids, scores, _ = graph
     labels, _ = analysis.communities(ids, scores, resolution=20.0, seed=0)
@@ -211,6 +254,7 @@ def test_analyse_puts_it_together(graph):
     assert [c.id for c in result.communities] == list(range(len(result.communities)))
     assert result.settings == {"resolution": 1.0, "seed": 0, "epochs": 30, "min_dist": analysis.MIN_DIST}
     assert result.cited_skewness == pytest.approx(analysis.skewness(brute_cited(ids)))
+    assert result.measures is not None and (result.measures.out_degree == (ids >= 0).sum(axis=1)).all()
 
 
 def test_bad_graphs_are_refused():

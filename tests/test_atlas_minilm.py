@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from chromium import CHROMIUM, Chromium
 
+from atlas.core import analysis
 from atlas.core.analysis import mutual
 from atlas.core.token_text import display_text
 from atlas.core.topk import all_neighbours
@@ -130,6 +131,26 @@ def test_hubs_and_models_show_the_in_degree(minilm_atlas, run, neo4j_driver):
     mean, spread = cited.mean(), cited.std()
     assert model["cited_skewness"] == pytest.approx(float(np.mean((cited - mean) ** 3) / spread**3), rel=1e-6)
     assert run("models", "--verify").exit_code == 0
+
+
+@pytest.mark.parametrize("by", ["pagerank", "core", "clustering"])
+def test_hubs_by_each_graph_measure(minilm_atlas, run, by):
+    name, table, ids, scores, _ = minilm_atlas
+    found = getattr(analysis.measures(ids, scores), by)
+    result = run("hubs", "--model", name, "--limit", 5, "--by", by, "--json")
+    assert result.exit_code == 0, result.stderr
+    hubs = json.loads(result.stdout)
+    assert [h[by] for h in hubs] == pytest.approx(
+        sorted((found[i] for i in range(len(table)) if not table.special[i]), reverse=True)[:5], rel=1e-5
+    )
+    assert all(set(h) == {"id", "text", "special", "cited", "community", "label", by} for h in hubs)
+    table_text = run("hubs", "--model", name, "--limit", 3, "--by", by).stdout
+    assert table_text.splitlines()[0].split()[:2] == [by, "cited"]
+
+
+def test_hubs_by_default_keep_their_fields(minilm_atlas, run):
+    hubs = json.loads(run("hubs", "--model", minilm_atlas[0], "--limit", 3, "--json").stdout)
+    assert all(set(h) == {"id", "text", "special", "cited", "community", "label"} for h in hubs)
 
 
 def test_neighbours_show_each_neighbours_community(minilm_atlas, run, neo4j_driver):

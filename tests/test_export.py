@@ -40,7 +40,21 @@ def sample() -> Subgraph:
     """Seven tokens: markup, newline, tab, NUL/ESC, a lone backslash, emoji, a quote; groups and seeds;
     communities (one with a hostile label), in-degrees and map positions, and tokens an analysis left without."""
     nodes = [
-        Node(5, NASTY, raw="Ġ</script>", seed=True, community=0, community_label=COMMUNITY, cited=12, x=1.5, y=-2.25),
+        Node(
+            5,
+            NASTY,
+            raw="Ġ</script>",
+            seed=True,
+            community=0,
+            community_label=COMMUNITY,
+            cited=12,
+            out_degree=2,
+            pagerank=0.1 + 0.2,
+            core=3,
+            clustering=1 / 3,
+            x=1.5,
+            y=-2.25,
+        ),
         Node(
             2,
             "line\nbreak\r",
@@ -78,7 +92,20 @@ def sample() -> Subgraph:
             y=99.5,
         ),
         Node(11, "🙂 ok\u2028", raw="🙂", variant="emoji", cited=0),
-        Node(4, "'", raw="'", community=12, community_label="'", cited=2, x=3.0, y=4.0),
+        Node(
+            4,
+            "'",
+            raw="'",
+            community=12,
+            community_label="'",
+            cited=2,
+            out_degree=0,
+            pagerank=1e-07,
+            core=0,
+            clustering=0.0,
+            x=3.0,
+            y=4.0,
+        ),
     ]
     edges = [
         Edge(5, 2, 0.8125, 1),
@@ -107,6 +134,10 @@ def records(subgraph: Subgraph):
             "community": n.community,
             "community_label": n.community_label,
             "cited": n.cited,
+            "out_degree": n.out_degree,
+            "pagerank": n.pagerank,
+            "core": n.core,
+            "clustering": n.clustering,
             "x": n.x,
             "y": n.y,
         }
@@ -166,7 +197,8 @@ def test_graphml_agrees_with_json(graphml_graph):
         assert attrs.get("variant") == node["variant"]
         assert attrs["members"] == " ".join(map(str, node["members"]))
         assert attrs["label"] == display_text(node["text"])
-        for key, kind in (("community", int), ("cited", int), ("x", float), ("y", float)):
+        measures = (("out_degree", int), ("pagerank", float), ("core", int), ("clustering", float))
+        for key, kind in (("community", int), ("cited", int), *measures, ("x", float), ("y", float)):
             if node[key] is None:
                 assert key not in attrs  # omitted, not written as an empty or zero value
             else:
@@ -201,6 +233,10 @@ def test_graphml_declares_typed_keys():
         "community": "int",
         "community_label": "string",
         "cited": "int",
+        "out_degree": "int",
+        "pagerank": "double",
+        "core": "int",
+        "clustering": "double",
         "x": "double",  # Gephi's GraphML importer places nodes by the keys named x and y
         "y": "double",
         "score": "double",
@@ -231,6 +267,10 @@ def test_csv_round_trips_through_csv_reader():
         "members",
         "community",
         "cited",
+        "out_degree",
+        "pagerank",
+        "core",
+        "clustering",
         "x",
         "y",
     ]
@@ -245,12 +285,16 @@ def test_csv_round_trips_through_csv_reader():
             " ".join(map(str, n["members"])),
             "" if n["community"] is None else str(n["community"]),
             "" if n["cited"] is None else str(n["cited"]),
+            "" if n["out_degree"] is None else str(n["out_degree"]),
+            "" if n["pagerank"] is None else repr(n["pagerank"]),
+            "" if n["core"] is None else str(n["core"]),
+            "" if n["clustering"] is None else repr(n["clustering"]),
             "" if n["x"] is None else repr(n["x"]),
             "" if n["y"] is None else repr(n["y"]),
         ]
         for n in nodes
     ]
-    assert [float(row[9]) for row in node_rows[1:] if row[9]] == [n["x"] for n in nodes if n["x"] is not None]
+    assert [float(row[13]) for row in node_rows[1:] if row[13]] == [n["x"] for n in nodes if n["x"] is not None]
     edge_rows = list(csv.reader(io.StringIO(parts["edges"], newline="")))
     assert edge_rows[0] == ["source", "target", "score", "rank"]
     assert [(int(s), int(t), float(score), int(r)) for s, t, score, r in edge_rows[1:]] == [
@@ -530,7 +574,8 @@ def test_cypher_script_recreates_the_subgraph_in_neo4j(neo4j_driver):
                 neo4j_driver.execute_query(statement, database_="neo4j")
         got_nodes, _, _ = neo4j_driver.execute_query(
             "MATCH (t:Token {model: $model})"
-            " RETURN t {.id, .text, .raw, .special, .variant, .seed, .members, .community, .cited, .x, .y} AS t"
+            " RETURN t {.id, .text, .raw, .special, .variant, .seed, .members, .community, .cited,"
+            " .out_degree, .pagerank, .core, .clustering, .x, .y} AS t"
             " ORDER BY t.id",
             model=subgraph.model,
             database_="neo4j",

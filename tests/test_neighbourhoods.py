@@ -104,7 +104,7 @@ def test_prompt_subgraph_collapsed(store, hand):
 @pytest.fixture(scope="module")
 def analysed(store):
     """The hand-made model with an analysis stored on it (made up here, not computed): (table, Analysis)."""
-    from atlas.core.analysis import Analysis, Community
+    from atlas.core.analysis import Analysis, Community, Measures
     from atlas.graph.writes import write_analysis
 
     table = hand_table(f"test-views-analysed-{uuid.uuid4().hex[:8]}")
@@ -125,6 +125,12 @@ def analysed(store):
         communities=communities,
         links=np.zeros((0, 4)),
         modularity=0.5,
+        measures=Measures(
+            out_degree=np.full(n, HAND_K, np.int32),
+            pagerank=np.linspace(0.01, 0.1, n),
+            core=np.arange(n, dtype=np.int32) % 4,
+            clustering=np.linspace(0.0, 1.0, n),
+        ),
     )
     load(store, table, HAND_K)
     try:
@@ -144,6 +150,9 @@ def test_every_subgraph_carries_what_the_analysis_stored(store, analysed):
             row = int(np.flatnonzero(table.ids == node.id)[0])
             community = int(result.community[row])
             assert node.cited == int(result.cited[row])
+            found = result.measures
+            assert (node.out_degree, node.core) == (int(found.out_degree[row]), int(found.core[row]))
+            assert (node.pagerank, node.clustering) == (float(found.pagerank[row]), float(found.clustering[row]))
             if community < 0:
                 assert (node.community, node.community_label, node.x, node.y) == (None, None, None, None)
             else:

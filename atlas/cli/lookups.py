@@ -7,6 +7,7 @@ import click
 from atlas.cli.options import collapse_option, json_option, k_option, model_option, neo4j_options, offline_option
 from atlas.cli.render import say, show
 from atlas.errors import InvalidArgument
+from atlas.settings import HUB_MEASURES
 
 
 @click.command()
@@ -56,8 +57,15 @@ def tokens(text, model, special, components, offline, as_json, atlas):
 @model_option
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="How many hubs.")
 @click.option("--special", is_flag=True, help="Include special tokens.")
+@click.option(
+    "--by",
+    type=click.Choice(HUB_MEASURES),
+    default=HUB_MEASURES[0],
+    show_default=True,
+    help="Rank by in-degree (cited), PageRank, k-core number (core) or local clustering coefficient.",
+)
 @json_option()
 @neo4j_options
-def hubs(model, limit, special, as_json, atlas):
+def hubs(model, limit, special, by, as_json, atlas):
     """The most-cited tokens: those the most tokens list among their k nearest (hubs of the kNN graph)."""
-    show(atlas.hubs(model, limit=limit, special=special), as_json)
+    show(atlas.hubs(model, limit=limit, special=special, by=by), as_json)

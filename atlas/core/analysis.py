@@ -3,13 +3,14 @@
 Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
 for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
-(leidenalg on igraph, the RB configuration model) on the undirected graph weighted by
-cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
+(igraph's ``community_leiden``, the modularity objective at a resolution) on the undirected
+graph weighted by cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
 on the map is near in the stored edges. Both libraries are imported where they are used.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
+LEIDEN_ITERATIONS = 2  # Leiden passes (igraph's default); bench/bench_atlas.py sets them against running to convergence
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
 KIND_NAMES = ("ordinary", "special", "whitespace", "fragment")
@@ -51,6 +53,7 @@ class Analysis:
     communities: list[Community]
     links: np.ndarray  # (m, 4) float64 rows (a, b, edges, weight): SIMILAR_TO edges between communities a < b
     modularity: float
+    measures: Measures | None = None  # out-degree, PageRank, coreness and clustering of every row
     settings: dict = field(default_factory=dict)
 
     @property
@@ -142,37 +145,110 @@ def skewness(values: np.ndarray) -> float:
     return float(np.mean((x - x.mean()) ** 3) / spread**3)
 
 
+# --- graph measures --------------------------------------------------------------------------
+
+DAMPING = 0.85  # PageRank's damping factor
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Per-row measures of the exact graph (see :func:`measures`)."""
+
+    out_degree: np.ndarray  # (n,) int32: edges out (k, fewer where a row has fewer neighbours)
+    pagerank: np.ndarray  # (n,) float64: PageRank of the directed graph weighted by cosine, summing to 1
+    core: np.ndarray  # (n,) int32: k-core number (coreness) in the undirected graph
+    clustering: np.ndarray  # (n,) float64: local clustering coefficient in the undirected graph, 0 below 2 neighbours
+
+
+def measures(neighbours: np.ndarray, scores: np.ndarray) -> Measures:
+    """Out-degree, PageRank, coreness and local clustering of every row, computed by igraph.
+
+    PageRank runs on the directed graph (row -> each of its neighbours), each edge weighted by
+    its cosine (at least 1e-6), damping 0.85; a row without edges out jumps anywhere. Coreness
+    and clustering use the undirected simple graph (:func:`undirected`'s pairs, unweighted).
+
+    >>> m = measures(np.array([[1, 2], [0, 2], [0, 1], [0, -1]]), np.full((4, 2), 0.5, np.float32))
+    >>> m.out_degree.tolist(), m.core.tolist(), m.clustering.round(3).tolist()
+    ([2, 2, 2, 1], [2, 2, 2, 1], [0.333, 1.0, 1.0, 0.0])
+    """
+    import igraph
+
+    check_graph(neighbours, scores)
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n, dtype=np.int64), k)
+    target = neighbours.ravel().astype(np.int64)
+    keep = target >= 0
+    directed = igraph.Graph(n=n, edges=np.stack([source[keep], target[keep]], axis=1), directed=True)
+    weights = np.maximum(np.nan_to_num(scores.ravel()[keep].astype(np.float64), nan=0.0), 1e-6).tolist()
+    pagerank = np.asarray(directed.pagerank(weights=weights, damping=DAMPING, directed=True), dtype=np.float64)
+    pairs, _ = undirected(neighbours, scores)
+    simple = igraph.Graph(n=n, edges=pairs, directed=False)
+    return Measures(
+        out_degree=keep.reshape(n, k).sum(axis=1).astype(np.int32),
+        pagerank=pagerank,
+        core=np.asarray(simple.coreness(), dtype=np.int32),
+        clustering=np.asarray(simple.transitivity_local_undirected(mode="zero"), dtype=np.float64),
+    )
+
+
 # --- communities -----------------------------------------------------------------------------
 
 
 def communities(
-    neighbours: np.ndarray, scores: np.ndarray, resolution: float = RESOLUTION, seed: int = 0
+    neighbours: np.ndarray,
+    scores: np.ndarray,
+    resolution: float = RESOLUTION,
+    seed: int = 0,
+    iterations: int = LEIDEN_ITERATIONS,
 ) -> tuple[np.ndarray, float]:
     """Leiden communities of the undirected graph weighted by cosine: ``(labels (n,) int32, modularity)``.
 
-    Labels are numbered by size (0 = largest), ties by their lowest row; a row without
-    edges gets -1. ``modularity`` is the plain (resolution 1) weighted modularity of the
-    partition. The same graph, resolution and seed give the same labels.
+    The graph is :func:`undirected`'s: each pair joined in either direction once, weighted
+    by its cosine (at least 1e-6). Leiden is igraph's (``community_leiden``, the modularity
+    objective at ``resolution``, ``iterations`` passes; a negative number runs until a pass
+    improves nothing), driven by its own ``random.Random(seed)``. Labels are numbered by
+    size (0 = largest), ties by their lowest row; a row without edges gets -1.
+
+    ``modularity`` is the plain (resolution 1) weighted modularity of the partition on that
+    same graph and weights; every modularity the package reports is this one. The same
+    graph, resolution and seed give the same labels.
     """
     import igraph
-    import leidenalg
 
     check_graph(neighbours, scores)
     if not resolution > 0:
         raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
-    n = neighbours.shape[0]
-    pairs, weights = undirected(neighbours, scores)
-    graph = igraph.Graph(n=n, edges=pairs, directed=False)
-    weights = np.maximum(weights, 1e-6)  # Leiden needs positive weights; a cosine at or below 0 barely links
-    graph.es["weight"] = weights
-    partition = leidenalg.find_partition(
-        graph, leidenalg.RBConfigurationVertexPartition, weights="weight", resolution_parameter=resolution, seed=seed
-    )
+    graph, weights = community_graph(neighbours, scores)
+    rng = random.Random(seed)
+    igraph.set_random_number_generator(rng)
+    try:
+        partition = graph.community_leiden(
+            objective_function="modularity", weights=weights, resolution=resolution, n_iterations=iterations
+        )
+    finally:
+        igraph.set_random_number_generator(random)
     labels = np.asarray(partition.membership, dtype=np.int64)
     labels[~has_edges(neighbours)] = -1
     labels = number_by_size(labels)
-    modularity = graph.modularity(np.maximum(labels, 0).tolist(), weights="weight") if len(pairs) else 0.0
-    return labels, float(modularity)
+    return labels, modularity(graph, weights, labels)
+
+
+def community_graph(neighbours: np.ndarray, scores: np.ndarray):
+    """The igraph graph communities are found on, and its weights: :func:`undirected`'s pairs, cosines at least 1e-6."""
+    import igraph
+
+    pairs, weights = undirected(neighbours, scores)
+    graph = igraph.Graph(n=neighbours.shape[0], edges=pairs, directed=False)
+    return graph, np.maximum(
+        weights, 1e-6
+    ).tolist()  # Leiden needs positive weights; a cosine at or below 0 barely links
+
+
+def modularity(graph, weights: list[float], labels: np.ndarray) -> float:
+    """Plain (resolution 1) modularity of ``labels`` on :func:`community_graph`'s graph and weights (rows of -1 count as one group; they have no edges)."""
+    if graph.ecount() == 0:
+        return 0.0
+    return float(graph.modularity(np.maximum(labels, 0).tolist(), weights=weights))
 
 
 def number_by_size(labels: np.ndarray) -> np.ndarray:
@@ -513,10 +589,10 @@ def analyse(
     epochs: int = EPOCHS,
     stage: Stage | None = None,
 ) -> Analysis:
-    """Hubs, mutual pairs, communities with labels and links, and the map, of one graph.
+    """Hubs, mutual pairs, graph measures, communities with labels and links, and the map, of one graph.
 
     ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
-    ``stage(name)`` is told as each of "hubs", "communities" and "layout" starts.
+    ``stage(name)`` is told as each of "hubs", "measures", "communities" and "layout" starts.
     """
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
@@ -525,6 +601,8 @@ def analyse(
     stage("hubs")
     in_degree = cited(neighbours)
     both = mutual(neighbours)
+    stage("measures")
+    found_measures = measures(neighbours, scores)
     stage("communities")
     labels, modularity = communities(neighbours, scores, resolution, seed)
     stage("layout")
@@ -542,5 +620,6 @@ def analyse(
         communities=found,
         links=community_links(labels, neighbours, scores),
         modularity=modularity,
+        measures=found_measures,
         settings={"resolution": float(resolution), "seed": int(seed), "epochs": int(epochs), "min_dist": MIN_DIST},
     )

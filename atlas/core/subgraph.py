@@ -21,7 +21,8 @@ class Node:
 
     ``id`` is the token id (for a group: the id of its representative token, the
     lowest id in the group); ``members`` lists every token id a group node stands for.
-    ``community``, ``community_label``, ``cited``, ``x`` and ``y`` are what the model's
+    ``community``, ``community_label``, ``cited``, ``out_degree``, ``pagerank``, ``core``,
+    ``clustering``, ``x`` and ``y`` are what the model's
     analysis stored (see :mod:`atlas.core.analysis`), None before an analysis or for a token
     without edges; a group node has its representative's.
     """
@@ -36,6 +37,10 @@ class Node:
     community: int | None = None  # Leiden community id, 0 = the model's largest
     community_label: str | None = None  # the community's label, e.g. "list · lists · array"
     cited: int | None = None  # in-degree in the whole model: how many tokens list this one among their k nearest
+    out_degree: int | None = None  # its edges out (k, fewer for a token with fewer neighbours)
+    pagerank: float | None = None  # PageRank in the model's whole graph (see atlas.core.analysis.measures)
+    core: int | None = None  # k-core number in the model's whole undirected graph
+    clustering: float | None = None  # local clustering coefficient in the model's whole undirected graph
     x: float | None = None  # position on the model's map (UMAP), in map units
     y: float | None = None
 
@@ -105,6 +110,10 @@ def _node(item: dict, statement: str) -> Node:
         community=optional(item.get("community"), int),
         community_label=optional(item.get("community_label"), str),
         cited=optional(item.get("cited"), int),
+        out_degree=optional(item.get("out_degree"), int),
+        pagerank=optional(item.get("pagerank"), float),
+        core=optional(item.get("core"), int),
+        clustering=optional(item.get("clustering"), float),
         x=_position(item.get("x")),
         y=_position(item.get("y")),
     )

@@ -33,3 +33,7 @@ class VocabularyMap:
     scores: np.ndarray  # (n, k) float32 cosine similarity, NaN = none
     communities: list[Community]
     browser_query: str  # one line of Cypher with __TOKEN_ID__ where a token id goes
+    out_degree: np.ndarray | None = None  # (n,) int32 edges out; None when the analysis did not compute the measures
+    pagerank: np.ndarray | None = None  # (n,) float32 PageRank
+    core: np.ndarray | None = None  # (n,) int32 k-core number
+    clustering: np.ndarray | None = None  # (n,) float32 local clustering coefficient

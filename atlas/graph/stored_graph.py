@@ -1,25 +1,32 @@
 """A stored model's whole graph read back as arrays (for its analysis), and as the whole-vocabulary map.
 
-The analysis of a stored model and the whole-vocabulary map both start here. Tokens come
-in id slices (``cypher/graph_read.cypher``), each token with its neighbour lists, so a
-151,665-token model with 3 million edges is a few dozen reads.
+The analysis of a stored model and the whole-vocabulary map both start here. Tokens and
+edges come in id slices, each slice as one row of parallel lists
+(``cypher/graph_read_tokens.cypher``, ``cypher/graph_read_edges.cypher``) placed into the
+arrays with numpy; two sessions read slices at once. A 151,665-token model with 3 million
+edges is a few dozen reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from atlas.graph.store import Store
 
-SLICE = 10_000  # token ids per read
+SLICE = 8_000  # token ids per read: with k = 20, 160,000 edges in one row of lists
+SESSIONS = 2  # slices read at once
 
 
 @dataclass
 class StoredGraph:
-    """Row ``i`` is token ``ids[i]`` (ids ascending); ``neighbours`` holds row indices, -1 for none."""
+    """Row ``i`` is token ``ids[i]`` (ids ascending); ``neighbours`` holds row indices, -1 for none.
+
+    What an analysis stored is None before one (``measures`` then empty).
+    """
 
     model: str
     props: dict  # the Model node's properties
@@ -32,6 +39,9 @@ class StoredGraph:
     cited: np.ndarray | None  # (n,) int32, None before an analysis
     community: np.ndarray | None  # (n,) int32, -1 for none; None before an analysis
     xy: np.ndarray | None  # (n, 2) float32, NaN for none; None before an analysis
+    measures: dict[
+        str, np.ndarray
+    ]  # out_degree, core (int32), pagerank, clustering (float32) per row; {} before an analysis
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -42,41 +52,84 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
     props = store.require_model(model)
     k = int(props["k"])
     top = store.read("tokens_top_id", model=model)[0]["top"]
-    rows: list[dict] = []
-    for start in range(0, -1 if top is None else int(top) + 1, SLICE):
-        part = store.read("graph_read", model=model, **{"from": start, "to": start + SLICE})
-        rows += part
-        if done is not None:
-            done(len(part))
-    n = len(rows)
-    ids = np.array([r["id"] for r in rows], dtype=np.int64)
-    neighbour_ids = np.full((n, k), -1, dtype=np.int64)
-    scores = np.full((n, k), np.nan, dtype=np.float32)
-    for i, r in enumerate(rows):
-        m = min(len(r["targets"]), k)
-        neighbour_ids[i, :m] = r["targets"][:m]
-        scores[i, :m] = r["scores"][:m]
-    found = neighbour_ids >= 0
-    place = np.searchsorted(ids, neighbour_ids)
-    neighbours = np.where(found, np.minimum(place, n - 1), -1).astype(np.int32)
+    starts = range(0, -1 if top is None else int(top) + 1, SLICE)
+
+    def read_slice(start: int) -> tuple[dict, dict]:
+        bounds = {"from": start, "to": start + SLICE}
+        return store.read_row("graph_read_tokens", model=model, **bounds), store.read_row(
+            "graph_read_edges", model=model, **bounds
+        )
+
+    token_parts: list[dict] = []
+    edge_parts: list[tuple[np.ndarray, ...]] = []
+    with ThreadPoolExecutor(SESSIONS) as pool:
+        for tokens, edges in pool.map(read_slice, starts):
+            token_parts.append(tokens)
+            edge_parts.append(
+                (
+                    np.asarray(edges["sources"], dtype=np.int64),
+                    np.asarray(edges["ranks"], dtype=np.int64),
+                    np.asarray(edges["targets"], dtype=np.int64),
+                    np.asarray(edges["scores"], dtype=np.float32),
+                )
+            )
+            if done is not None:
+                done(len(tokens["ids"]))
+    column = lambda name: [v for part in token_parts for v in part[name]]  # noqa: E731
+    ids = np.asarray(column("ids"), dtype=np.int64)
+    sources, ranks, targets, scores_flat = (np.concatenate([p[i] for p in edge_parts]) for i in range(4))
+    neighbours, scores = place_edges(ids, k, sources, ranks, targets, scores_flat)
     analysed = props.get("analysis") == "complete"
+    cited = np.asarray(column("cited"), dtype=np.int32)
     return StoredGraph(
         model=model,
         props=props,
         ids=ids,
-        text=[r["text"] for r in rows],
-        special=[bool(r["special"]) for r in rows],
-        keys=[r["key"] for r in rows],
+        text=column("texts"),
+        special=[bool(s) for s in column("special")],
+        keys=[key or None for key in column("keys")],
         neighbours=neighbours,
         scores=scores,
-        cited=np.array([r["cited"] or 0 for r in rows], dtype=np.int32) if analysed else None,
-        community=np.array([-1 if r["community"] is None else r["community"] for r in rows], dtype=np.int32)
+        cited=np.maximum(cited, 0) if analysed else None,
+        community=np.asarray(column("community"), dtype=np.int32) if analysed else None,
+        xy=np.stack([np.asarray(column("x"), np.float32), np.asarray(column("y"), np.float32)], axis=1).reshape(
+            len(ids), 2
+        )
         if analysed
         else None,
-        xy=np.array(
-            [[np.nan if r["x"] is None else r["x"], np.nan if r["y"] is None else r["y"]] for r in rows],
-            dtype=np.float32,
-        ).reshape(n, 2)
+        measures={
+            "out_degree": np.asarray(column("out_degree"), dtype=np.int32),
+            "core": np.asarray(column("core"), dtype=np.int32),
+            "pagerank": np.asarray(column("pagerank"), dtype=np.float32),
+            "clustering": np.asarray(column("clustering"), dtype=np.float32),
+        }
         if analysed
-        else None,
+        else {},
     )
+
+
+def place_edges(
+    ids: np.ndarray, k: int, sources: np.ndarray, ranks: np.ndarray, targets: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges given as token ids and ranks (1 = nearest) placed as ``(neighbours (n, k) int32 rows, scores (n, k) float32)``.
+
+    Rows follow ``ids`` (ascending); a missing edge is -1 with score NaN; ranks past ``k`` and
+    edges between ids not in ``ids`` are left out.
+
+    >>> rows, cos = place_edges(np.array([3, 5, 9]), 2, np.array([3, 3, 9]), np.array([2, 1, 1]),
+    ...                         np.array([9, 5, 3]), np.array([0.5, 0.75, 0.25], np.float32))
+    >>> rows.tolist(), cos.tolist()
+    ([[1, 2], [-1, -1], [0, -1]], [[0.75, 0.5], [nan, nan], [0.25, nan]])
+    """
+    n = len(ids)
+    neighbours = np.full((n, k), -1, dtype=np.int32)
+    out = np.full((n, k), np.nan, dtype=np.float32)
+    if n == 0 or len(sources) == 0:
+        return neighbours, out
+    row = np.minimum(np.searchsorted(ids, sources), n - 1)
+    col = np.minimum(np.searchsorted(ids, targets), n - 1)
+    keep = (ids[row] == sources) & (ids[col] == targets) & (ranks >= 1) & (ranks <= k)
+    row, col, rank = row[keep], col[keep], ranks[keep] - 1
+    neighbours[row, rank] = col
+    out[row, rank] = scores[keep]
+    return neighbours, out

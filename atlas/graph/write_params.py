@@ -68,7 +68,8 @@ def edge_params(
 
 
 def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:
-    """One row per token of an :class:`atlas.core.analysis.Analysis`: ``{id, cited, community, x, y}``, None where none.
+    """One row per token of an :class:`atlas.core.analysis.Analysis`: ``{id, cited, community, x, y}``, None where none,
+    with ``out_degree``, ``pagerank``, ``core`` and ``clustering`` when the analysis has its measures.
 
     >>> from atlas.core.analysis import Analysis
     >>> r = Analysis(np.array([2, 0]), np.zeros((2, 1), bool), np.array([0, -1]), np.array([[1.5, 2.0], [np.nan, np.nan]]), [], np.zeros((0, 4)), 0.0)
@@ -89,4 +90,11 @@ def analysis_token_rows(ids: np.ndarray, result) -> list[dict]:
                 "y": y if placed else None,
             }
         )
+    found = result.measures
+    if found is not None:
+        columns = zip(
+            found.out_degree.tolist(), found.pagerank.tolist(), found.core.tolist(), found.clustering.tolist()
+        )
+        for row, (out_degree, pagerank, core, clustering) in zip(rows, columns):
+            row.update(out_degree=out_degree, pagerank=pagerank, core=core, clustering=clustering)
     return rows

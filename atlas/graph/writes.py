@@ -104,6 +104,7 @@ def write_analysis(
         "modularity": result.modularity,
         "cited_skewness": result.cited_skewness,
         "mutual_share": result.mutual_share,
+        "measures": [] if result.measures is None else ["out_degree", "pagerank", "core", "clustering"],
         "analysed_at": datetime.now(timezone.utc).isoformat(),
     }
     store.write("model_analysis", name=model, status="complete", props=figures)

@@ -26,7 +26,23 @@ from atlas.settings import EXPORT_FORMATS
 
 FORMATS = EXPORT_FORMATS
 
-NODE_FIELDS = ("id", "text", "raw", "special", "variant", "seed", "members", "community", "cited", "x", "y")
+NODE_FIELDS = (
+    "id",
+    "text",
+    "raw",
+    "special",
+    "variant",
+    "seed",
+    "members",
+    "community",
+    "cited",
+    "out_degree",
+    "pagerank",
+    "core",
+    "clustering",
+    "x",
+    "y",
+)
 EDGE_FIELDS = ("source", "target", "score", "rank")
 
 CYPHER_BATCH = 500  # rows per UNWIND statement in the Cypher script
@@ -150,6 +166,10 @@ def _node_record(n: Node) -> dict:
         "community": optional(n.community, int),
         "community_label": n.community_label,
         "cited": optional(n.cited, int),
+        "out_degree": optional(n.out_degree, int),
+        "pagerank": optional(n.pagerank, float),
+        "core": optional(n.core, int),
+        "clustering": optional(n.clustering, float),
         "x": optional(n.x, float),
         "y": optional(n.y, float),
     }
@@ -190,7 +210,7 @@ def _csv_text(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
 
 def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dict[str, str]:
     """Two tables; booleans as ``true``/``false``, members space-separated, no variant (or no community,
-    in-degree or map position, before an analysis) as an empty field."""
+    in-degree, graph measures or map position, before an analysis) as an empty field."""
     node_rows = (
         (
             str(int(n.id)),
@@ -202,6 +222,10 @@ def _render_csv(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) -> dic
             _members(n),
             _blank(n.community, str),
             _blank(n.cited, str),
+            _blank(n.out_degree, str),
+            _blank(n.pagerank, _float),
+            _blank(n.core, str),
+            _blank(n.clustering, _float),
             _blank(n.x, _float),
             _blank(n.y, _float),
         )
@@ -235,6 +259,10 @@ _GRAPHML_KEYS = (
     ("community", "node", "int"),
     ("community_label", "node", "string"),
     ("cited", "node", "int"),
+    ("out_degree", "node", "int"),
+    ("pagerank", "node", "double"),
+    ("core", "node", "int"),
+    ("clustering", "node", "double"),
     ("x", "node", "double"),
     ("y", "node", "double"),
     ("score", "edge", "double"),
@@ -260,7 +288,8 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
     Node keys: text, raw, variant (omitted when there is none), members (space-separated
     token ids), special and seed (boolean), label (the display form), and what an analysis
     stored, each omitted where there is none: community (int), community_label, cited (int),
-    x and y (double, the map position); edge keys: score (double), rank (int). Gephi's
+    out_degree (int), pagerank (double), core (int), clustering (double), x and y (double, the
+    map position); edge keys: score (double), rank (int). Gephi's
     GraphML importer takes keys named ``label``, ``x`` and ``y`` as a node's label and
     position, so it opens the file with the map's layout. Characters XML 1.0 cannot hold,
     even as character references (most C0 controls), are written as visible ``\xNN`` text.
@@ -286,6 +315,10 @@ def _render_graphml(subgraph: Subgraph, nodes: list[Node], edges: list[Edge]) ->
             ("community", n.community, str),
             ("community_label", n.community_label, str),
             ("cited", n.cited, str),
+            ("out_degree", n.out_degree, str),
+            ("pagerank", n.pagerank, _float),
+            ("core", n.core, str),
+            ("clustering", n.clustering, _float),
             ("x", n.x, _float),
             ("y", n.y, _float),
         )

@@ -84,6 +84,14 @@ def check(vmap: VocabularyMap) -> None:
     kind = _column(vmap, "kind", "integer", n)
     if kind.min() < 0 or kind.max() >= len(KINDS):
         raise ExportError(f"kind must be 0 to {len(KINDS) - 1} ({', '.join(KINDS)})")
+    for name, number in (
+        ("out_degree", "integer"),
+        ("pagerank", "float"),
+        ("core", "integer"),
+        ("clustering", "float"),
+    ):
+        if getattr(vmap, name) is not None:
+            _column(vmap, name, number, n)
     _check_neighbours(vmap, ids)
     _check_communities(vmap.communities, community)
 
@@ -224,6 +232,12 @@ def delta_rows(q: np.ndarray) -> np.ndarray:
     return d
 
 
+def _measure_columns(vmap: VocabularyMap) -> list[tuple[str, np.ndarray]]:
+    """The graph measures the click panel shows, packed when the map has them."""
+    kinds = {"out_degree": "<i4", "pagerank": "<f4", "core": "<i4", "clustering": "<f4"}
+    return [(name, getattr(vmap, name).astype(kind)) for name, kind in kinds.items() if getattr(vmap, name) is not None]
+
+
 def _render_html(vmap: VocabularyMap) -> bytes:
     n, k = vmap.neighbours.shape
     points, points_layout = pack_columns(
@@ -235,6 +249,7 @@ def _render_html(vmap: VocabularyMap) -> bytes:
             ("cited", vmap.cited.astype("<i4")),
             ("variant", vmap.variant.astype("<i4")),
             ("kind", vmap.kind.astype("u1")),
+            *_measure_columns(vmap),
         ]
     )
     neighbours, neighbours_layout = pack_columns(

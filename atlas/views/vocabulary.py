@@ -15,6 +15,11 @@ from atlas.graph.store import Store
 from atlas.graph.stored_graph import read_graph
 
 
+def _measures(found: dict[str, np.ndarray], props: dict) -> dict[str, np.ndarray]:
+    """The graph measures for the map, when the model's analysis computed them."""
+    return {name: found[name] for name in props.get("measures") or () if name in found}
+
+
 def read_map(store: Store, model: str, done: Callable[[int], None] | None = None) -> VocabularyMap:
     """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours."""
     props = store.require_model(model)
@@ -49,4 +54,5 @@ def read_map(store: Store, model: str, done: Callable[[int], None] | None = None
         scores=graph.scores,
         communities=communities,
         browser_query=browser_line("browser_token", model=model, id=Literal(QUERY_PLACEHOLDER)),
+        **_measures(graph.measures, props),
     )
