@@ -4,8 +4,14 @@ Every function takes the graph as ``neighbours`` (n, k) int row indices, best fi
 for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
 (igraph's ``community_leiden``, the modularity objective at a resolution) on the undirected
-graph weighted by cosine; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
+graph of the neighbour lists; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
 on the map is near in the stored edges. Both libraries are imported where they are used.
+
+Communities and the map depend only on who is among whose k nearest and at what rank, never
+on the scores' values: the same model and seed give the same communities and map on any
+machine, although cosines computed by different BLAS kernels differ in their last bits (and
+the map, an iterative optimisation, follows any change in its input, however small). The
+scores go into the graph measures (PageRank) and the community links' weights only.
 """
 
 from __future__ import annotations
@@ -75,6 +81,13 @@ def check_graph(neighbours: np.ndarray, scores: np.ndarray) -> None:
     """Reject a graph whose arrays do not fit together."""
     if neighbours.ndim != 2 or scores.shape != neighbours.shape:
         raise InvalidArgument(f"neighbours and scores must both be (n, k); got {neighbours.shape} and {scores.shape}")
+    check_neighbours(neighbours)
+
+
+def check_neighbours(neighbours: np.ndarray) -> None:
+    """Reject neighbour lists that are not (n, k) row indices or -1."""
+    if neighbours.ndim != 2:
+        raise InvalidArgument(f"neighbours must be (n, k); got shape {neighbours.shape}")
     n = neighbours.shape[0]
     if neighbours.size and (neighbours.min() < -1 or neighbours.max() >= n):
         raise InvalidArgument(f"neighbour indices must lie in -1..{n - 1}")
@@ -106,25 +119,6 @@ def mutual(neighbours: np.ndarray) -> np.ndarray:
     found = np.minimum(found, max(len(keys) - 1, 0))
     hit = present & (keys[found] == wanted) if len(keys) else np.zeros_like(present)
     return hit.reshape(n, k)
-
-
-def undirected(neighbours: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each pair joined by an edge in either direction once: ``(pairs (m, 2) with a < b, weights (m,))``.
-
-    A pair's weight is its cosine (the same both ways).
-
-    >>> pairs, weights = undirected(np.array([[1], [0], [0]]), np.array([[0.5], [0.5], [0.25]], np.float32))
-    >>> pairs.tolist(), weights.tolist()
-    ([[0, 1], [0, 2]], [0.5, 0.25])
-    """
-    n, k = neighbours.shape
-    source = np.repeat(np.arange(n, dtype=np.int64), k)
-    target = neighbours.ravel().astype(np.int64)
-    keep = target >= 0
-    a = np.minimum(source[keep], target[keep])
-    b = np.maximum(source[keep], target[keep])
-    _, first = np.unique(a * n + b, return_index=True)
-    return np.stack([a[first], b[first]], axis=1), scores.ravel()[keep][first].astype(np.float64)
 
 
 def has_edges(neighbours: np.ndarray) -> np.ndarray:
@@ -161,12 +155,13 @@ class Measures:
     clustering: np.ndarray  # (n,) float64: local clustering coefficient in the undirected graph, 0 below 2 neighbours
 
 
-def measures(neighbours: np.ndarray, scores: np.ndarray) -> Measures:
+def measures(neighbours: np.ndarray, scores: np.ndarray, simple=None) -> Measures:
     """Out-degree, PageRank, coreness and local clustering of every row, computed by igraph.
 
     PageRank runs on the directed graph (row -> each of its neighbours), each edge weighted by
     its cosine (at least 1e-6), damping 0.85; a row without edges out jumps anywhere. Coreness
-    and clustering use the undirected simple graph (:func:`undirected`'s pairs, unweighted).
+    and clustering use the undirected simple graph (:func:`pair_directions`'s pairs, unweighted);
+    ``simple`` is that graph when the caller has it already (:func:`community_graph`'s).
 
     >>> m = measures(np.array([[1, 2], [0, 2], [0, 1], [0, -1]]), np.full((4, 2), 0.5, np.float32))
     >>> m.out_degree.tolist(), m.core.tolist(), m.clustering.round(3).tolist()
@@ -182,8 +177,8 @@ def measures(neighbours: np.ndarray, scores: np.ndarray) -> Measures:
     directed = igraph.Graph(n=n, edges=np.stack([source[keep], target[keep]], axis=1), directed=True)
     weights = np.maximum(np.nan_to_num(scores.ravel()[keep].astype(np.float64), nan=0.0), 1e-6).tolist()
     pagerank = np.asarray(directed.pagerank(weights=weights, damping=DAMPING, directed=True), dtype=np.float64)
-    pairs, _ = undirected(neighbours, scores)
-    simple = igraph.Graph(n=n, edges=pairs, directed=False)
+    if simple is None:
+        simple, _ = community_graph(neighbours)
     return Measures(
         out_degree=keep.reshape(n, k).sum(axis=1).astype(np.int32),
         pagerank=pagerank,
@@ -197,29 +192,32 @@ def measures(neighbours: np.ndarray, scores: np.ndarray) -> Measures:
 
 def communities(
     neighbours: np.ndarray,
-    scores: np.ndarray,
     resolution: float = RESOLUTION,
     seed: int = 0,
     iterations: int = LEIDEN_ITERATIONS,
+    graph=None,
 ) -> tuple[np.ndarray, float]:
-    """Leiden communities of the undirected graph weighted by cosine: ``(labels (n,) int32, modularity)``.
+    """Leiden communities of the undirected neighbour graph: ``(labels (n,) int32, modularity)``.
 
-    The graph is :func:`undirected`'s: each pair joined in either direction once, weighted
-    by its cosine (at least 1e-6). Leiden is igraph's (``community_leiden``, the modularity
-    objective at ``resolution``, ``iterations`` passes; a negative number runs until a pass
-    improves nothing), driven by its own ``random.Random(seed)``. Labels are numbered by
-    size (0 = largest), ties by their lowest row; a row without edges gets -1.
+    The graph is :func:`community_graph`'s: each pair joined in either direction once,
+    weighted by how many of the two lists it is in (1, or 2 for a mutual pair), so the result
+    depends on the neighbour lists only, not on the scores' last bits. Leiden is igraph's
+    (``community_leiden``, the modularity objective at ``resolution``, ``iterations`` passes;
+    a negative number runs until a pass improves nothing), driven by its own
+    ``random.Random(seed)``. Labels are numbered by size (0 = largest), ties by their lowest
+    row; a row without edges gets -1. ``graph`` is :func:`community_graph`'s result when the
+    caller has it already.
 
-    ``modularity`` is the plain (resolution 1) weighted modularity of the partition on that
-    same graph and weights; every modularity the package reports is this one. The same
-    graph, resolution and seed give the same labels.
+    ``modularity`` is the plain (resolution 1) modularity of the partition on that same
+    weighted graph; every modularity the package reports is this one. The same neighbour
+    lists, resolution and seed give the same labels.
     """
     import igraph
 
-    check_graph(neighbours, scores)
+    check_neighbours(neighbours)
     if not resolution > 0:
         raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
-    graph, weights = community_graph(neighbours, scores)
+    graph, weights = graph if graph is not None else community_graph(neighbours)
     rng = random.Random(seed)
     igraph.set_random_number_generator(rng)
     try:
@@ -234,19 +232,41 @@ def communities(
     return labels, modularity(graph, weights, labels)
 
 
-def community_graph(neighbours: np.ndarray, scores: np.ndarray):
-    """The igraph graph communities are found on, and its weights: :func:`undirected`'s pairs, cosines at least 1e-6."""
+def community_graph(neighbours: np.ndarray):
+    """The undirected graph communities are found on, and its weights: ``(igraph.Graph, weights list)``.
+
+    Each pair joined in either direction is one edge, weighted 2 when each is among the
+    other's k nearest and 1 otherwise (:func:`pair_directions`).
+    """
     import igraph
 
-    pairs, weights = undirected(neighbours, scores)
+    pairs, directions = pair_directions(neighbours)
     graph = igraph.Graph(n=neighbours.shape[0], edges=pairs, directed=False)
-    return graph, np.maximum(
-        weights, 1e-6
-    ).tolist()  # Leiden needs positive weights; a cosine at or below 0 barely links
+    return graph, directions.astype(np.float64).tolist()
+
+
+def pair_directions(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair joined in either direction once: ``(pairs (m, 2) with a < b, directions (m,) 1 or 2)``.
+
+    >>> pairs, directions = pair_directions(np.array([[1], [0], [0]]))
+    >>> pairs.tolist(), directions.tolist()
+    ([[0, 1], [0, 2]], [2, 1])
+    """
+    n, k = neighbours.shape
+    source = np.repeat(np.arange(n, dtype=np.int64), k)
+    target = neighbours.ravel().astype(np.int64)
+    keep = (target >= 0) & (target != source)
+    a = np.minimum(source[keep], target[keep])
+    b = np.maximum(source[keep], target[keep])
+    keys, directions = np.unique(a * n + b, return_counts=True)
+    return np.stack([keys // n, keys % n], axis=1), directions.astype(np.int64)
 
 
 def modularity(graph, weights: list[float], labels: np.ndarray) -> float:
-    """Plain (resolution 1) modularity of ``labels`` on :func:`community_graph`'s graph and weights (rows of -1 count as one group; they have no edges)."""
+    """Plain (resolution 1) modularity of ``labels`` on :func:`community_graph`'s graph and weights.
+
+    Rows of -1 count as one group; they have no edges.
+    """
     if graph.ecount() == 0:
         return 0.0
     return float(graph.modularity(np.maximum(labels, 0).tolist(), weights=weights))
@@ -405,7 +425,6 @@ def centres(labels: np.ndarray, xy: np.ndarray) -> np.ndarray:
 
 def layout(
     neighbours: np.ndarray,
-    scores: np.ndarray,
     seed: int = 0,
     epochs: int = EPOCHS,
     min_dist: float = MIN_DIST,
@@ -413,9 +432,11 @@ def layout(
 ) -> np.ndarray:
     """UMAP's 2D layout of the exact graph: (n, 2) float32, NaN for a row without edges.
 
-    UMAP is given the graph itself (each row's neighbours and cosine distances), not
-    the vectors, so it never searches for neighbours of its own. Seeded: the same
-    graph, seed and epochs give the same positions (UMAP then runs on one thread).
+    UMAP is given the graph itself, not the vectors, so it never searches for neighbours of
+    its own: each row's neighbours at distances that grow with their rank
+    (:func:`rank_distances`), so the map depends on the neighbour lists only, never on the
+    scores' last bits. Seeded: the same lists, seed and epochs give the same positions (UMAP
+    then runs on one thread).
     Positions are centred on the origin and scaled so the larger side spans 0..100.
 
     UMAP starts from a spectral layout of the whole graph. With ``labels`` (the rows'
@@ -424,7 +445,7 @@ def layout(
     of many tight clusters converge slowly (minutes for a 131,000-row component of the
     DeepSeek stand-in), those of its few thousand communities in a moment.
     """
-    check_graph(neighbours, scores)
+    check_neighbours(neighbours)
     if epochs < 1:
         raise InvalidArgument(f"the layout needs at least 1 epoch, got {epochs}")
     n, _k = neighbours.shape
@@ -440,15 +461,26 @@ def layout(
     knn = np.concatenate([np.arange(len(rows))[:, None], sub], axis=1).astype(
         np.int32
     )  # UMAP counts a point as its own first neighbour
-    dist = np.concatenate([np.zeros((len(rows), 1)), 1.0 - scores[rows]], axis=1)
-    dist = np.where(knn >= 0, np.clip(np.nan_to_num(dist, nan=1.0), 0.0, 2.0), 0.0).astype(np.float32)
+    dist = np.concatenate([np.zeros((len(rows), 1)), rank_distances(neighbours[rows])], axis=1)
+    dist = np.where(knn >= 0, dist, 0.0).astype(np.float32)
     start = None
     if labels is not None:
         if labels.shape != (n,):
             raise InvalidArgument(f"labels must have one entry per row of the graph ({n}), got shape {labels.shape}")
-        start = community_start(labels, community_links(labels, neighbours, scores), seed)[rows]
+        edges = np.ones(neighbours.shape, dtype=np.float64)  # links weighted by their edge counts
+        start = community_start(labels, community_links(labels, neighbours, edges), seed)[rows]
     xy[rows] = _umap(knn, dist, seed, epochs, min_dist, start)
     return xy
+
+
+def rank_distances(neighbours: np.ndarray) -> np.ndarray:
+    """(n, k) float32: the distance the layout gives each row's neighbour at rank r (1-based): r / (2k).
+
+    >>> rank_distances(np.array([[2, 1], [0, -1], [0, 1]])).tolist()
+    [[0.25, 0.5], [0.25, 0.5], [0.25, 0.5]]
+    """
+    n, k = neighbours.shape
+    return np.broadcast_to((np.arange(1, k + 1, dtype=np.float32) / (2 * k))[None, :], (n, k)).copy()
 
 
 def community_start(labels: np.ndarray, links: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -621,11 +653,12 @@ def analyse(
         in_degree = cited(neighbours)
         both = mutual(neighbours)
         stage("measures")
-        found_measures = measures(neighbours, scores)
+        graph = community_graph(neighbours)
+        found_measures = measures(neighbours, scores, simple=graph[0])
         stage("communities")
-        labels, modularity = communities(neighbours, scores, resolution, seed)
+        labels, modularity = communities(neighbours, resolution, seed, graph=graph)
         stage("layout")
-        xy = layout(neighbours, scores, seed, epochs, labels=labels)
+        xy = layout(neighbours, seed, epochs, labels=labels)
     kinds = token_kinds(texts, special, family)
     names = community_labels(labels, texts, in_degree, kinds, keys, family)
     where = centres(labels, np.nan_to_num(xy))
