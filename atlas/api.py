@@ -176,8 +176,9 @@ class Atlas:
         ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
         A matrix with fewer rows than the tokenizer has tokens is refused unless
         ``allow_short_matrix``, which leaves those tokens out.
-        ``on_progress(stage, done, total)`` follows each stage; ``on_note`` hears what is
-        loaded, ``on_warning`` what is left out. Rerunning a complete load does nothing;
+        ``on_progress(stage, done, total)`` follows each stage (for a hub id first "fetch", in
+        bytes of its input embedding); ``on_note`` hears what is loaded, ``on_warning`` what is
+        left out and when the hub sends a whole file instead of the embedding's bytes. Rerunning a complete load does nothing;
         rerunning an interrupted one finishes it.
 
         >>> loaded = atlas.load(name=model, analyse=False)  # stored already: nothing to do
@@ -202,7 +203,12 @@ class Atlas:
         if name is not None:
             check_model_name(name)  # before reading the model: an empty name is no name
         table = load_embedding_table(
-            source or BUNDLED, name=name, offline=offline, allow_short_matrix=allow_short_matrix
+            source or BUNDLED,
+            name=name,
+            offline=offline,
+            allow_short_matrix=allow_short_matrix,
+            on_progress=on_progress,
+            on_notice=warn,
         )
         if table.unmatched:
             warn(

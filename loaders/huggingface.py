@@ -6,10 +6,12 @@ tensor is read from the safetensors files, and the tokenizer names every row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from atlas.core.progress import StageProgress
 from atlas.core.variants import detect_family, readable_text
 from atlas.errors import EmbeddingsIncomplete
 from atlas.files.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
@@ -27,7 +29,12 @@ def default_name(source: str) -> str:
 
 
 def load_embedding_table(
-    source: str, name: str | None = None, offline: bool = False, allow_short_matrix: bool = False
+    source: str,
+    name: str | None = None,
+    offline: bool = False,
+    allow_short_matrix: bool = False,
+    on_progress: StageProgress | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> EmbeddingTable:
     """Read a model's input embeddings and the token string of every row.
 
@@ -35,8 +42,19 @@ def load_embedding_table(
     A matrix with fewer rows than the tokenizer has tokens (most often weights of
     another model) raises EmbeddingsIncomplete; with ``allow_short_matrix`` the tokens
     past its end are left out instead (``unmatched`` counts them).
+
+    For a hub id, ``on_progress("fetch", bytes, total bytes)`` follows the fetch of its input
+    embedding, and ``on_notice`` is told when the server sends the whole file instead.
     """
-    folder = resolve(source, offline, weights=True)
+    fetched = 0
+
+    def fetching(have: int, total: int) -> None:
+        nonlocal fetched
+        if on_progress is not None:
+            on_progress("fetch", have - fetched, total)
+        fetched = have
+
+    folder = resolve(source, offline, weights=True, on_progress=fetching, on_notice=on_notice)
     if source != BUNDLED and Path(source).expanduser().is_dir():
         source = str(folder.resolve())  # recorded absolute, so the tokenizer is found from any working folder
     tokenizer = load_tokenizer(str(folder))

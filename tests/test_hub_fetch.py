@@ -186,3 +186,24 @@ def test_an_interrupted_fetch_continues_where_it_stopped(hub, single_file):
     remote = (single_file / "model.safetensors").read_bytes()
     header = 8 + int.from_bytes(remote[:8], "little")
     assert server.sent["model.safetensors"] - before == header + 1000  # the header again, then the missing end
+
+
+@pytest.mark.parametrize("ranges", [True, False])
+def test_atlas_load_shows_the_fetch_and_says_when_the_whole_file_comes(hub, single_file, run, model_name, ranges):
+    hub(single_file, ranges=ranges)
+    result = run("load", REPO, "--name", model_name, "--k", "5", "--no-analysis")
+    assert result.exit_code == 0, result.output
+    size = (single_file / "model.safetensors").stat().st_size
+    fetched = re.search(r"^fetch: ([\d,]+) in ", result.stderr, re.MULTILINE)
+    assert fetched is not None, result.stderr
+    sent = int(fetched.group(1).replace(",", ""))
+    notice = f"the server of {REPO} does not send byte ranges: fetching the whole of model.safetensors"
+    if ranges:
+        raw = (single_file / "model.safetensors").read_bytes()
+        header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+        begin, end = header[embedding_tensor_name(single_file)]["data_offsets"]
+        assert sent == end - begin  # the progress counts the embedding's bytes, not the file's
+        assert notice not in result.stderr
+    else:
+        assert sent == size
+        assert notice in result.stderr
