@@ -275,3 +275,21 @@ def test_the_page_escapes_token_text():
     )
     assert "<script>" not in html and "<b>a</b>" not in html and "\x1b" not in html
     assert "&lt;/li&gt;&lt;script&gt;" in html and html.count("<line ") == 1
+
+
+def test_the_guide_lists_the_tokens_that_changed_most(atlas, store, models):
+    from test_guide import cypher_examples
+
+    found = atlas.compare(models["b"], models["a"], k=K, top=5)  # B's only comparison
+    (changed,) = [c for c in cypher_examples() if c.startswith("MATCH (a:Token {model: $model})-[s:SAME_TOKEN]")]
+    rows = store.driver.execute_query(changed, {"model": models["b"]}, database_=store.database)[0]
+    assert len(rows) == 25 and {r["other"] for r in rows} == {models["a"]}
+    assert [r["rbo"] for r in rows[:5]] == [round(t["rbo"], 3) for t in found.changed_most]
+    (listed,) = [c for c in cypher_examples() if c.startswith("MATCH (c:Comparison)")]
+    (row,) = store.driver.execute_query(listed, {"model": models["b"]}, database_=store.database)[0]
+    assert (row["other"], row["k"], row["by_id"], row["rbo"]) == (
+        models["a"],
+        K,
+        1200,
+        round(found.figures["mean_rbo"], 3),
+    )
