@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
+    Comparison,
     Deleted,
     Graph,
     Hubs,
@@ -552,6 +553,37 @@ class Atlas:
             seconds=result.seconds,
             graph=Graph(near_subgraph(store, result)) if graph else None,
         )
+
+    def compare(
+        self,
+        a: str,
+        b: str,
+        *,
+        k: int | None = None,
+        top: int = 10,
+        token: str | None = None,
+        on_progress: StageProgress | None = None,
+    ) -> Comparison:
+        """Compare stored model ``a`` with stored model ``b``: how alike each token's ``k`` nearest tokens are in both.
+
+        Tokens are matched by id when both have the same tokenizer (same family, identical ids
+        and texts), else by exact text, then by variant key. Per matched token: the Jaccard
+        overlap of its ``k`` nearest (default: the smaller stored k) mapped into ``b``, and their
+        rank-biased overlap (extrapolated, p=0.9; 1 for identical lists). Stored in the graph as
+        ``(:Token)-[:SAME_TOKEN {matched_by, jaccard, rbo, k}]->(:Token)`` and a
+        ``(:Comparison {a, b, ...})`` node linked to both models; comparing again replaces
+        them, and deleting either model deletes them. ``top`` tokens that changed most and
+        least are listed; ``token`` (an exact text of ``a``) adds its two neighbourhoods, which
+        ``save(path)`` writes as a page.
+
+        >>> same = atlas.compare(model, model, k=5)
+        >>> same.figures["mean_jaccard"], same.figures["mean_rbo"], same.figures["matched_by_id"]
+        (1.0, 1.0, 30522)
+        """
+        from atlas.views.compare import compare_models
+
+        found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
+        return Comparison(**found)
 
     # -- the whole vocabulary -------------------------------------------------------------------
     def hubs(self, model: str | None = None, *, limit: int = 20, special: bool = False, by: str = "cited") -> Hubs:

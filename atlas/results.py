@@ -533,3 +533,161 @@ class Deleted(Record):
 
     def __repr__(self) -> str:
         return f"deleted {self.name!r}: {self.nodes:,} nodes in {self.seconds:.1f} s"
+
+
+@dataclass(repr=False)
+class Comparison(Record):
+    """Two stored models compared (see :meth:`atlas.Atlas.compare`): how many tokens matched and how, how alike each
+    token's ``k`` nearest are in both (Jaccard, rank-biased overlap), the tokens that changed most and least, and which
+    communities held together.
+
+    ``figures`` are what the graph's Comparison node holds; ``pairs`` every matched token as columns
+    (``to_pandas()``; left out of ``to_dict()``); ``page`` one token's two neighbourhoods when one was asked for.
+    """
+
+    a: str
+    b: str
+    k: int
+    figures: dict
+    changed_most: list[dict]
+    changed_least: list[dict]
+    unmatched_a: dict  # {count, tokens: [{id, text}]}
+    unmatched_b: dict
+    communities: list[dict] | None  # None: a model has no analysis
+    analysed: dict[str, bool]
+    pairs: dict[str, list]
+    page: dict | None
+    browser_query: str
+
+    def to_dict(self) -> Any:
+        return {
+            "a": self.a,
+            "b": self.b,
+            "k": self.k,
+            **self.figures,
+            "changed_most": self.changed_most,
+            "changed_least": self.changed_least,
+            "unmatched_a_examples": self.unmatched_a["tokens"],
+            "unmatched_b_examples": self.unmatched_b["tokens"],
+            "communities": self.communities,
+        }
+
+    def to_pandas(self):
+        """One row per matched token: a_id, b_id, text_a, text_b, matched_by, jaccard, rbo (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(self.pairs)
+
+    def render_page(self) -> str:
+        """The page of the token asked for: its two neighbourhoods side by side (one offline HTML document)."""
+        if self.page is None:
+            raise InvalidArgument("no token was asked for; give token=... (--token) to draw its two neighbourhoods")
+        from atlas.pages.compare_page import render_page
+
+        return render_page(self.page)
+
+    def save(self, path: str) -> int:
+        """Write the token's page to ``path`` (``-``: stdout); returns the bytes written."""
+        from atlas.files.output import write_output
+
+        data = self.render_page().encode("utf-8")
+        write_output(path, data)
+        return len(data)
+
+    def title(self) -> str:
+        f = self.figures
+        return (
+            f"{escape_controls(self.a)} against {escape_controls(self.b)}, the {self.k} nearest tokens "
+            f"(rank-biased overlap p={f['p']}, extrapolated): {f['matched']:,} tokens matched "
+            f"({f['matched_by_id']:,} by id, {f['matched_by_text']:,} by text, {f['matched_by_variant']:,} by variant key)"
+        )
+
+    def sections(self) -> list[str]:
+        """The summary as text blocks, escaped for a terminal."""
+        f = self.figures
+        cut = [f"{i / 10:.1f}" for i in range(11)]
+        blocks = [
+            self.title(),
+            "\n".join(
+                aligned_table(
+                    ["overlap", "mean", "median", *[f"p{10 * i}" for i in range(11)]],
+                    [
+                        [name, f"{f[f'mean_{name}']:.3f}", f"{f[f'median_{name}']:.3f}"]
+                        + [f"{v:.2f}" for v in f[f"{name}_deciles"]]
+                        for name in ("jaccard", "rbo")
+                    ],
+                )
+            ),
+            "how many tokens in each band of overlap:\n"
+            + "\n".join(
+                aligned_table(
+                    ["band", "jaccard", "rbo"],
+                    [
+                        [f"{cut[i]}-{cut[i + 1]}", f"{j:,}", f"{r:,}"]
+                        for i, (j, r) in enumerate(zip(f["jaccard_histogram"], f["rbo_histogram"]))
+                    ],
+                )
+            ),
+        ]
+        for name, rows in (("most", self.changed_most), ("least", self.changed_least)):
+            blocks.append(
+                f"the tokens whose nearest tokens changed {name} (special tokens left out):\n"
+                + "\n".join(
+                    aligned_table(
+                        ["jaccard", "rbo", "id", "token", f"in {escape_controls(self.b)}", "matched by"],
+                        [
+                            [
+                                f"{r['jaccard']:.3f}",
+                                f"{r['rbo']:.3f}",
+                                str(r["id_a"]),
+                                terminal_text(r["text_a"]),
+                                terminal_text(r["text_b"]) if r["text_b"] != r["text_a"] else "same",
+                                r["matched_by"],
+                            ]
+                            for r in rows
+                        ],
+                    )
+                )
+            )
+        for model, left in ((self.a, self.unmatched_a), (self.b, self.unmatched_b)):
+            shown = ", ".join(terminal_text(t["text"]) for t in left["tokens"])
+            blocks.append(
+                f"unmatched tokens of {escape_controls(model)}: {left['count']:,}"
+                + (f", e.g. {shown}" if shown else "")
+            )
+        if self.communities is None:
+            missing = [name for name, done in self.analysed.items() if not done]
+            blocks.append(
+                "communities: not compared, "
+                + " and ".join(escape_controls(m) for m in missing)
+                + " has no analysis (run `atlas analyse --model NAME`)"
+            )
+        else:
+            share = f["held_together"]
+            blocks.append(
+                f"communities of {escape_controls(self.a)} and the share of their members in one community of "
+                f"{escape_controls(self.b)} (all communities: {'-' if share is None else f'{share:.1%}'}):\n"
+                + "\n".join(
+                    aligned_table(
+                        ["community", "members", "share", f"most in {escape_controls(self.b)}"],
+                        [
+                            [
+                                escape_controls(r["label"] or str(r["community"])),
+                                f"{r['members']:,}",
+                                f"{r['share']:.1%}",
+                                escape_controls(r["b_label"] or str(r["b_community"])),
+                            ]
+                            for r in self.communities
+                        ],
+                    )
+                )
+            )
+        return blocks
+
+    def __str__(self) -> str:
+        return "\n\n".join(self.sections())
+
+    def __repr__(self) -> str:
+        return str(self)

@@ -1,6 +1,8 @@
-// Delete up to $limit nodes (tokens, variant groups, saved prompts, communities) of one model with their relationships; returns how many were deleted.
+// Delete up to $limit nodes (tokens, variant groups, saved prompts, communities, comparisons with other models) of one model with their relationships (SAME_TOKEN links too); returns how many were deleted.
 // Parameters: $model, $limit.
 CALL () {
+  MATCH (c:Comparison) WHERE c.a = $model OR c.b = $model RETURN c AS n
+  UNION ALL
   MATCH (t:Token {model: $model}) RETURN t AS n
   UNION ALL
   MATCH (v:Variant {model: $model}) RETURN v AS n

@@ -104,6 +104,7 @@ def test_every_command_is_a_method():
         "atlas": Atlas.sample,
         "near": Atlas.near,
         "export": Atlas.export,
+        "compare": Atlas.compare,
         "db": atlas.db.start,
         "browser": atlas.db.serve_guide,
     }

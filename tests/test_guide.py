@@ -89,6 +89,7 @@ def test_guide_has_slides_param_line_first_and_the_served_style_url():
         "Hubs",
         "Mutual pairs",
         "Vector arithmetic",
+        "Two atlases",
         "Models",
     ]
     assert parser.blocks[0] == f":param model => '{DEFAULT_MODEL_NAME}'"
@@ -364,10 +365,16 @@ def test_limits_must_be_positive(kwargs, message):
 
 @pytest.fixture(scope="module")
 def sample_model(neo4j_settings):
-    """A MiniLM slice with the article's prompt saved, an analysis (communities, hubs, mutual flags) and vectors."""
+    """A MiniLM slice with the article's prompt saved, an analysis (communities, hubs, mutual flags), vectors and a
+    comparison with itself."""
+    from atlas.graph.store import Store
+    from atlas.views.compare import compare_models
+
     with saved_minilm_slice(
         neo4j_settings, "test-browser", texts=WORDS + ARITHMETIC, vectors=True, analyse=True
     ) as name:
+        with Store(neo4j_settings) as store:
+            compare_models(store, name, name)  # the comparison slide's examples need one
         yield name
 
 

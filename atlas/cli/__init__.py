@@ -14,7 +14,7 @@ import os
 import click
 
 from atlas import __version__
-from atlas.cli import graphs, lookups, models, servers
+from atlas.cli import compare, graphs, lookups, models, servers
 from atlas.cli.options import CONTEXT
 from atlas.core.token_text import escape_controls
 from atlas.errors import AtlasError
@@ -109,6 +109,7 @@ for command in (
     graphs.atlas_command,
     graphs.near,
     graphs.export,
+    compare.compare,
     servers.browser,
 ):
     main.add_command(command)

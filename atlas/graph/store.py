@@ -46,6 +46,7 @@ SCHEMA = (
     "schema_community_key",
     "schema_token_community",
     "schema_lease_key",
+    "schema_comparison_key",
 )
 START_HINT = "start it with `atlas db start` (or `docker compose up -d`)"
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
@@ -386,7 +387,8 @@ class Store:
         return self.read("model_list")
 
     def delete_model(self, name: str, batch: int = 5000, done: Callable[[int], None] | None = None) -> int:
-        """Delete a model's vector index, then its tokens, edges, variant groups, prompts, communities and its node, in batches.
+        """Delete a model's vector index, then its tokens, edges, variant groups, prompts, communities, comparisons and
+        its node, in batches.
 
         ``done(n)`` is told after each batch of n nodes.
         """
