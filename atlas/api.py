@@ -179,8 +179,8 @@ class Atlas:
         ``allow_short_matrix``, which leaves those tokens out.
         ``on_progress(stage, done, total)`` follows each stage (for a hub id first "fetch", in
         bytes of its input embedding); ``on_note`` hears what is loaded, ``on_warning`` what is
-        left out and when the hub sends a whole file instead of the embedding's bytes. Rerunning a complete load does nothing;
-        rerunning an interrupted one finishes it.
+        left out and when the hub sends a whole file instead of the embedding's bytes.
+        Rerunning a complete load does nothing; rerunning an interrupted one finishes it.
 
         >>> loaded = atlas.load(name=model, analyse=False)  # stored already: nothing to do
         >>> loaded.report.skipped, loaded.report.tokens
@@ -189,18 +189,9 @@ class Atlas:
         MATCH (t:Token {model: '...', text: 'cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n
         """
         from atlas.core.token_text import check_model_name
-        from atlas.core.topk import block_rows_for_memory
-        from atlas.core.units import parse_bytes
         from atlas.files.model_files import BUNDLED
-        from atlas.graph.queries import browser_line
         from atlas.loaders import load_embedding_table
-        from atlas.loaders.pipeline import AnalysisSettings
-        from atlas.loaders.pipeline import load as run_load
-        from atlas.views.lookup import word_texts
 
-        note = on_note or (lambda message: None)
-        warn = on_warning or (lambda message: None)
-        store = self.store
         if name is not None:
             check_model_name(name)  # before reading the model: an empty name is no name
         table = load_embedding_table(
@@ -209,8 +200,143 @@ class Atlas:
             offline=offline,
             allow_short_matrix=allow_short_matrix,
             on_progress=on_progress,
-            on_notice=warn,
+            on_notice=on_warning,
         )
+        return self._store_table(
+            table,
+            k=k,
+            replace=replace,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            block_rows=block_rows,
+            max_memory=max_memory,
+            analyse=analyse,
+            resolution=resolution,
+            seed=seed,
+            epochs=epochs,
+            vectors=vectors,
+            on_progress=on_progress,
+            on_note=on_note,
+            on_warning=on_warning,
+        )
+
+    def load_layers(
+        self,
+        layers: str | int | Sequence[int | str],
+        source: str | None = None,
+        *,
+        name: str | None = None,
+        k: int = 20,
+        replace: bool = False,
+        device: str = "auto",
+        dtype: str = "float32",
+        batch_size: int = 20_000,
+        block_rows: int = 1024,
+        max_memory: str | int | None = None,
+        state_batch: int = 512,
+        offline: bool = False,
+        analyse: bool = True,
+        resolution: float = RESOLUTION,
+        seed: int = 0,
+        epochs: int = EPOCHS,
+        vectors: bool = False,
+        allow_short_matrix: bool = False,
+        on_progress: StageProgress | None = None,
+        on_note: Note | None = None,
+        on_warning: Note | None = None,
+    ) -> list[Loaded]:
+        """Load layer atlases: the vocabulary of ``source`` at each of ``layers``, stored as model ``<name>@<layer>``.
+
+        Each token is run through the model alone (with the special tokens its tokenizer
+        adds, e.g. ``[CLS] token [SEP]``) and its hidden state at the layer takes the place
+        of its input embedding; then each layer is stored and analysed as :meth:`load` does.
+        ``layers`` is a layer, a list, a comma list ``"0,3,6"`` or ``"all"`` (0 is the
+        embedding layer's output, L the output of block L); a layer outside the model's
+        range is refused before anything is read or stored. ``state_batch`` tokens go
+        through the model at once, on ``device``. The Model node records ``layer`` and
+        ``method`` (how the states were made). The other arguments are :meth:`load`'s.
+
+        >>> layers = atlas.load_layers("6", analyse=False)  # doctest: +SKIP
+        >>> [loaded.report.name for loaded in layers]  # doctest: +SKIP
+        ['all-MiniLM-L6-v2@6']
+        >>> atlas.load_layers(9)  # the bundled MiniLM has six blocks
+        Traceback (most recent call last):
+        atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
+        """
+        from atlas.core.token_text import check_model_name
+        from atlas.files.model_files import BUNDLED
+        from atlas.loaders.layers import load_layer_tables
+
+        if name is not None:
+            check_model_name(name)
+        tables = load_layer_tables(
+            source or BUNDLED,
+            layers,
+            name,
+            offline=offline,
+            device=device,
+            batch_size=state_batch,
+            allow_short_matrix=allow_short_matrix,
+            on_progress=on_progress,
+        )
+        loaded = []
+        while tables:
+            table = tables.pop(0)  # a stored layer's states are let go before the next is stored
+            (on_note or (lambda message: None))(f"layer {table.layer}: model {table.name!r}")
+            loaded.append(
+                self._store_table(
+                    table,
+                    k=k,
+                    replace=replace,
+                    device=device,
+                    dtype=dtype,
+                    batch_size=batch_size,
+                    block_rows=block_rows,
+                    max_memory=max_memory,
+                    analyse=analyse,
+                    resolution=resolution,
+                    seed=seed,
+                    epochs=epochs,
+                    vectors=vectors,
+                    on_progress=on_progress,
+                    on_note=on_note,
+                    on_warning=on_warning,
+                )
+            )
+        return loaded
+
+    def _store_table(
+        self,
+        table: Any,  # atlas.loaders.source.EmbeddingTable
+        *,
+        k: int,
+        replace: bool,
+        device: str,
+        dtype: str,
+        batch_size: int,
+        block_rows: int,
+        max_memory: str | int | None,
+        analyse: bool,
+        resolution: float,
+        seed: int,
+        epochs: int,
+        vectors: bool,
+        on_progress: StageProgress | None,
+        on_note: Note | None,
+        on_warning: Note | None,
+    ) -> Loaded:
+        """Store ``table``'s neighbours (and with ``analyse`` its analysis): the part of a load after reading the model."""
+        from atlas.core.topk import block_rows_for_memory
+        from atlas.core.units import parse_bytes
+        from atlas.graph.queries import browser_line
+        from atlas.loaders.pipeline import AnalysisSettings
+        from atlas.loaders.pipeline import load as run_load
+        from atlas.views.lookup import word_texts
+
+        note = on_note or (lambda message: None)
+        warn = on_warning or (lambda message: None)
+        store = self.store
         if table.unmatched:
             warn(
                 f"the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
@@ -422,9 +548,11 @@ class Atlas:
         """
         model = model or self.default_model
         from atlas.core.prompt_tokens import token_table, tokenize
+        from atlas.files.hidden_states import refuse_layer_atlas
         from atlas.files.model_files import read_rows
 
         props, tokenizer = self._tokenizer(model, offline)
+        refuse_layer_atlas(props, "`atlas tokens`")
         pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
         if not pieces:
             raise InvalidArgument("the text has no tokens; give some text")

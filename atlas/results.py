@@ -155,7 +155,10 @@ class Neighbours(Table):
 
 @dataclass(repr=False)
 class Models(Table):
-    """The stored models: rows ``{model: {name, status, k, ...}, tokens, edges, variants}``; ``problems`` after verify."""
+    """The stored models: rows ``{model: {name, status, k, ...}, tokens, edges, variants}``; ``problems`` after verify.
+
+    A layer atlas's model has ``layer`` and ``method`` (how its hidden states were made); others have neither.
+    """
 
     rows: list[dict]
     problems: dict[str, list[str]] | None = None  # model name -> what is wrong (empty: consistent); None: not verified
@@ -172,6 +175,7 @@ class Models(Table):
             ("k", lambda m: m["model"].get("k")),
             ("dim", lambda m: m["model"].get("dim")),
             ("dtype", lambda m: m["model"].get("dtype")),
+            ("layer", lambda m: _count(m["model"].get("layer"))),
             ("variant groups", lambda m: f"{m['variants']:,}"),
             ("analysis", lambda m: m["model"].get("analysis") or "-"),
             ("communities", lambda m: _count(m["model"].get("communities"))),
@@ -184,7 +188,14 @@ class Models(Table):
 
     def to_dict(self) -> Any:
         return [
-            {**r["model"], "tokens": r["tokens"], "edges": r["edges"], "variant_groups": r["variants"]}
+            {
+                "layer": None,
+                "method": None,
+                **r["model"],
+                "tokens": r["tokens"],
+                "edges": r["edges"],
+                "variant_groups": r["variants"],
+            }
             | ({"problems": self.problems[r["model"]["name"]]} if self.problems is not None else {})
             for r in self.rows
             if self.problems is None or r["model"]["name"] in self.problems

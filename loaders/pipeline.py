@@ -104,6 +104,7 @@ def load(
         "k": k,
         "dtype": dtype,
         "family": table.family,
+        "layer": table.layer,  # None (not stored) for a model's input embeddings
     }
     with Lease(store, table.name, **({"seconds": lease_seconds} if lease_seconds else {})) as lease:
         if vectors:
@@ -142,7 +143,9 @@ def load(
         zero_ids = table.ids[counts == 0].tolist()  # zero-norm rows: no direction, no neighbours
         try:
             store.ensure_schema()
-            extra = {"zero_ids": zero_ids} | ({"embedding_tensor": table.tensor} if table.tensor else {})
+            extra = {"zero_ids": zero_ids, "method": table.method} | (
+                {"embedding_tensor": table.tensor} if table.tensor else {}
+            )
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
             tokens = token_rows(table.ids, table.text, table.raw, table.special)

@@ -15,7 +15,8 @@ class EmbeddingTable:
     model padded past its tokenizer, such as Qwen's 151,936 rows for about 151,665
     tokens) are not in the table: ``matrix_rows`` records how many the source had.
     Tokens the tokenizer has past the matrix's last row have no vector and are not in
-    the table either: ``unmatched`` counts them.
+    the table either: ``unmatched`` counts them. A layer atlas's rows are the tokens'
+    hidden states at ``layer`` instead (see :mod:`atlas.loaders.layers`), made as ``method`` says.
     """
 
     name: str  # the model name the graph is stored under
@@ -29,6 +30,8 @@ class EmbeddingTable:
     matrix_rows: int
     tensor: str | None = None  # the safetensors key of the input embeddings, when read from safetensors
     unmatched: int = 0  # tokenizer tokens with no matrix row
+    layer: int | None = None  # a layer atlas: the rows are hidden states at this layer (None: the input embeddings)
+    method: str | None = None  # a layer atlas: how the states were made, in one line
 
     @property
     def dim(self) -> int:

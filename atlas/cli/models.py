@@ -53,6 +53,13 @@ from atlas.settings import model_flag
     is_flag=True,
     help="Load a matrix with fewer rows than the tokenizer has tokens, leaving out the tokens past its end.",
 )
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    help="Load a layer atlas instead: every token's hidden state at layer L (0..the model's blocks), stored as "
+    "NAME@L. Repeat it, give a comma list (0,3,6), or 'all'.",
+)
 @analysis_options
 @quiet_option
 @neo4j_options
@@ -70,6 +77,7 @@ def load(
     no_analysis,
     vectors,
     allow_short_matrix,
+    layers,
     resolution,
     seed,
     epochs,
@@ -81,10 +89,13 @@ def load(
     SOURCE is a Hugging Face model id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local
     model folder; without it, the bundled all-MiniLM-L6-v2 is loaded. The analysis at the end
     (communities, hubs, mutual pairs, map positions; see `atlas analyse`) is stored in the graph.
+
+    With --layer L, each token is run through the model alone (with its tokenizer's special
+    tokens) and its hidden state at layer L takes the place of its input embedding: the
+    layer atlas is stored as model NAME@L.
     """
     with ProgressDisplay(quiet) as progress:
-        loaded = atlas.load(
-            source,
+        options = dict(
             name=name,
             k=k,
             replace=replace,
@@ -104,6 +115,12 @@ def load(
             on_note=lambda message: say(message, quiet),
             on_warning=say,
         )
+        done = atlas.load_layers(",".join(layers), source, **options) if layers else [atlas.load(source, **options)]
+    for loaded in done:
+        _tell_loaded(loaded)
+
+
+def _tell_loaded(loaded) -> None:
     report = loaded.report
     if report.skipped:
         say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")

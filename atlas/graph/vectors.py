@@ -42,6 +42,7 @@ import numpy as np
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
+from atlas.files.hidden_states import refuse_layer_atlas
 from atlas.files.model_files import embedding_rows
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
@@ -177,6 +178,7 @@ def store_vectors_from_source(
 ) -> VectorsReport:
     """Store the vectors of a stored model, reading its rows in blocks from its recorded source (see :func:`store_vectors`)."""
     props = store.require_model(model)
+    refuse_layer_atlas(props, "`atlas vectors` (store them with `atlas load --layer L --vectors`)")
     ids = np.array([r["id"] for r in store.read("tokens_all", model=model)], dtype=np.int64)  # (V,) sorted
     with Lease(store, model) as lease:
         return store_vectors(

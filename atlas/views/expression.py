@@ -20,6 +20,7 @@ from atlas.core.arithmetic import Term, combine, cosine_scores, describe, parse,
 from atlas.core.prompt_tokens import tokenize
 from atlas.core.subgraph import Edge, Node, Subgraph
 from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
+from atlas.files.hidden_states import refuse_layer_atlas
 from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
 from atlas.graph.store import Store
 from atlas.views.lookup import SUGGESTIONS, suggestions, word_texts
@@ -80,6 +81,7 @@ def nearest_to(
         raise InvalidArgument(f"k must be at least 1, got {k!r}")
     terms = parse(expression)
     props = store.require_model(model)
+    refuse_layer_atlas(props, "`atlas near`")
     operands = _resolve(store, model, props, terms, offline)
     ids = sorted({t["id"] for o in operands for t in o.tokens})
     rows = read_rows(props["source"], ids, offline=offline, name=props.get("embedding_tensor"))  # (n, d)

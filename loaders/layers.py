@@ -1,0 +1,109 @@
+"""Layer atlases: a model's vocabulary at layer L, each token's hidden state in place of its input embedding.
+
+Every token is run through the model alone, with the special tokens its tokenizer adds
+(:mod:`atlas.files.hidden_states`); its state at each asked layer becomes that layer's
+table, named ``<name>@<layer>`` and otherwise the static table's twin (same tokens,
+texts, special flags and tokenizer family), so the load pipeline stores and analyses it
+like any model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+from atlas.core.progress import StageProgress
+from atlas.errors import InvalidArgument
+from atlas.files import hidden_states
+from atlas.files.model_files import BUNDLED, load_tokenizer
+
+from .huggingface import default_name, load_embedding_table
+from .source import EmbeddingTable
+
+STAGE = "layer states"  # the progress stage of the forward passes
+
+
+def layer_name(name: str, layer: int) -> str:
+    """The name a layer atlas is stored under.
+
+    >>> layer_name("all-MiniLM-L6-v2", 6)
+    'all-MiniLM-L6-v2@6'
+    """
+    return f"{name}@{layer}"
+
+
+def parse_layers(spec: str | int | Sequence[int | str], count: int, model: str = "the model") -> list[int]:
+    """The layers ``spec`` names, checked against a model with ``count`` blocks (layers 0..count).
+
+    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, or ``"all"`` (0..count).
+
+    >>> parse_layers("all", 3), parse_layers("6, 0", 6), parse_layers([2, "4"], 6)
+    ([0, 1, 2, 3], [0, 6], [2, 4])
+    """
+    items = [spec] if isinstance(spec, (str, int)) else list(spec)
+    layers: list[int] = []
+    for item in items:
+        for part in str(item).split(","):
+            word = part.strip().lower()
+            if word == "all":
+                layers.extend(range(count + 1))
+                continue
+            try:
+                layers.append(int(word))
+            except ValueError:
+                raise InvalidArgument(
+                    f"layer {part.strip()!r} is not a number; give layers as numbers in 0..{count}, a comma list, or 'all'"
+                ) from None
+    return hidden_states.check_layers(layers, count, model)
+
+
+def load_layer_tables(
+    source: str,
+    layers: str | int | Sequence[int | str],
+    name: str | None = None,
+    *,
+    offline: bool = False,
+    device: str = "auto",
+    batch_size: int = 512,
+    allow_short_matrix: bool = False,
+    on_progress: StageProgress | None = None,
+) -> list[EmbeddingTable]:
+    """One table per asked layer of ``source``: every token's hidden state at that layer, named ``<name>@<layer>``.
+
+    ``layers`` as :func:`parse_layers` takes them; they are checked before the model is
+    read. The whole model is read (for a hub id, every weight is fetched). ``batch_size``
+    tokens go through the model at once, on ``device``; ``on_progress("layer states",
+    done, total)`` follows the tokens. Memory: the asked layers' states, N x d float32 each.
+    """
+    folder = hidden_states.model_folder(source, offline)
+    base = name or default_name(source)
+    wanted = parse_layers(layers, hidden_states.layer_count(folder), repr(base))
+    local = source == BUNDLED or Path(source).expanduser().is_dir()
+    static = load_embedding_table(source if local else str(folder), allow_short_matrix=allow_short_matrix)
+    if not local:
+        static = dataclasses.replace(static, source=source)  # a hub snapshot is recorded by its id
+    template = hidden_states.special_template(load_tokenizer(str(folder)))
+    model = hidden_states.load_model(folder, device)
+    tell = on_progress or (lambda stage, done, total: None)
+    shown = 0
+
+    def step(done: int, total: int) -> None:
+        nonlocal shown
+        tell(STAGE, done - shown, total)
+        shown = done
+
+    tell(STAGE, 0, len(static))
+    states = hidden_states.layer_states(model, template, static.ids, wanted, batch_size, step)  # {layer: (N, d)}
+    del model
+    return [
+        dataclasses.replace(
+            static,
+            name=layer_name(base, layer),
+            matrix=states.pop(layer),
+            tensor=None,
+            layer=layer,
+            method=hidden_states.method(template, layer),
+        )
+        for layer in wanted
+    ]
