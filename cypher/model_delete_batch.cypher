@@ -1,4 +1,4 @@
-// Delete up to $limit nodes (tokens, variant groups, saved prompts, communities) of one model with their relationships; returns how many were deleted.
+// Delete up to $limit nodes (tokens, variant groups, saved prompts, saved hidden states, communities) of one model with their relationships; returns how many were deleted.
 // Parameters: $model, $limit.
 CALL () {
   MATCH (t:Token {model: $model}) RETURN t AS n
@@ -6,6 +6,8 @@ CALL () {
   MATCH (v:Variant {model: $model}) RETURN v AS n
   UNION ALL
   MATCH (p:Prompt {model: $model}) RETURN p AS n
+  UNION ALL
+  MATCH (s:Context {model: $model}) RETURN s AS n
   UNION ALL
   MATCH (c:Community {model: $model}) RETURN c AS n
 }
