@@ -3,6 +3,8 @@ the "bank" example on the bundled MiniLM, a tiny random Qwen2, and the pure help
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -136,7 +138,7 @@ def test_bank_stays_itself_and_drifts_from_its_static_row(bank):
         assert [e["layer"] for e in states] == list(range(7)) and {e["token"] for e in states} == {"bank"}
         assert all(e["nearest"][0]["text"] == "bank" for e in states)  # first at every layer
         own = [e["own_cosine"] for e in states]
-        assert own[0] > 0.9 and all(a > b for a, b in zip(own, own[1:]))  # decreasing with depth
+        assert own[0] > 0.9 and all(a > b for a, b in itertools.pairwise(own))  # decreasing with depth
         assert own[-1] < 0.5
 
 
@@ -228,7 +230,7 @@ def test_a_folder_without_the_layers_is_refused(tmp_path, qwen_folder):
 
     save_file({"model.embed_tokens.weight": _embed(folder)}, str(bare / "model.safetensors"))
     with pytest.raises(
-        EmbeddingsIncomplete, match="lack .* of the model's tensors .* give a folder with the whole model"
+        EmbeddingsIncomplete, match=r"lack .* of the model's tensors .* give a folder with the whole model"
     ):
         open_model(str(bare), device="cpu")
 
