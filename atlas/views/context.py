@@ -182,7 +182,7 @@ def add_layer_atlases(store: Store, data: ContextData) -> None:
         props = store.model(name)
         stored = props is not None and props.get("status") == "complete"
         data.layer_atlas.append({"layer": layer, "model": name, "stored": stored})
-        if not stored:
+        if props is None or not stored:
             missing.append(layer)
             continue
         k = min(data.k, int(props["k"]))
