@@ -79,7 +79,7 @@ def test_the_page_draws_every_layer_in_chromium(run, context_model, tmp_path):
     with Chromium(tmp_path) as browser:
         tab = browser.new_page()
         tab.navigate(out.as_uri())
-        tab.wait_for("document.body.dataset.paths !== undefined", "the page to draw")
+        tab.wait_for("!!document.body && document.body.dataset.paths !== undefined", "the page to draw")
         assert tab.evaluate("document.body.dataset.layers") == "7"
         assert tab.evaluate("document.body.dataset.paths") == "2"
         assert tab.evaluate("document.body.dataset.rows") == "14"
@@ -135,3 +135,28 @@ def test_bad_input_is_one_line(run, context_model, args, line):
 def test_a_model_that_is_not_stored_is_refused_before_anything_is_read(run):
     result = run("context", "the bank", "--model", f"t-context-missing-{uuid.uuid4().hex[:6]}", "--save")
     assert "is not loaded" in error_line(result)
+
+
+def test_a_stored_layer_atlas_adds_its_view_and_the_others_are_a_note(context_model, neo4j_settings):
+    from atlas import Atlas
+
+    layer_atlas = f"{context_model}@6"
+    with Store(neo4j_settings) as store:
+        try:
+            load(store, minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money")), k=5)
+            with Atlas(settings=neo4j_settings, model=context_model) as face:
+                found = face.context(TEXTS[1], token="bank", layers="0,6", k=3)
+            at = {e["layer"]: e for e in found.texts[0]["states"]}
+            assert "atlas" not in at[0] and [r["rank"] for r in at[6]["atlas"]] == [1, 2, 3]
+            stored = store.read("neighbours", model=layer_atlas, id=at[6]["id"], k=3)
+            assert [r["id"] for r in at[6]["atlas"]] == [r["id"] for r in stored]
+            assert found.layer_atlas == [
+                {"layer": 0, "model": f"{context_model}@0", "stored": False},
+                {"layer": 6, "model": layer_atlas, "stored": True},
+            ]
+            assert found.notes == [
+                f"no layer atlas is stored for layer 0 (models named {context_model}@0 ...); only the static atlas is compared"
+            ]
+            assert "@6" in str(found)
+        finally:
+            store.delete_model(layer_atlas)
