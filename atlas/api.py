@@ -27,6 +27,7 @@ from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
     Comparison,
+    Context,
     Deleted,
     Graph,
     Hubs,
@@ -118,6 +119,7 @@ class Atlas:
         self.settings = settings or connection_settings(uri, user, password, database, home)
         self.default_model = model or DEFAULT_MODEL
         self._store: Store | None = None
+        self._state_models: dict[tuple, Any] = {}  # (source, device, dtype) -> (StateModel, Vocabulary), for context
 
     @property
     def store(self) -> Store:
@@ -713,6 +715,96 @@ class Atlas:
         found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
         return Comparison(**found)
 
+    def context(
+        self,
+        texts: str | Sequence[str],
+        model: str | None = None,
+        *,
+        token: str | None = None,
+        layers: str | Sequence[int] | None = "all",
+        k: int = 8,
+        save: bool = False,
+        page: bool = False,
+        device: str = "auto",
+        dtype: str = "float32",
+        offline: bool = False,
+    ) -> Context:
+        """A word through the layers: each token of ``texts`` (or only ``token``'s) at each of ``layers``, with the
+        ``k`` static tokens nearest its hidden state (exact cosine to every input-embedding row) and its cosine to
+        its own row; a ``token`` shared by several texts is compared across them, layer by layer.
+
+        The whole model is read from the stored model's source (kept for the next call on this
+        ``Atlas``). ``layers`` is ``"all"``, ``"0,3,6"`` or a list (0 is the embedding layer's
+        output). A word of several pieces reports each piece; across texts the word is the mean of
+        its pieces' states (its first occurrence in each text). Where a layer atlas ``<model>@<L>``
+        is stored, its stored neighbours of the token come too. ``save`` stores the states as
+        ``(:Context)-[:STATE_OF]->(:Token)`` and ``-[:NEAR {rank, score}]->(:Token)``; ``page`` draws
+        them over the model's map (needs its analysis): ``result.save("context.html")``.
+
+        >>> found = atlas.context(["the river bank", "the bank robbery"], token="bank", layers="0,6", k=3)
+        >>> found.texts[0]["states"][0]["nearest"][0]["text"], len(found.comparisons)
+        ('bank', 2)
+        """
+        model = model or self.default_model
+        from atlas.files.model_files import BUNDLED
+        from atlas.views import context as views
+
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        store = self.store
+        props = store.model(model)
+        if props is None and (save or page or model != DEFAULT_MODEL):
+            store.require_model(model)  # the line that says it is not loaded
+        if page and (props or {}).get("analysis") != "complete":
+            raise AnalysisMissing(
+                f"model {model!r} has no map positions to draw on; run `atlas analyse{model_flag(model)}`"
+            )
+        source = props["source"] if props is not None else BUNDLED
+        state_model, vocab = self._state_model(model, props, source, device, dtype, offline)
+        data = views.explore(state_model, vocab, model, texts, token, layers, k)
+        if props is not None:
+            views.add_layer_atlases(store, data)
+        if save or page:
+            views.check_stored(store, model, data)
+        saved = None
+        if save:
+            from atlas.graph.context_save import save_context
+
+            saved = save_context(store, model, views.save_rows(data))
+        result = Context(
+            model,
+            data.word,
+            data.k,
+            data.layers,
+            data.model_layers,
+            data.texts,
+            data.comparisons,
+            data.seconds,
+            data.layer_atlas,
+            data.notes,
+            saved,
+        )
+        if page:
+            from atlas.pages.context_page import render
+
+            ids = [n["id"] for t in data.texts for e in t["states"] for n in e["nearest"]]
+            ids += [e["id"] for t in data.texts for e in t["states"]]
+            result.page = render(
+                result.to_dict(), views.map_positions(store, model, ids), views.map_backdrop(store, model)
+            )
+        return result
+
+    def _state_model(self, model: str, props: dict | None, source: str, device: str, dtype: str, offline: bool):
+        """The whole model at ``source`` and its static vocabulary, read once per (source, device, dtype)."""
+        from atlas.files.text_states import open_model
+        from atlas.views.context import vocabulary_of
+
+        key = (source, device, dtype)
+        if key not in self._state_models:
+            with _recorded_source(model, props or {"source": source}):
+                state_model = open_model(source, offline=offline, device=device, dtype=dtype)
+            self._state_models = {key: (state_model, vocabulary_of(state_model))}  # one model held at a time
+        return self._state_models[key]
+
     # -- the whole vocabulary -------------------------------------------------------------------
     def hubs(self, model: str | None = None, *, limit: int = 20, special: bool = False, by: str = "cited") -> Hubs:
         """The hubs of the kNN graph: by default the most-cited tokens (those the most tokens list among their k nearest).
@@ -770,6 +862,18 @@ class Atlas:
         return self.store.browser_url()
 
     # -- helpers ------------------------------------------------------------------------------
+    def _state_model(self, model: str, props: dict | None, source: str, device: str, dtype: str, offline: bool):
+        """The whole model at ``source`` and its static vocabulary, read once per (source, device, dtype)."""
+        from atlas.files.text_states import open_model
+        from atlas.views.context import vocabulary_of
+
+        key = (source, device, dtype)
+        if key not in self._state_models:
+            with _recorded_source(model, props or {"source": source}):
+                state_model = open_model(source, offline=offline, device=device, dtype=dtype)
+            self._state_models = {key: (state_model, vocabulary_of(state_model))}  # one model held at a time
+        return self._state_models[key]
+
     def _tokenizer(self, model: str, offline: bool) -> tuple[dict, Any]:
         """The stored model's properties and the tokenizer it was loaded from."""
         from atlas.files.model_files import read_tokenizer

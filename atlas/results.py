@@ -702,3 +702,140 @@ class Comparison(Record):
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _near_list(rows: list[dict], count: int, key: str = "score") -> str:
+    """A few tokens with their scores on one line, each token quoted and escaped for a terminal."""
+    return "  ".join(f"{terminal_text(r['text'])} {r[key]:.2f}" for r in rows[:count])
+
+
+@dataclass(repr=False)
+class Context(Record):
+    """A word through the layers: each state's nearest static tokens, per text and layer, and how texts differ.
+
+    ``texts`` holds, per text, its ``tokens`` (position, id, text, special), the ``occurrences`` of ``word``
+    (positions of its pieces) and ``states``: one row per reported token and layer with ``own_cosine``
+    (to the token's own input-embedding row), ``nearest`` ([{rank, id, text, score}] by exact cosine
+    over the whole vocabulary) and, where a layer atlas ``<model>@<L>`` is stored, ``atlas`` (its stored
+    neighbours of the token's own id). ``comparisons`` (a word in two or more texts): per pair and layer,
+    the ``cosine`` between the word's states and the tokens ``toward_a`` / ``toward_b`` whose cosine to one
+    state minus their cosine to the other is largest. ``seconds`` per text, after the model was read.
+    """
+
+    model: str
+    word: str | None
+    k: int
+    layers: list[int]
+    model_layers: int
+    texts: list[dict]
+    comparisons: list[dict]
+    seconds: list[float]
+    layer_atlas: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    saved: str | None = None
+    page: str | None = None  # the offline page, when it was asked for
+
+    SHOWN = 8  # nearest tokens per printed line
+
+    def title(self) -> str:
+        what = f"{terminal_text(self.word)}" if self.word is not None else "each token"
+        per_text = sum(self.seconds) / max(1, len(self.seconds))
+        return (
+            f"{what} through the layers of {escape_controls(self.model)} ({self.model_layers} layers), k={self.k}: "
+            f"cosine to its own static row, then its nearest static tokens ({per_text:.2f} s per text):"
+        )
+
+    def lines(self) -> list[str]:
+        """What the CLI prints on stdout: per text, per reported token, one line per layer."""
+        out: list[str] = []
+        for n, text in enumerate(self.texts, start=1):
+            out.append(f"text {n}: {terminal_text(text['text'])}")
+            for position in dict.fromkeys(e["position"] for e in text["states"]):
+                entries = [e for e in text["states"] if e["position"] == position]
+                out.append(f"  {terminal_text(entries[0]['token'])} (position {position})")
+                rows = []
+                for e in entries:
+                    rows.append([str(e["layer"]), f"{e['own_cosine']:.2f}", _near_list(e["nearest"], self.SHOWN)])
+                    if "atlas" in e:
+                        rows.append(["", f"@{e['layer']}", _near_list(e["atlas"], self.SHOWN)])
+                out.extend("    " + line for line in aligned_table(["layer", "own", "nearest"], rows))
+        for pair in dict.fromkeys((c["a"], c["b"]) for c in self.comparisons):
+            a, b = pair
+            out.append(f"{terminal_text(self.word or '')} in text {a + 1} vs text {b + 1}:")
+            rows = [
+                [
+                    str(c["layer"]),
+                    f"{c['cosine']:.2f}",
+                    _near_list(c["toward_a"], 4, "gap"),
+                    _near_list(c["toward_b"], 4, "gap"),
+                ]
+                for c in self.comparisons
+                if (c["a"], c["b"]) == pair
+            ]
+            headers = ["layer", "cosine", f"toward text {a + 1}", f"toward text {b + 1}"]
+            out.extend("    " + line for line in aligned_table(headers, rows))
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join([self.title(), *self.lines()])
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> Any:
+        return {
+            "model": self.model,
+            "word": self.word,
+            "k": self.k,
+            "layers": self.layers,
+            "model_layers": self.model_layers,
+            "texts": self.texts,
+            "comparisons": self.comparisons,
+            "layer_atlas": self.layer_atlas,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
+
+    def to_pandas(self):
+        """One row per text, token, layer and neighbour: text, position, token, layer, own_cosine, rank, id, neighbour, score."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(
+            [
+                {
+                    "text": t["text"],
+                    "position": e["position"],
+                    "token": e["token"],
+                    "layer": e["layer"],
+                    "own_cosine": e["own_cosine"],
+                    "rank": n["rank"],
+                    "id": n["id"],
+                    "neighbour": n["text"],
+                    "score": n["score"],
+                }
+                for t in self.texts
+                for e in t["states"]
+                for n in e["nearest"]
+            ]
+        )
+
+    def save(self, path: str) -> int:
+        """Write the offline page (asked for with ``page=True``) to ``path`` (``-``: stdout); returns the bytes written."""
+        from atlas.files.output import write_output
+
+        if self.page is None:
+            raise InvalidArgument("this result has no page; ask for it with atlas.context(..., page=True)")
+        data = self.page.encode("utf-8")
+        write_output(path, data)
+        return len(data)
+
+    def _repr_html_(self) -> str:
+        if self.page is not None:
+            from atlas.pages.notebook import page_iframe
+
+            return page_iframe(self.page, self.title(), file_name="context.html")
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"

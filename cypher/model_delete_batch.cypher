@@ -1,4 +1,4 @@
-// Delete up to $limit nodes (tokens, variant groups, saved prompts, communities, comparisons with other models) of one model with their relationships (SAME_TOKEN links too); returns how many were deleted.
+// Delete up to $limit nodes (tokens, variant groups, saved prompts, saved hidden states, communities, comparisons with other models) of one model with their relationships (SAME_TOKEN links too); returns how many were deleted.
 // Parameters: $model, $limit.
 CALL () {
   MATCH (c:Comparison) WHERE c.a = $model OR c.b = $model RETURN c AS n
@@ -8,6 +8,8 @@ CALL () {
   MATCH (v:Variant {model: $model}) RETURN v AS n
   UNION ALL
   MATCH (p:Prompt {model: $model}) RETURN p AS n
+  UNION ALL
+  MATCH (s:Context {model: $model}) RETURN s AS n
   UNION ALL
   MATCH (c:Community {model: $model}) RETURN c AS n
 }

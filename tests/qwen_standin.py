@@ -552,12 +552,127 @@ def standin_folder(params: MatrixParams = DEFAULT_PARAMS) -> Path:
     return target
 
 
+# ---------------------------------------------------------------------------
+# Full-size decoder layers (for `atlas context`, which runs the whole model)
+# ---------------------------------------------------------------------------
+
+LAYERS_FILE = "model-00002-of-00002.safetensors"
+EMBEDDINGS_FILE = (
+    "model-00001-of-00002.safetensors"  # with an index, no model.safetensors: transformers would read it alone
+)
+LAYERS_INDEX = "model.safetensors.index.json"
+
+
+def layer_shapes() -> list[tuple[str, tuple[int, ...]]]:
+    """Every tensor of Qwen2-1.5B's decoder besides the input embedding: 28 blocks and the final norm."""
+    config = model_config()
+    d, ff = config["hidden_size"], config["intermediate_size"]
+    kv = d // config["num_attention_heads"] * config["num_key_value_heads"]
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    for i in range(config["num_hidden_layers"]):
+        at = f"model.layers.{i}."
+        shapes += [
+            (at + "input_layernorm.weight", (d,)),
+            (at + "self_attn.q_proj.weight", (d, d)),
+            (at + "self_attn.q_proj.bias", (d,)),
+            (at + "self_attn.k_proj.weight", (kv, d)),
+            (at + "self_attn.k_proj.bias", (kv,)),
+            (at + "self_attn.v_proj.weight", (kv, d)),
+            (at + "self_attn.v_proj.bias", (kv,)),
+            (at + "self_attn.o_proj.weight", (d, d)),
+            (at + "post_attention_layernorm.weight", (d,)),
+            (at + "mlp.gate_proj.weight", (ff, d)),
+            (at + "mlp.up_proj.weight", (ff, d)),
+            (at + "mlp.down_proj.weight", (d, ff)),
+        ]
+    return [*shapes, ("model.norm.weight", (d,))]
+
+
+def write_layers(path: str | os.PathLike, seed: int = 0) -> int:
+    """Write the decoder's other tensors as bfloat16 safetensors, tensor by tensor: norms 1, the rest
+    N(0, 0.02) seeded per tensor (``initializer_range``). Random: only the sizes are Qwen2-1.5B's. Returns bytes."""
+    import torch
+
+    shapes = layer_shapes()
+    header: dict = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, shape in shapes:
+        size = int(np.prod(shape)) * 2
+        header[name] = {"dtype": "BF16", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        for n, (name, shape) in enumerate(shapes):
+            if name.endswith("norm.weight"):
+                tensor = torch.ones(shape, dtype=torch.bfloat16)
+            else:
+                generator = torch.Generator().manual_seed(seed * 100_003 + n)
+                tensor = (torch.randn(shape, generator=generator) * 0.02).to(torch.bfloat16)
+            f.write(tensor.view(torch.int16).numpy().tobytes())
+    return offset
+
+
+def layers_bytes() -> int:
+    """The size of the layers file (about 2.6 GB)."""
+    return sum(int(np.prod(shape)) * 2 for _, shape in layer_shapes())
+
+
+def whole_standin_folder(params: MatrixParams = DEFAULT_PARAMS) -> Path:
+    """The stand-in with full-size random decoder layers too: built once into ``<standin folder>-layers``.
+
+    The embedding file of :func:`standin_folder` is linked in (hard link, else copied); the layers
+    are written beside it with an index naming both, so ``AutoModel.from_pretrained`` reads a whole
+    Qwen2-1.5B-shaped model (28 layers x 1536, random weights).
+    """
+    embeddings = standin_folder(params)
+    target = embeddings.parent / (embeddings.name + "-layers")
+    if (target / LAYERS_INDEX).is_file():
+        return target
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    os.chmod(scratch, 0o755)
+    try:
+        for name in FILES:
+            if name == "model.safetensors":
+                try:
+                    os.link(embeddings / name, scratch / EMBEDDINGS_FILE)
+                except OSError:
+                    shutil.copyfile(embeddings / name, scratch / EMBEDDINGS_FILE)
+            else:
+                shutil.copyfile(embeddings / name, scratch / name)
+        total = write_layers(scratch / LAYERS_FILE) + VOCAB_SIZE * HIDDEN_SIZE * 2
+        weight_map = {EMBEDDING_NAME: EMBEDDINGS_FILE} | {name: LAYERS_FILE for name, _ in layer_shapes()}
+        _write_json(scratch / LAYERS_INDEX, {"metadata": {"total_size": total}, "weight_map": weight_map})
+        try:
+            os.rename(scratch, target)
+        except OSError:
+            if not (target / LAYERS_INDEX).is_file():
+                raise
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_folder", help="folder to write the model into (created if needed)")
     parser.add_argument("--tokenizer-only", action="store_true", help="write the tokenizer and config files only")
+    parser.add_argument(
+        "--layers", action="store_true", help="also write full-size random decoder layers (28 x 1536, about 2.6 GB)"
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.layers:
+        folder = build(args.out_folder)
+        os.rename(folder / "model.safetensors", folder / EMBEDDINGS_FILE)
+        total = write_layers(folder / LAYERS_FILE) + VOCAB_SIZE * HIDDEN_SIZE * 2
+        weight_map = {EMBEDDING_NAME: EMBEDDINGS_FILE} | {name: LAYERS_FILE for name, _ in layer_shapes()}
+        _write_json(folder / LAYERS_INDEX, {"metadata": {"total_size": total}, "weight_map": weight_map})
+        print(f"wrote {folder} with decoder layers in {time.perf_counter() - started:.1f} s")
+        return 0
     folder = build(args.out_folder, tokenizer_only=args.tokenizer_only)
     merges, unreachable = reconstruct_merges()
     print(

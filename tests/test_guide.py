@@ -375,7 +375,21 @@ def sample_model(neo4j_settings):
     ) as name:
         with Store(neo4j_settings) as store:
             compare_models(store, name, name)  # the comparison slide's examples need one
+        save_a_context(neo4j_settings, name)
         yield name
+
+
+def save_a_context(neo4j_settings, model: str) -> None:
+    """A saved hidden state, as `atlas context --save` stores one: "cat" at layer 3 of "the cat sat", near two tokens."""
+    from atlas.core.context import context_key
+    from atlas.graph.context_save import save_context
+    from atlas.graph.store import Store
+
+    with Store(neo4j_settings) as store:
+        ids = {t: store.read("tokens_by_text", model=model, text=t)[0]["id"] for t in ("cat", "cats", "kitten")}
+        near = [{"id": ids["cats"], "rank": 1, "score": 0.5}, {"id": ids["kitten"], "rank": 2, "score": 0.4}]
+        row = {"key": context_key(model, "the cat sat", 2, 3), "text": "the cat sat", "position": 2, "layer": 3}
+        save_context(store, model, [row | {"id": ids["cat"], "token": "cat", "own_cosine": 0.6, "near": near}])
 
 
 def example_ids(cypher: str) -> str:

@@ -14,7 +14,7 @@ import os
 import click
 
 from atlas import __version__
-from atlas.cli import compare, graphs, lookups, models, servers
+from atlas.cli import compare, context, graphs, lookups, models, servers
 from atlas.cli.options import CONTEXT
 from atlas.core.token_text import escape_controls
 from atlas.errors import AtlasError
@@ -108,6 +108,7 @@ for command in (
     graphs.prompt,
     graphs.atlas_command,
     graphs.near,
+    context.context,
     graphs.export,
     compare.compare,
     servers.browser,

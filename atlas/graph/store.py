@@ -43,6 +43,7 @@ SCHEMA = (
     "schema_token_text",
     "schema_variant_key",
     "schema_prompt_key",
+    "schema_context_key",
     "schema_community_key",
     "schema_token_community",
     "schema_lease_key",
@@ -387,8 +388,8 @@ class Store:
         return self.read("model_list")
 
     def delete_model(self, name: str, batch: int = 5000, done: Callable[[int], None] | None = None) -> int:
-        """Delete a model's vector index, then its tokens, edges, variant groups, prompts, communities, comparisons and
-        its node, in batches.
+        """Delete a model's vector index, then its tokens, edges, variant groups, prompts, saved states, communities,
+        comparisons and its node, in batches.
 
         ``done(n)`` is told after each batch of n nodes.
         """

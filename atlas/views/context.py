@@ -1,0 +1,250 @@
+"""A word through the layers, assembled: texts run through the model, each state's nearest static tokens,
+the states of a shared word compared across texts, and the stored layer atlases' view when there is one.
+
+The hidden states come from :mod:`atlas.files.text_states`, the numbers from
+:mod:`atlas.core.context`; this module puts them in plain rows (what ``--json`` prints
+and the page draws) and reads the graph for what is stored about them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from atlas.core.context import (
+    Vocabulary,
+    cosine,
+    nearest,
+    own_cosine,
+    parse_layers,
+    separating,
+    word_positions,
+    word_state,
+)
+from atlas.errors import InvalidArgument, TokenNotFound
+from atlas.files.text_states import StateModel, TextStates
+from atlas.graph.store import Store
+
+
+@dataclass
+class ContextData:
+    """What :func:`explore` found; see :class:`atlas.results.Context` for the fields."""
+
+    model: str
+    word: str | None
+    k: int
+    layers: list[int]
+    model_layers: int
+    texts: list[dict]
+    comparisons: list[dict]
+    seconds: list[float]  # per text, after the model was read
+    layer_atlas: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def vocabulary_of(state_model: StateModel) -> Vocabulary:
+    """The static rows the states are compared with: every input-embedding row the tokenizer names."""
+    matrix = state_model.input_embeddings()  # (rows, d)
+    ids, text = state_model.vocabulary(matrix.shape[0])
+    return Vocabulary.from_matrix(matrix, ids, text)
+
+
+def _neighbour_rows(vocab: Vocabulary, rows: np.ndarray, scores: np.ndarray) -> list[dict]:
+    return [
+        {"rank": rank, "id": int(vocab.ids[r]), "text": vocab.text[r], "score": float(s)}
+        for rank, (r, s) in enumerate(zip(rows, scores), start=1)
+        if r >= 0
+    ]
+
+
+def _positions(run: TextStates, word: str | None, index: int) -> list[list[int]]:
+    """The positions reported for one text: each occurrence of ``word``, or every non-special token as one group."""
+    if word is None:
+        return [[i for i, s in enumerate(run.special) if not s]]
+    found = word_positions(run.text, run.offsets, word)
+    if not found:
+        raise InvalidArgument(
+            f"the word {word!r} is not in text {index + 1} ({run.text!r}); give a word that occurs in every text"
+        )
+    return found
+
+
+def explore(
+    state_model: StateModel,
+    vocab: Vocabulary,
+    model: str,
+    texts: Sequence[str],
+    word: str | None,
+    layers: str | Sequence[int] | None,
+    k: int,
+) -> ContextData:
+    """Run each text through the model and describe the states of its tokens (or of ``word``'s) at ``layers``."""
+    if not texts:
+        raise InvalidArgument("give at least one text")
+    if not 1 <= k <= 1000:
+        raise InvalidArgument(f"--k must be between 1 and 1000, got {k}")
+    chosen = parse_layers(layers, state_model.layers)
+    runs, found, seconds, out = [], [], [], []
+    for index, text in enumerate(texts):
+        began = time.perf_counter()
+        run = state_model.run(text)
+        groups = _positions(run, word, index)
+        positions = [p for group in groups for p in group]
+        states = run.states[chosen][:, positions, :]  # (layers, n, d)
+        flat = states.reshape(-1, states.shape[-1])  # (layers * n, d)
+        rows, scores = nearest(vocab, flat, k)
+        own = own_cosine(vocab, flat, [run.ids[p] for p in positions] * len(chosen))
+        entries = []
+        for li, layer in enumerate(chosen):
+            for pi, p in enumerate(positions):
+                at = li * len(positions) + pi
+                entries.append(
+                    {
+                        "position": p,
+                        "id": run.ids[p],
+                        "token": run.tokens[p],
+                        "layer": layer,
+                        "own_cosine": float(own[at]),
+                        "nearest": _neighbour_rows(vocab, rows[at], scores[at]),
+                    }
+                )
+        seconds.append(time.perf_counter() - began)
+        runs.append(run)
+        found.append(groups)
+        out.append(
+            {
+                "text": text,
+                "tokens": [
+                    {"position": i, "id": run.ids[i], "text": run.tokens[i], "special": run.special[i]}
+                    for i in range(len(run.ids))
+                ],
+                "occurrences": groups if word is not None else [],
+                "states": entries,
+            }
+        )
+    comparisons = compare(vocab, runs, found, chosen, k) if word is not None and len(texts) > 1 else []
+    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds)
+
+
+def compare(
+    vocab: Vocabulary, runs: list[TextStates], found: list[list[list[int]]], layers: list[int], k: int
+) -> list[dict]:
+    """For every pair of texts, per layer: the cosine of the word's states (its first occurrence, pieces averaged)
+    and the tokens that separate them, each way."""
+    words = [word_state(run.states, groups[0]) for run, groups in zip(runs, found)]  # each (L + 1, d)
+    out = []
+    for a in range(len(runs)):
+        for b in range(a + 1, len(runs)):
+            for layer in layers:
+                sa, sb = words[a][layer], words[b][layer]
+                toward_a, gaps_a = separating(vocab, sa, sb, k)
+                toward_b, gaps_b = separating(vocab, sb, sa, k)
+                out.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "layer": layer,
+                        "cosine": cosine(sa, sb),
+                        "toward_a": [
+                            {"id": int(vocab.ids[r]), "text": vocab.text[r], "gap": float(g)}
+                            for r, g in zip(toward_a, gaps_a)
+                        ],
+                        "toward_b": [
+                            {"id": int(vocab.ids[r]), "text": vocab.text[r], "gap": float(g)}
+                            for r, g in zip(toward_b, gaps_b)
+                        ],
+                    }
+                )
+    return out
+
+
+def layer_atlas_name(model: str, layer: int) -> str:
+    """The name a layer atlas of ``model`` is stored under.
+
+    >>> layer_atlas_name("all-MiniLM-L6-v2", 4)
+    'all-MiniLM-L6-v2@4'
+    """
+    return f"{model}@{layer}"
+
+
+def add_layer_atlases(store: Store, data: ContextData) -> None:
+    """Where ``<model>@<L>`` is stored (a layer atlas: every token run alone to layer L), add to each state at L the
+    layer atlas's stored neighbours of the token's own id, as ``atlas``; note the layers that have none.
+
+    The layer atlas holds each token's state out of context, so its neighbours of the token are the view
+    the context moves the token away from (or not)."""
+    missing = []
+    for layer in data.layers:
+        name = layer_atlas_name(data.model, layer)
+        props = store.model(name)
+        stored = props is not None and props.get("status") == "complete"
+        data.layer_atlas.append({"layer": layer, "model": name, "stored": stored})
+        if props is None or not stored:
+            missing.append(layer)
+            continue
+        k = min(data.k, int(props["k"]))
+        for text in data.texts:
+            for entry in text["states"]:
+                if entry["layer"] != layer:
+                    continue
+                rows = store.read("neighbours", model=name, id=int(entry["id"]), k=k)
+                entry["atlas"] = [
+                    {"rank": r["rank"], "id": r["id"], "text": r["text"], "score": r["score"]} for r in rows
+                ]
+    if missing:
+        shown = ", ".join(str(x) for x in missing)
+        data.notes.append(
+            f"no layer atlas is stored for layer{'s' if len(missing) > 1 else ''} {shown} "
+            f"(models named {layer_atlas_name(data.model, missing[0])} ...); only the static atlas is compared"
+        )
+
+
+def map_positions(store: Store, model: str, ids: Sequence[int]) -> dict[int, tuple[float, float]]:
+    """The map positions (x, y) of tokens ``ids`` in an analysed model; tokens without one are left out."""
+    rows = store.read("context_positions", model=model, ids=sorted({int(i) for i in ids}))
+    return {r["id"]: (float(r["x"]), float(r["y"])) for r in rows if r["x"] is not None and r["y"] is not None}
+
+
+def map_backdrop(store: Store, model: str, most: int = 30_000) -> np.ndarray:
+    """Up to about ``most`` tokens' map positions (every n-th id), (n, 2) float32: the faint map behind the paths."""
+    props = store.require_model(model)
+    every = max(1, -(-int(props.get("vocab_size") or most) // most))
+    rows = store.read("context_backdrop", model=model, every=every)
+    return np.array([[r["x"], r["y"]] for r in rows], dtype=np.float32).reshape(-1, 2)
+
+
+def save_rows(data: ContextData) -> list[dict]:
+    """One row per saved state (see ``cypher/context_save.cypher``): its key, text, position, layer, token and nearest."""
+    from atlas.core.context import context_key
+
+    rows = []
+    for text in data.texts:
+        for entry in text["states"]:
+            rows.append(
+                {
+                    "key": context_key(data.model, text["text"], entry["position"], entry["layer"]),
+                    "text": text["text"],
+                    "position": entry["position"],
+                    "layer": entry["layer"],
+                    "id": entry["id"],
+                    "token": entry["token"],
+                    "own_cosine": entry["own_cosine"],
+                    "near": [{"id": n["id"], "rank": n["rank"], "score": n["score"]} for n in entry["nearest"]],
+                }
+            )
+    return rows
+
+
+def check_stored(store: Store, model: str, data: ContextData) -> None:
+    """Every token a save or a page needs is stored in ``model``; TokenNotFound naming the first that is not."""
+    from atlas.graph.store import require_ids
+
+    ids = {e["id"] for t in data.texts for e in t["states"]}
+    ids |= {n["id"] for t in data.texts for e in t["states"] for n in e["nearest"]}
+    try:
+        require_ids(store, model, sorted(ids), "token id")
+    except TokenNotFound as missing:
+        raise TokenNotFound(f"{missing}; nothing was saved") from None
