@@ -862,17 +862,6 @@ class Atlas:
         return self.store.browser_url()
 
     # -- helpers ------------------------------------------------------------------------------
-    def _state_model(self, model: str, props: dict | None, source: str, device: str, dtype: str, offline: bool):
-        """The whole model at ``source`` and its static vocabulary, read once per (source, device, dtype)."""
-        from atlas.files.text_states import open_model
-        from atlas.views.context import vocabulary_of
-
-        key = (source, device, dtype)
-        if key not in self._state_models:
-            with _recorded_source(model, props or {"source": source}):
-                state_model = open_model(source, offline=offline, device=device, dtype=dtype)
-            self._state_models = {key: (state_model, vocabulary_of(state_model))}  # one model held at a time
-        return self._state_models[key]
 
     def _tokenizer(self, model: str, offline: bool) -> tuple[dict, Any]:
         """The stored model's properties and the tokenizer it was loaded from."""
