@@ -259,9 +259,13 @@ class Atlas:
         through the model at once, on ``device``. The Model node records ``layer`` and
         ``method`` (how the states were made). The other arguments are :meth:`load`'s.
 
-        >>> layers = atlas.load_layers("6", analyse=False)  # doctest: +SKIP
-        >>> [loaded.report.name for loaded in layers]  # doctest: +SKIP
-        ['all-MiniLM-L6-v2@6']
+        >>> [loaded] = atlas.load_layers("6", name=model, k=5, analyse=False)
+        >>> loaded.report.name == f"{model}@6", loaded.report.tokens
+        (True, 30522)
+        >>> atlas.model(f"{model}@6")["layer"]
+        6
+        >>> atlas.delete(f"{model}@6").nodes > 30522
+        True
         >>> atlas.load_layers(9)  # the bundled MiniLM has six blocks
         Traceback (most recent call last):
         atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
