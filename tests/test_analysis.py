@@ -278,3 +278,23 @@ def test_bad_graphs_are_refused():
         analysis.layout(np.array([[1], [5], [0]]))
     with pytest.raises(InvalidArgument, match="resolution must be above 0"):
         analysis.communities(np.array([[1], [0]]), resolution=0)
+
+
+@pytest.mark.parametrize(("n", "k", "distances"), [(200, 5, "rank"), (500, 10, "rank"), (300, 3, "cosine")])
+def test_the_fuzzy_graph_is_umaps(n, k, distances):
+    """analysis.fuzzy_graph against umap-learn's own fuzzy_simplicial_set given the same neighbours and distances."""
+    from umap.umap_ import fuzzy_simplicial_set
+
+    rng = np.random.default_rng(n)
+    ids, scores = all_neighbours(rng.normal(size=(n, 16)).astype(np.float32), k)
+    ids[3] = -1  # a row without neighbours of its own
+    ids[5, 2:] = -1  # and one with fewer than k
+    knn = np.concatenate([np.arange(n)[:, None], ids], axis=1).astype(np.int32)
+    spread = analysis.rank_distances(ids) if distances == "rank" else (1 - scores).astype(np.float32)
+    dist = np.where(knn >= 0, np.concatenate([np.zeros((n, 1)), spread], axis=1), 0).astype(np.float32)
+    reference, _, _ = fuzzy_simplicial_set(
+        np.zeros((n, 1), np.float32), k + 1, np.random.RandomState(0), "cosine", knn_indices=knn, knn_dists=dist
+    )
+    ours = analysis.fuzzy_graph(knn, dist)
+    assert ours.shape == (n, n) and ours.nnz == reference.nnz
+    np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=0, atol=2e-5)
