@@ -716,8 +716,9 @@ class Context(Record):
     ``texts`` holds, per text, its ``tokens`` (position, id, text, special), the ``occurrences`` of ``word``
     (positions of its pieces) and ``states``: one row per reported token and layer with ``own_cosine``
     (to the token's own input-embedding row), ``nearest`` ([{rank, id, text, score}] by exact cosine
-    over the whole vocabulary) and, where a layer atlas ``<model>@<L>`` is stored, ``atlas`` (its stored
-    neighbours of the token's own id). ``comparisons`` (a word in two or more texts): per pair and layer,
+    over the whole vocabulary) and, where a layer atlas ``<model>@<L>`` is stored, ``atlas``: with its vectors
+    stored, the nearest tokens of the state among them (``atlas_by`` "state"), else its stored neighbours of the
+    token's own id (``atlas_by`` "token"). ``comparisons`` (a word in two or more texts): per pair and layer,
     the ``cosine`` between the word's states and the tokens ``toward_a`` / ``toward_b`` whose cosine to one
     state minus their cosine to the other is largest. ``seconds`` per text, after the model was read.
     """

@@ -155,8 +155,37 @@ def test_a_stored_layer_atlas_adds_its_view_and_the_others_are_a_note(context_mo
                 {"layer": 6, "model": layer_atlas, "stored": True},
             ]
             assert found.notes == [
-                f"no layer atlas is stored for layer 0 (models named {context_model}@0 ...); only the static atlas is compared"
+                f"no layer atlas is stored for layer 0 (models named {context_model}@0 ...); only the static atlas is compared",
+                "the layer atlas of layer 6 has no vectors: its lines (@L) are its stored neighbours of the token alone; "
+                "load it with --vectors to rank the state itself against it",
             ]
+            assert at[6]["atlas_by"] == "token"
             assert "@6" in str(found)
+        finally:
+            store.delete_model(layer_atlas)
+
+
+def test_a_layer_atlas_with_vectors_ranks_the_state_itself(context_model, neo4j_settings):
+    """With the layer atlas's vectors stored, its lines are the exact nearest of the contextual state among them."""
+    import numpy as np
+
+    from atlas import Atlas
+
+    layer_atlas = f"{context_model}@6"
+    table = minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money"))
+    with Store(neo4j_settings) as store:
+        try:
+            load(store, table, k=5, vectors=True)
+            with Atlas(settings=neo4j_settings, model=context_model) as face:
+                found = face.context(TEXTS[1], token="bank", layers="6", k=4)
+            [entry] = found.texts[0]["states"]
+            assert entry["atlas_by"] == "state" and not any("no vectors" in n for n in found.notes)
+            run = open_model(BUNDLED).run(TEXTS[1])
+            state = run.states[6][entry["position"]].astype(np.float64)  # (d,)
+            unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
+            cosine = unit @ (state / np.linalg.norm(state))
+            best = np.lexsort((table.ids, -cosine))[:4]
+            assert [r["id"] for r in entry["atlas"]] == [int(table.ids[i]) for i in best]
+            np.testing.assert_allclose([r["score"] for r in entry["atlas"]], cosine[best], atol=1e-4)
         finally:
             store.delete_model(layer_atlas)

@@ -43,6 +43,7 @@ class ContextData:
     seconds: list[float]  # per text, after the model was read
     layer_atlas: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    vectors: list[np.ndarray] = field(default_factory=list, repr=False)  # per text: (states, d), one row per entry
 
 
 def vocabulary_of(state_model: StateModel) -> Vocabulary:
@@ -87,7 +88,7 @@ def explore(
     if not 1 <= k <= 1000:
         raise InvalidArgument(f"--k must be between 1 and 1000, got {k}")
     chosen = parse_layers(layers, state_model.layers)
-    runs, found, seconds, out = [], [], [], []
+    runs, found, seconds, out, kept = [], [], [], [], []
     for index, text in enumerate(texts):
         began = time.perf_counter()
         run = state_model.run(text)
@@ -112,6 +113,8 @@ def explore(
                     }
                 )
         seconds.append(time.perf_counter() - began)
+        order = [li * len(positions) + pi for li in range(len(chosen)) for pi in range(len(positions))]
+        kept.append(flat[order])  # (entries, d), in the entries' order
         runs.append(run)
         found.append(groups)
         out.append(
@@ -126,7 +129,7 @@ def explore(
             }
         )
     comparisons = compare(vocab, runs, found, chosen, k) if word is not None and len(texts) > 1 else []
-    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds)
+    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds, vectors=kept)
 
 
 def compare(
@@ -172,11 +175,13 @@ def layer_atlas_name(model: str, layer: int) -> str:
 
 def add_layer_atlases(store: Store, data: ContextData) -> None:
     """Where ``<model>@<L>`` is stored (a layer atlas: every token run alone to layer L), add to each state at L the
-    layer atlas's stored neighbours of the token's own id, as ``atlas``; note the layers that have none.
+    layer atlas's view of it, as ``atlas``, and how it was found, as ``atlas_by``; note the layers that have none.
 
-    The layer atlas holds each token's state out of context, so its neighbours of the token are the view
-    the context moves the token away from (or not)."""
-    missing = []
+    With the layer atlas's vectors stored (``atlas load --layer L --vectors``), ``atlas`` is the exact
+    ``k`` nearest tokens of the contextual state among them (cosine, a scan in Neo4j; ``atlas_by``
+    "state"). Without, it is the layer atlas's stored neighbours of the token's own id: the token
+    alone, out of context, the view the context moves it away from (or not; ``atlas_by`` "token")."""
+    missing, unvectored = [], []
     for layer in data.layers:
         name = layer_atlas_name(data.model, layer)
         props = store.model(name)
@@ -185,20 +190,39 @@ def add_layer_atlases(store: Store, data: ContextData) -> None:
         if props is None or not stored:
             missing.append(layer)
             continue
+        label = props.get("vector_label") if props.get("vectors") == "complete" else None
+        if label is None:
+            unvectored.append(layer)
         k = min(data.k, int(props["k"]))
-        for text in data.texts:
-            for entry in text["states"]:
+        for text, vectors in zip(data.texts, data.vectors):
+            for entry, vector in zip(text["states"], vectors):
                 if entry["layer"] != layer:
                     continue
-                rows = store.read("neighbours", model=name, id=int(entry["id"]), k=k)
-                entry["atlas"] = [
-                    {"rank": r["rank"], "id": r["id"], "text": r["text"], "score": r["score"]} for r in rows
-                ]
+                if label is not None:
+                    rows = store.read("vectors_nearest_to", label=label, vector=vector.astype(float).tolist(), k=data.k)
+                    entry["atlas"] = [
+                        {"rank": i + 1, "id": r["id"], "text": r["text"], "score": float(r["score"])}
+                        for i, r in enumerate(rows)
+                    ]
+                    entry["atlas_by"] = "state"
+                else:
+                    rows = store.read("neighbours", model=name, id=int(entry["id"]), k=k)
+                    entry["atlas"] = [
+                        {"rank": r["rank"], "id": r["id"], "text": r["text"], "score": r["score"]} for r in rows
+                    ]
+                    entry["atlas_by"] = "token"
     if missing:
         shown = ", ".join(str(x) for x in missing)
         data.notes.append(
             f"no layer atlas is stored for layer{'s' if len(missing) > 1 else ''} {shown} "
             f"(models named {layer_atlas_name(data.model, missing[0])} ...); only the static atlas is compared"
+        )
+    if unvectored:
+        shown = ", ".join(str(x) for x in unvectored)
+        data.notes.append(
+            f"the layer atlas{'es' if len(unvectored) > 1 else ''} of layer{'s' if len(unvectored) > 1 else ''} "
+            f"{shown} {'have' if len(unvectored) > 1 else 'has'} no vectors: its lines (@L) are its stored neighbours "
+            "of the token alone; load it with --vectors to rank the state itself against it"
         )
 
 
