@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from atlas.core.progress import StageProgress
+from atlas.core.units import size_text
 from atlas.errors import InvalidArgument
 from atlas.files import hidden_states
 from atlas.files.model_files import BUNDLED, load_tokenizer
@@ -58,6 +59,26 @@ def parse_layers(spec: str | int | Sequence[int | str], count: int, model: str =
     return hidden_states.check_layers(layers, count, model)
 
 
+def check_states_fit(tokens: int, dim: int, layers: int, available: int | None) -> None:
+    """Refuse, before the model is read, layer states that would not fit in the memory available (None: unknown).
+
+    The states of all asked layers are held at once (N x d float32 each) while the model runs;
+    half of the available memory is left for the model, its activations and the load after.
+
+    >>> check_states_fit(30_522, 384, 7, 8 << 30)
+    >>> check_states_fit(151_665, 1536, 29, 24 << 30)
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: the states of 29 layers of 151,665 tokens x 1536 need 25.2 GiB, more than half of the 24 GiB of memory available; ask for fewer layers per load (for example --layer 0,14,28), each load holds only its own
+    """
+    need = tokens * dim * 4 * layers
+    if available is not None and need > available // 2:
+        raise InvalidArgument(
+            f"the states of {layers} layer{'s' if layers > 1 else ''} of {tokens:,} tokens x {dim} need "
+            f"{size_text(need)}, more than half of the {size_text(available)} of memory available; ask for fewer "
+            f"layers per load (for example --layer 0,14,28), each load holds only its own"
+        )
+
+
 def load_layer_tables(
     source: str,
     layers: str | int | Sequence[int | str],
@@ -74,7 +95,8 @@ def load_layer_tables(
     ``layers`` as :func:`parse_layers` takes them; they are checked before the model is
     read. The whole model is read (for a hub id, every weight is fetched). ``batch_size``
     tokens go through the model at once, on ``device``; ``on_progress("layer states",
-    done, total)`` follows the tokens. Memory: the asked layers' states, N x d float32 each.
+    done, total)`` follows the tokens. Memory: the asked layers' states, N x d float32 each,
+    refused before the model is read when they would take more than half the memory available.
     """
     folder = hidden_states.model_folder(source, offline)
     base = name or default_name(source)
@@ -83,6 +105,7 @@ def load_layer_tables(
     static = load_embedding_table(source if local else str(folder), allow_short_matrix=allow_short_matrix)
     if not local:
         static = dataclasses.replace(static, source=source)  # a hub snapshot is recorded by its id
+    check_states_fit(len(static), static.dim, len(wanted), hidden_states.memory_available())
     template = hidden_states.special_template(load_tokenizer(str(folder)))
     model = hidden_states.load_model(folder, device)
     tell = on_progress or (lambda stage, done, total: None)

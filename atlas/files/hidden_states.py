@@ -131,6 +131,18 @@ def refuse_layer_atlas(props: dict, what: str) -> None:
         )
 
 
+def memory_available() -> int | None:
+    """Bytes of memory the system can give without swapping (MemAvailable in /proc/meminfo); None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def layer_count(folder: Path) -> int:
     """How many blocks the model in ``folder`` has (``num_hidden_layers`` of its config); layers are 0..that."""
     config = read_json(folder / "config.json")
