@@ -59,6 +59,41 @@ def test_communities_are_deterministic_for_a_seed(graph):
     assert finer.max() > first.max(), "a higher resolution gives more communities"
 
 
+def test_leiden_runs_on_one_thread_and_puts_networkits_thread_count_back(graph):
+    """One thread makes the partition a function of the seed; the caller's thread count is left as it was."""
+    import networkit
+
+    ids, _, _ = graph
+    before = networkit.getMaxNumberOfThreads()
+    networkit.setNumberOfThreads(2)
+    try:
+        first, _ = analysis.communities(ids, resolution=5.0, seed=3)
+        assert networkit.getMaxNumberOfThreads() == 2
+        networkit.engineering.setSeed(99, False)  # a caller's own seed does not leak in
+        again, _ = analysis.communities(ids, resolution=5.0, seed=3)
+    finally:
+        networkit.setNumberOfThreads(before)
+    assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_modularity_matches_igraph(seed):
+    """The modularity every report gives is igraph's (resolution 1) on the same weighted pairs."""
+    import igraph
+
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(-1, 60, size=(60, 6))
+    pairs, directions = analysis.pair_directions(ids)
+    labels = rng.integers(-1, 5, size=60)
+    weights = directions.astype(np.float64)
+    graph = igraph.Graph(n=60, edges=pairs.tolist())
+    want = graph.modularity(np.maximum(labels, 0).tolist(), weights=weights.tolist())
+    assert analysis.modularity(60, pairs, weights, labels) == pytest.approx(want, abs=1e-12)
+    found, q = analysis.communities(ids, resolution=1.0, seed=seed)
+    assert q == pytest.approx(graph.modularity(np.maximum(found, 0).tolist(), weights=weights.tolist()), abs=1e-12)
+    assert q > 0.2, "Leiden finds structure a random partition lacks"
+
+
 def brute_cited(ids: np.ndarray) -> np.ndarray:
     counts = np.zeros(len(ids), dtype=int)
     for row in ids:
@@ -278,6 +313,8 @@ def test_bad_graphs_are_refused():
         analysis.layout(np.array([[1], [5], [0]]))
     with pytest.raises(InvalidArgument, match="resolution must be above 0"):
         analysis.communities(np.array([[1], [0]]), resolution=0)
+    with pytest.raises(InvalidArgument, match="at least 1 iteration"):
+        analysis.communities(np.array([[1], [0]]), iterations=0)
 
 
 @pytest.mark.parametrize(("n", "k", "distances"), [(200, 5, "rank"), (500, 10, "rank"), (300, 3, "cosine")])

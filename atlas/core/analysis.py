@@ -3,9 +3,10 @@
 Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
 for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
-(igraph's ``community_leiden``, the modularity objective at a resolution) on the undirected
-graph of the neighbour lists; the map is UMAP's layout (umap-learn) of the same exact graph, so what is near
-on the map is near in the stored edges. Both libraries are imported where they are used.
+(networkit's ``ParallelLeiden`` on one thread, the modularity objective at a resolution) on the
+undirected graph of the neighbour lists; the graph measures are igraph's; the map is UMAP's
+layout (umap-learn) of the same exact graph, so what is near on the map is near in the stored
+edges. Each library is imported where it is used.
 
 Communities and the map depend only on who is among whose k nearest and at what rank, never
 on the scores' values: the same model and seed give the same communities and map on any
@@ -17,7 +18,6 @@ scores go into the graph measures (PageRank) and the community links' weights on
 from __future__ import annotations
 
 import gc
-import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +30,7 @@ from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
-LEIDEN_ITERATIONS = 2  # Leiden passes (igraph's default); bench/bench_atlas.py sets them against running to convergence
+LEIDEN_ITERATIONS = 3  # Leiden runs at most (networkit's default); bench/bench_atlas.py sets them against more
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
 KIND_NAMES = ("ordinary", "special", "whitespace", "fragment")
@@ -174,11 +174,12 @@ def measures(neighbours: np.ndarray, scores: np.ndarray, simple=None) -> Measure
     source = np.repeat(np.arange(n, dtype=np.int64), k)
     target = neighbours.ravel().astype(np.int64)
     keep = target >= 0
-    directed = igraph.Graph(n=n, edges=np.stack([source[keep], target[keep]], axis=1), directed=True)
+    directed = igraph.Graph(n=n, directed=True)
+    directed.add_edges(np.stack([source[keep], target[keep]], axis=1))  # faster than edges= for numpy arrays
     weights = np.maximum(np.nan_to_num(scores.ravel()[keep].astype(np.float64), nan=0.0), 1e-6).tolist()
     pagerank = np.asarray(directed.pagerank(weights=weights, damping=DAMPING, directed=True), dtype=np.float64)
     if simple is None:
-        simple, _ = community_graph(neighbours)
+        simple = community_graph(neighbours)
     return Measures(
         out_degree=keep.reshape(n, k).sum(axis=1).astype(np.int32),
         pagerank=pagerank,
@@ -195,54 +196,70 @@ def communities(
     resolution: float = RESOLUTION,
     seed: int = 0,
     iterations: int = LEIDEN_ITERATIONS,
-    graph=None,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Leiden communities of the undirected neighbour graph: ``(labels (n,) int32, modularity)``.
 
-    The graph is :func:`community_graph`'s: each pair joined in either direction once,
+    The graph is :func:`pair_directions`'s: each pair joined in either direction once,
     weighted by how many of the two lists it is in (1, or 2 for a mutual pair), so the result
-    depends on the neighbour lists only, not on the scores' last bits. Leiden is igraph's
-    (``community_leiden``, the modularity objective at ``resolution``, ``iterations`` passes;
-    a negative number runs until a pass improves nothing), driven by its own
-    ``random.Random(seed)``. Labels are numbered by size (0 = largest), ties by their lowest
-    row; a row without edges gets -1. ``graph`` is :func:`community_graph`'s result when the
-    caller has it already.
+    depends on the neighbour lists only, not on the scores' last bits. Leiden is networkit's
+    (``ParallelLeiden``, the modularity objective at ``resolution``, at most ``iterations``
+    runs) on one thread, seeded with ``seed``. Labels are numbered by size (0 = largest), ties
+    by their lowest row; a row without edges gets -1. ``pairs`` is :func:`pair_directions`'s
+    result when the caller has it already.
 
     ``modularity`` is the plain (resolution 1) modularity of the partition on that same
-    weighted graph; every modularity the package reports is this one. The same neighbour
-    lists, resolution and seed give the same labels.
+    weighted graph (:func:`modularity`); every modularity the package reports is this one.
+    The same neighbour lists, resolution and seed give the same labels.
     """
-    import igraph
-
     check_neighbours(neighbours)
     if not resolution > 0:
         raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
-    graph, weights = graph if graph is not None else community_graph(neighbours)
-    rng = random.Random(seed)
-    igraph.set_random_number_generator(rng)
-    try:
-        partition = graph.community_leiden(
-            objective_function="modularity", weights=weights, resolution=resolution, n_iterations=iterations
-        )
-    finally:
-        igraph.set_random_number_generator(random)
-    labels = np.asarray(partition.membership, dtype=np.int64)
+    if iterations < 1:
+        raise InvalidArgument(f"Leiden needs at least 1 iteration, got {iterations}")
+    edges, directions = pairs if pairs is not None else pair_directions(neighbours)
+    n = neighbours.shape[0]
+    weights = directions.astype(np.float64)
+    labels = leiden(n, edges, weights, resolution, seed, iterations)
     labels[~has_edges(neighbours)] = -1
     labels = number_by_size(labels)
-    return labels, modularity(graph, weights, labels)
+    return labels, modularity(n, edges, weights, labels)
+
+
+def leiden(n: int, pairs: np.ndarray, weights: np.ndarray, resolution: float, seed: int, iterations: int) -> np.ndarray:
+    """networkit's Leiden (modularity at ``resolution``) on one thread, seeded: a label per row, (n,) int64.
+
+    ``pairs`` (m, 2) are the undirected edges, each once, ``weights`` (m,) theirs. One thread
+    makes the result a function of the seed alone; networkit's thread count is put back after.
+    """
+    import networkit
+    from scipy.sparse import csr_matrix
+
+    matrix = csr_matrix((weights, (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    graph = networkit.graph.GraphFromCsr(matrix, directed=False, weighted=True)
+    threads = networkit.getMaxNumberOfThreads()
+    networkit.setNumberOfThreads(1)
+    try:
+        networkit.engineering.setSeed(seed, False)
+        found = networkit.community.ParallelLeiden(graph, iterations=iterations, randomize=True, gamma=resolution)
+        found.run()
+    finally:
+        networkit.setNumberOfThreads(threads)
+    return np.asarray(found.getPartition().getVector(), dtype=np.int64)
 
 
 def community_graph(neighbours: np.ndarray):
-    """The undirected graph communities are found on, and its weights: ``(igraph.Graph, weights list)``.
+    """The undirected simple graph of the neighbour lists, as an igraph Graph (:func:`pair_directions`'s pairs)."""
+    return simple_graph(neighbours.shape[0], pair_directions(neighbours)[0])
 
-    Each pair joined in either direction is one edge, weighted 2 when each is among the
-    other's k nearest and 1 otherwise (:func:`pair_directions`).
-    """
+
+def simple_graph(n: int, pairs: np.ndarray):
+    """An undirected igraph Graph of ``n`` vertices and the edges ``pairs`` (m, 2)."""
     import igraph
 
-    pairs, directions = pair_directions(neighbours)
-    graph = igraph.Graph(n=neighbours.shape[0], edges=pairs, directed=False)
-    return graph, directions.astype(np.float64).tolist()
+    graph = igraph.Graph(n=n, directed=False)
+    graph.add_edges(pairs)
+    return graph
 
 
 def pair_directions(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,14 +279,23 @@ def pair_directions(neighbours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([keys // n, keys % n], axis=1), directions.astype(np.int64)
 
 
-def modularity(graph, weights: list[float], labels: np.ndarray) -> float:
-    """Plain (resolution 1) modularity of ``labels`` on :func:`community_graph`'s graph and weights.
+def modularity(n: int, pairs: np.ndarray, weights: np.ndarray, labels: np.ndarray) -> float:
+    """Plain (resolution 1) modularity of ``labels`` on the undirected weighted graph ``pairs``, ``weights``.
 
-    Rows of -1 count as one group; they have no edges.
+    Q = (weight inside communities) / m - sum over communities of (their strength / 2m)^2,
+    m the total weight. Rows of -1 count as one group; they have no edges.
+
+    >>> modularity(4, np.array([[0, 1], [2, 3]]), np.array([1.0, 1.0]), np.array([0, 0, 1, 1]))
+    0.5
     """
-    if graph.ecount() == 0:
+    total = float(weights.sum())
+    if total == 0:
         return 0.0
-    return float(graph.modularity(np.maximum(labels, 0).tolist(), weights=weights))
+    groups = np.maximum(labels, 0).astype(np.int64)
+    inside = float(weights[groups[pairs[:, 0]] == groups[pairs[:, 1]]].sum())
+    strength = np.bincount(pairs.ravel(), weights=np.repeat(weights, 2), minlength=n)
+    per_group = np.bincount(groups, weights=strength)
+    return inside / total - float(((per_group / (2 * total)) ** 2).sum())
 
 
 def number_by_size(labels: np.ndarray) -> np.ndarray:
@@ -658,6 +684,17 @@ def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -
     return hits / (len(placed) * k)
 
 
+def import_libraries() -> None:
+    """Import the analysis's libraries (igraph, networkit, umap-learn), so no stage's time includes them.
+
+    They take seconds to import (umap-learn and networkit share scikit-learn's), and only the
+    analysis needs them.
+    """
+    import igraph  # noqa: F401
+    import networkit  # noqa: F401
+    import umap  # noqa: F401
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for a block that makes millions of small acyclic objects.
@@ -694,21 +731,24 @@ def analyse(
     """Hubs, mutual pairs, graph measures, communities with labels and links, and the map, of one graph.
 
     ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
-    ``stage(name)`` is told as each of "hubs", "measures", "communities" and "layout" starts.
+    ``stage(name)`` is told as each of "libraries" (importing igraph, networkit and umap-learn,
+    a few seconds on a first run), "hubs", "measures", "communities" and "layout" starts.
     """
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
     stage = stage or (lambda name: None)
     with gc_paused():
+        stage("libraries")
+        import_libraries()
         stage("hubs")
         in_degree = cited(neighbours)
         both = mutual(neighbours)
         stage("measures")
-        graph = community_graph(neighbours)
-        found_measures = measures(neighbours, scores, simple=graph[0])
+        pairs = pair_directions(neighbours)
+        found_measures = measures(neighbours, scores, simple=simple_graph(neighbours.shape[0], pairs[0]))
         stage("communities")
-        labels, modularity = communities(neighbours, resolution, seed, graph=graph)
+        labels, modularity = communities(neighbours, resolution, seed, pairs=pairs)
         stage("layout")
         xy = layout(neighbours, seed, epochs, labels=labels)
     kinds = token_kinds(texts, special, family)
