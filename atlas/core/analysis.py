@@ -3,10 +3,9 @@
 Every function takes the graph as ``neighbours`` (n, k) int row indices, best first, -1
 for none, and ``scores`` (n, k) float32 cosines, as :func:`atlas.core.topk.all_neighbours`
 gives them. All of it is pure and deterministic for a seed. Communities are Leiden's
-(networkit's ``ParallelLeiden`` on one thread, the modularity objective at a resolution) on the
-undirected graph of the neighbour lists; the graph measures are igraph's; the map is UMAP's
-layout (umap-learn) of the same exact graph, so what is near on the map is near in the stored
-edges. Each library is imported where it is used.
+(igraph's ``community_leiden``, the modularity objective at a resolution) on the undirected
+graph of the neighbour lists; the graph measures are igraph's too; the map is UMAP's layout
+(umap-learn) of the same exact graph, so what is near on the map is near in the stored edges.
 
 Communities and the map depend only on who is among whose k nearest and at what rank, never
 on the scores' values: the same model and seed give the same communities and map on any
@@ -18,6 +17,7 @@ scores go into the graph measures (PageRank) and the community links' weights on
 from __future__ import annotations
 
 import gc
+import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +30,7 @@ from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
-LEIDEN_ITERATIONS = 3  # Leiden runs at most (networkit's default); bench/bench_atlas.py sets them against more
+LEIDEN_ITERATIONS = 2  # Leiden passes (igraph's default); bench/bench_atlas.py sets them against running to convergence
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
 KIND_NAMES = ("ordinary", "special", "whitespace", "fragment")
@@ -197,16 +197,18 @@ def communities(
     seed: int = 0,
     iterations: int = LEIDEN_ITERATIONS,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    graph=None,
 ) -> tuple[np.ndarray, float]:
     """Leiden communities of the undirected neighbour graph: ``(labels (n,) int32, modularity)``.
 
     The graph is :func:`pair_directions`'s: each pair joined in either direction once,
     weighted by how many of the two lists it is in (1, or 2 for a mutual pair), so the result
-    depends on the neighbour lists only, not on the scores' last bits. Leiden is networkit's
-    (``ParallelLeiden``, the modularity objective at ``resolution``, at most ``iterations``
-    runs) on one thread, seeded with ``seed``. Labels are numbered by size (0 = largest), ties
-    by their lowest row; a row without edges gets -1. ``pairs`` is :func:`pair_directions`'s
-    result when the caller has it already.
+    depends on the neighbour lists only, not on the scores' last bits. Leiden is igraph's
+    (``community_leiden``, the modularity objective at ``resolution``, ``iterations`` passes;
+    a negative number runs until a pass improves nothing), driven by its own
+    ``random.Random(seed)``. Labels are numbered by size (0 = largest), ties by their lowest
+    row; a row without edges gets -1. ``pairs`` (:func:`pair_directions`'s result) and
+    ``graph`` (:func:`simple_graph` of those pairs) are used when the caller has them already.
 
     ``modularity`` is the plain (resolution 1) modularity of the partition on that same
     weighted graph (:func:`modularity`); every modularity the package reports is this one.
@@ -215,37 +217,34 @@ def communities(
     check_neighbours(neighbours)
     if not resolution > 0:
         raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
-    if iterations < 1:
-        raise InvalidArgument(f"Leiden needs at least 1 iteration, got {iterations}")
+    if iterations == 0:
+        raise InvalidArgument("Leiden needs at least 1 pass, or a negative number to run until it settles")
     edges, directions = pairs if pairs is not None else pair_directions(neighbours)
     n = neighbours.shape[0]
     weights = directions.astype(np.float64)
-    labels = leiden(n, edges, weights, resolution, seed, iterations)
+    graph = graph if graph is not None else simple_graph(n, edges)
+    labels = leiden(graph, weights, resolution, seed, iterations)
     labels[~has_edges(neighbours)] = -1
     labels = number_by_size(labels)
     return labels, modularity(n, edges, weights, labels)
 
 
-def leiden(n: int, pairs: np.ndarray, weights: np.ndarray, resolution: float, seed: int, iterations: int) -> np.ndarray:
-    """networkit's Leiden (modularity at ``resolution``) on one thread, seeded: a label per row, (n,) int64.
+def leiden(graph, weights: np.ndarray, resolution: float, seed: int, iterations: int) -> np.ndarray:
+    """igraph's Leiden (modularity at ``resolution``) of an undirected ``graph`` with edge ``weights``, seeded.
 
-    ``pairs`` (m, 2) are the undirected edges, each once, ``weights`` (m,) theirs. One thread
-    makes the result a function of the seed alone; networkit's thread count is put back after.
+    A label per vertex, (n,) int64. igraph draws from ``random.Random(seed)`` while it runs
+    and from Python's ``random`` module again after.
     """
-    import networkit
-    from scipy.sparse import csr_matrix
+    import igraph
 
-    matrix = csr_matrix((weights, (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    graph = networkit.graph.GraphFromCsr(matrix, directed=False, weighted=True)
-    threads = networkit.getMaxNumberOfThreads()
-    networkit.setNumberOfThreads(1)
+    igraph.set_random_number_generator(random.Random(seed))
     try:
-        networkit.engineering.setSeed(seed, False)
-        found = networkit.community.ParallelLeiden(graph, iterations=iterations, randomize=True, gamma=resolution)
-        found.run()
+        found = graph.community_leiden(
+            objective_function="modularity", weights=weights.tolist(), resolution=resolution, n_iterations=iterations
+        )
     finally:
-        networkit.setNumberOfThreads(threads)
-    return np.asarray(found.getPartition().getVector(), dtype=np.int64)
+        igraph.set_random_number_generator(random)
+    return np.asarray(found.membership, dtype=np.int64)
 
 
 def community_graph(neighbours: np.ndarray):
@@ -685,13 +684,12 @@ def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -
 
 
 def import_libraries() -> None:
-    """Import the analysis's libraries (igraph, networkit, umap-learn), so no stage's time includes them.
+    """Import the analysis's libraries (igraph, umap-learn), so no stage's time includes them.
 
-    They take seconds to import (umap-learn and networkit share scikit-learn's), and only the
-    analysis needs them.
+    umap-learn takes seconds to import (with scikit-learn and numba), and only the analysis
+    needs them.
     """
     import igraph  # noqa: F401
-    import networkit  # noqa: F401
     import umap  # noqa: F401
 
 
@@ -731,8 +729,8 @@ def analyse(
     """Hubs, mutual pairs, graph measures, communities with labels and links, and the map, of one graph.
 
     ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
-    ``stage(name)`` is told as each of "libraries" (importing igraph, networkit and umap-learn,
-    a few seconds on a first run), "hubs", "measures", "communities" and "layout" starts.
+    ``stage(name)`` is told as each of "libraries" (importing igraph and umap-learn, a few
+    seconds on a first run), "hubs", "measures", "communities" and "layout" starts.
     """
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
@@ -746,9 +744,10 @@ def analyse(
         both = mutual(neighbours)
         stage("measures")
         pairs = pair_directions(neighbours)
-        found_measures = measures(neighbours, scores, simple=simple_graph(neighbours.shape[0], pairs[0]))
+        simple = simple_graph(neighbours.shape[0], pairs[0])
+        found_measures = measures(neighbours, scores, simple=simple)
         stage("communities")
-        labels, modularity = communities(neighbours, resolution, seed, pairs=pairs)
+        labels, modularity = communities(neighbours, resolution, seed, pairs=pairs, graph=simple)
         stage("layout")
         xy = layout(neighbours, seed, epochs, labels=labels)
     kinds = token_kinds(texts, special, family)
