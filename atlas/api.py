@@ -312,6 +312,80 @@ class Atlas:
             )
         return loaded
 
+    def load_corpus(
+        self,
+        path: str | Path,
+        *,
+        method: str = "word2vec",
+        name: str | None = None,
+        min_count: int = 5,
+        chunks: int = 10,
+        vector_size: int = 100,
+        window: int = 5,
+        train_epochs: int = 5,
+        skip_gram: bool = False,
+        train_seed: int = 0,
+        k: int = 20,
+        replace: bool = False,
+        device: str = "auto",
+        dtype: str = "float32",
+        batch_size: int = 20_000,
+        block_rows: int = 1024,
+        max_memory: str | int | None = None,
+        analyse: bool = True,
+        resolution: float = RESOLUTION,
+        seed: int = 0,
+        epochs: int = EPOCHS,
+        vectors: bool = False,
+        on_progress: StageProgress | None = None,
+        on_note: Note | None = None,
+        on_warning: Note | None = None,
+    ) -> Loaded:
+        """Load a corpus atlas: the words of the text corpus at ``path`` (a ``.txt`` file or a folder of them) as tokens.
+
+        ``method="word2vec"`` trains gensim's Word2Vec on the corpus's lines (CBOW, or
+        ``skip_gram``; ``vector_size``, ``window``, ``train_epochs``, ``train_seed``; one worker
+        thread, so a re-run gives the same vectors); ``method="tfidf"`` is the article's TF-IDF
+        over ``chunks`` equal chunks (tf = count / chunk length, idf = ln(N / df); a word in
+        every chunk has a zero vector and no neighbours). Words are cut by
+        :func:`atlas.core.corpus.words` and kept when counted at least ``min_count`` times.
+        ``name`` defaults to ``<file or folder>-<method>``. The other arguments are
+        :meth:`load`'s; the Model node records the method, the corpus (files, words, SHA-256)
+        and every option, and re-running the same load does nothing.
+
+        >>> from gensim.test.utils import datapath
+        >>> loaded = atlas.load_corpus(datapath("lee_background.cor"), method="tfidf", name=model + "-lee", k=5, analyse=False)
+        >>> loaded.report.tokens, atlas.model(model + "-lee")["method"]
+        (1906, 'tfidf')
+        >>> atlas.delete(model + "-lee").nodes > 1906
+        True
+        """
+        from atlas.core.token_text import check_model_name
+        from atlas.loaders.corpus import CorpusOptions, load_corpus_table
+
+        if name is not None:
+            check_model_name(name)
+        options = CorpusOptions(method, min_count, chunks, vector_size, window, train_epochs, skip_gram, train_seed)
+        table = load_corpus_table(path, options, name=name, k=k, on_progress=on_progress, on_note=on_note)
+        return self._store_table(
+            table,
+            k=k,
+            replace=replace,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+            block_rows=block_rows,
+            max_memory=max_memory,
+            analyse=analyse,
+            resolution=resolution,
+            seed=seed,
+            epochs=epochs,
+            vectors=vectors,
+            on_progress=on_progress,
+            on_note=on_note,
+            on_warning=on_warning,
+        )
+
     def _store_table(
         self,
         table: Any,  # atlas.loaders.source.EmbeddingTable
@@ -366,6 +440,8 @@ class Atlas:
             on_progress=on_progress,
         )
         cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
+        if table.props and "cat" not in table.text[:5000]:
+            cat = table.text[min(100, len(table.text) - 1)]  # a corpus without "cat": one of its common words
         return Loaded(report, store.browser_url(), browser_line("browser_neighbours", model=report.name, text=cat))
 
     def analyse(
@@ -557,6 +633,8 @@ class Atlas:
         from atlas.files.hidden_states import refuse_layer_atlas
         from atlas.files.model_files import read_rows
 
+        if self._corpus_props(model) is not None:
+            return self._corpus_tokens(model, text, components)
         props, tokenizer = self._tokenizer(model, offline)
         refuse_layer_atlas(props, "`atlas tokens`")
         pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
@@ -592,13 +670,20 @@ class Atlas:
         from atlas.graph.writes import save_prompt
         from atlas.views.neighbourhoods import prompt_subgraph
 
-        props, tokenizer = self._tokenizer(model, offline)
-        pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
+        missing: list[str] = []
+        corpus = self._corpus_props(model)
+        if corpus is not None:  # a corpus atlas: the text is cut by the word rule its corpus was cut by
+            from atlas.views.corpus_prompt import corpus_tokens
+
+            pieces, missing = corpus_tokens(self.store, model, corpus, text)
+        else:
+            props, tokenizer = self._tokenizer(model, offline)
+            pieces = tokenize(tokenizer, text, include_special=special, family=props.get("family"))
         subgraph = prompt_subgraph(
             self.store, model, pieces, k, collapse_variants=collapse_variants, title=f"prompt {text!r}"
         )
         saved = save_prompt(self.store, model, text, pieces) if save else None
-        return Graph(subgraph, saved=saved)
+        return Graph(subgraph, missing=missing, saved=saved)
 
     def sample(
         self,
@@ -866,6 +951,34 @@ class Atlas:
         return self.store.browser_url()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _corpus_props(self, model: str) -> dict | None:
+        """The Model node's properties when ``model`` is a corpus atlas, else None."""
+        from atlas.views.corpus_prompt import is_corpus_model
+
+        props = self.store.require_model(model)
+        return props if is_corpus_model(props) else None
+
+    def _corpus_tokens(self, model: str, text: str, components: int) -> TokenTable:
+        """`tokens` on a corpus atlas: the text's words it has, with their stored unit vectors (see :meth:`vectors`)."""
+        from atlas.core.prompt_tokens import token_table
+        from atlas.views.corpus_prompt import corpus_tokens
+
+        props = self.store.require_model(model)
+        pieces, _ = corpus_tokens(self.store, model, props, text)
+        rows = {
+            r["id"]: r["embedding"]
+            for r in self.store.read("tokens_embeddings", model=model, ids=[t.id for t in pieces])
+        }
+        if any(rows.get(t.id) is None for t in pieces):
+            raise InvalidArgument(
+                f"corpus model {model!r} keeps its vectors only in the graph, and they are not stored: "
+                f"load it with vectors=True (`atlas load --corpus ... --vectors`) to see them"
+            )
+        import numpy as np
+
+        vectors = np.array([rows[t.id] for t in pieces], dtype=np.float32)
+        return TokenTable(model, text, int(props["dim"]), token_table(pieces, vectors, edge=components))
 
     def _tokenizer(self, model: str, offline: bool) -> tuple[dict, Any]:
         """The stored model's properties and the tokenizer it was loaded from."""

@@ -105,6 +105,7 @@ def load(
         "dtype": dtype,
         "family": table.family,
         "layer": table.layer,  # None (not stored) for a model's input embeddings
+        **(table.props or {}),  # a corpus atlas: its method, corpus and parameters
     }
     with Lease(store, table.name, **({"seconds": lease_seconds} if lease_seconds else {})) as lease:
         if vectors:
@@ -143,12 +144,14 @@ def load(
         zero_ids = table.ids[counts == 0].tolist()  # zero-norm rows: no direction, no neighbours
         try:
             store.ensure_schema()
-            extra = {"zero_ids": zero_ids, "method": table.method} | (
-                {"embedding_tensor": table.tensor} if table.tensor else {}
+            extra = (
+                {"zero_ids": zero_ids}
+                | ({} if table.props and "method" in table.props else {"method": table.method})
+                | ({"embedding_tensor": table.tensor} if table.tensor else {})
             )
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
-            tokens = token_rows(table.ids, table.text, table.raw, table.special)
+            tokens = token_rows(table.ids, table.text, table.raw, table.special, table.counts)
             on_progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
             node_ids = write_tokens(
                 store, table.name, tokens, batch_size, lambda n: on_progress("tokens", n, len(tokens))

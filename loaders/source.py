@@ -17,6 +17,8 @@ class EmbeddingTable:
     Tokens the tokenizer has past the matrix's last row have no vector and are not in
     the table either: ``unmatched`` counts them. A layer atlas's rows are the tokens'
     hidden states at ``layer`` instead (see :mod:`atlas.loaders.layers`), made as ``method`` says.
+    A corpus atlas's rows are words of a text corpus (see :mod:`atlas.loaders.corpus`), with
+    their ``counts``; ``props`` records its corpus and parameters on the Model node.
     """
 
     name: str  # the model name the graph is stored under
@@ -32,6 +34,10 @@ class EmbeddingTable:
     unmatched: int = 0  # tokenizer tokens with no matrix row
     layer: int | None = None  # a layer atlas: the rows are hidden states at this layer (None: the input embeddings)
     method: str | None = None  # a layer atlas: how the states were made, in one line
+    counts: np.ndarray | None = None  # a corpus atlas: (N,) each word's count in the corpus, stored as `count`
+    props: dict | None = (
+        None  # more Model-node properties (a corpus atlas's corpus and parameters); a re-run compares them
+    )
 
     @property
     def dim(self) -> int:

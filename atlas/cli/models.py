@@ -60,6 +60,25 @@ from atlas.settings import model_flag
     help="Load a layer atlas instead: every token's hidden state at layer L (0..the model's blocks), stored as "
     "NAME@L. Repeat it, give a comma list (0,3,6), or 'all'.",
 )
+@click.option(
+    "--corpus",
+    type=click.Path(path_type=str),
+    help="Load a corpus atlas instead: the words of this .txt file or folder of .txt files, "
+    "with --method's vectors (default name: FOLDER-METHOD).",
+)
+@click.option(
+    "--method",
+    default="word2vec",
+    show_default=True,
+    help="With --corpus: word2vec (gensim's, trained on the corpus) or tfidf (the article's, over --chunks).",
+)
+@click.option("--min-count", default=5, show_default=True, type=int, help="With --corpus: keep words seen this often.")
+@click.option("--chunks", default=10, show_default=True, type=int, help="tfidf: equal chunks taken as documents.")
+@click.option("--vector-size", default=100, show_default=True, type=int, help="word2vec: dimensions.")
+@click.option("--window", default=5, show_default=True, type=int, help="word2vec: context words either side.")
+@click.option("--train-epochs", default=5, show_default=True, type=int, help="word2vec: passes over the corpus.")
+@click.option("--skip-gram", is_flag=True, help="word2vec: skip-gram instead of CBOW.")
+@click.option("--train-seed", default=0, show_default=True, type=int, help="word2vec: seed of the training.")
 @analysis_options
 @quiet_option
 @neo4j_options
@@ -78,6 +97,15 @@ def load(
     vectors,
     allow_short_matrix,
     layers,
+    corpus,
+    method,
+    min_count,
+    chunks,
+    vector_size,
+    window,
+    train_epochs,
+    skip_gram,
+    train_seed,
     resolution,
     seed,
     epochs,
@@ -93,7 +121,16 @@ def load(
     With --layer L, each token is run through the model alone (with its tokenizer's special
     tokens) and its hidden state at layer L takes the place of its input embedding: the
     layer atlas is stored as model NAME@L.
+
+    With --corpus PATH, the words of a text corpus are the tokens and their vectors are
+    word2vec's (gensim, CBOW unless --skip-gram, one worker thread so a re-run gives the same
+    graph) or the article's TF-IDF over --chunks equal chunks (a word in every chunk has a
+    zero vector and no neighbours). `atlas prompt` cuts text into words the same way.
     """
+    if corpus is not None and (source or layers):
+        raise InvalidArgument(
+            "give either SOURCE (a model) or --corpus (a text corpus), not both; --layer needs a model"
+        )
     with ProgressDisplay(quiet) as progress:
         options = dict(
             name=name,
@@ -115,7 +152,27 @@ def load(
             on_note=lambda message: say(message, quiet),
             on_warning=say,
         )
-        done = atlas.load_layers(",".join(layers), source, **options) if layers else [atlas.load(source, **options)]
+        if corpus is not None:
+            for key in ("offline", "allow_short_matrix"):
+                options.pop(key)
+            done = [
+                atlas.load_corpus(
+                    corpus,
+                    method=method,
+                    min_count=min_count,
+                    chunks=chunks,
+                    vector_size=vector_size,
+                    window=window,
+                    train_epochs=train_epochs,
+                    skip_gram=skip_gram,
+                    train_seed=train_seed,
+                    **options,
+                )
+            ]
+        elif layers:
+            done = atlas.load_layers(",".join(layers), source, **options)
+        else:
+            done = [atlas.load(source, **options)]
     for loaded in done:
         _tell_loaded(loaded)
 

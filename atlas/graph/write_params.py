@@ -28,11 +28,17 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def token_rows(ids: np.ndarray, text: list[str], raw: list[str], special: list[bool]) -> list[dict]:
-    """One row per token: ``{id, text, raw, special}``."""
-    return [
+def token_rows(
+    ids: np.ndarray, text: list[str], raw: list[str], special: list[bool], counts: np.ndarray | None = None
+) -> list[dict]:
+    """One row per token: ``{id, text, raw, special}``, and ``count`` (a corpus word's count) when ``counts`` is given."""
+    rows = [
         {"id": int(i), "text": t, "raw": r, "special": bool(s)} for i, t, r, s in zip(ids.tolist(), text, raw, special)
     ]
+    if counts is not None:
+        for row, n in zip(rows, counts.tolist()):
+            row["count"] = int(n)
+    return rows
 
 
 def variant_rows(ids: np.ndarray, raw: list[str], special: list[bool], family: str) -> list[dict]:

@@ -1,0 +1,197 @@
+"""Corpus atlases: the words of a text corpus as tokens, with TF-IDF or word2vec vectors.
+
+The article this project follows walks from counting (TF-IDF) to prediction (word2vec) to a
+transformer's embeddings. A corpus load turns a text corpus into the pipeline's one small
+object (:class:`~atlas.loaders.source.EmbeddingTable`): its words (cut by
+:func:`atlas.core.corpus.words`, counted at least ``min_count`` times) are the tokens, most
+frequent first, each with its count; the vectors are
+
+- ``tfidf``: the article's TF-IDF, the corpus cut into ``chunks`` equal documents
+  (:func:`atlas.core.corpus.tfidf`), one dimension per chunk;
+- ``word2vec``: gensim's ``Word2Vec`` trained on the corpus's lines (CBOW, or skip-gram),
+  on one worker thread with a fixed seed, so the same corpus and options give the same
+  vectors and the same graph (one thread is what gensim needs for that: training does not
+  use a second core).
+
+From there the load is every model's: exact neighbours, variant groups (a word's case
+forms), verify, analysis. The Model node records the method, the corpus and every option.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from atlas.core import corpus as rule
+from atlas.core.progress import StageProgress
+from atlas.errors import InvalidArgument
+from atlas.files.corpus_text import CorpusText, read_corpus
+
+from .source import EmbeddingTable
+
+METHODS = ("word2vec", "tfidf")
+FAMILY = "other"  # words are their own text: no space marks, no ## pieces; variant keys fold case
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How a corpus becomes vectors; every field is recorded on the Model node (``corpus_`` + name).
+
+    ``method``: ``"word2vec"`` or ``"tfidf"``. ``min_count``: a word counted fewer times is
+    left out (both methods). TF-IDF: ``chunks`` equal documents. word2vec: ``vector_size``
+    dimensions, ``window`` words either side, ``train_epochs`` passes, ``skip_gram``
+    (default CBOW), ``train_seed``.
+    """
+
+    method: str = "word2vec"
+    min_count: int = 5
+    chunks: int = 10
+    vector_size: int = 100
+    window: int = 5
+    train_epochs: int = 5
+    skip_gram: bool = False
+    train_seed: int = 0
+
+    def check(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidArgument(f"unknown corpus method {self.method!r}: use one of {', '.join(METHODS)}")
+        for field, least in [("min_count", 1), ("vector_size", 1), ("window", 1), ("train_epochs", 1)]:
+            if getattr(self, field) < least:
+                raise InvalidArgument(f"{field} must be at least {least}, got {getattr(self, field)}")
+        if self.chunks < 2:
+            raise InvalidArgument(f"chunks must be at least 2 (documents to compare a word across), got {self.chunks}")
+
+    def recorded(self) -> dict:
+        """The options that shape this method's vectors, as Model-node properties."""
+        used = {"min_count"} | (
+            {"chunks"}
+            if self.method == "tfidf"
+            else {"vector_size", "window", "train_epochs", "skip_gram", "train_seed"}
+        )
+        return {f"corpus_{key}": value for key, value in asdict(self).items() if key in used}
+
+    def describe(self) -> str:
+        if self.method == "tfidf":
+            return f"TF-IDF over {self.chunks} equal chunks, idf = ln(N/df), words counted >= {self.min_count}"
+        kind = "skip-gram" if self.skip_gram else "CBOW"
+        return (
+            f"word2vec {kind}, {self.vector_size} dims, window {self.window}, {self.train_epochs} epochs, "
+            f"seed {self.train_seed}, words counted >= {self.min_count}"
+        )
+
+
+def default_corpus_name(path: str | Path, method: str) -> str:
+    """``<file or folder name>-<method>``, e.g. ``plays-word2vec``."""
+    resolved = Path(path).expanduser().resolve()
+    stem = resolved.stem if resolved.is_file() else resolved.name
+    return f"{stem or 'corpus'}-{method}"
+
+
+def load_corpus_table(
+    path: str | Path,
+    options: CorpusOptions,
+    *,
+    name: str | None = None,
+    k: int = 20,
+    on_progress: StageProgress | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> EmbeddingTable:
+    """Read the corpus at ``path`` and make its words' vectors as ``options`` say (checked before reading).
+
+    ``k`` is the load's: a corpus with fewer than ``k + 1`` words is refused here, naming it.
+    """
+    options.check()
+    note = on_note or (lambda message: None)
+    tell = on_progress or (lambda stage, done, total: None)
+    corpus = read_corpus(path)
+    if corpus.latin1:
+        shown = ", ".join(corpus.latin1[:3]) + (f" and {len(corpus.latin1) - 3} more" if len(corpus.latin1) > 3 else "")
+        note(f"read as Latin-1 (not UTF-8): {shown}")
+    lines = [rule.words(line) for line in corpus.text.splitlines()]
+    lines = [line for line in lines if line]
+    sequence = [w for line in lines for w in line]
+    where = f"corpus {corpus.path!r}"
+    if not sequence:
+        raise InvalidArgument(f"{where} has no words (runs of letters or digits): give some text")
+    rule.check_words(sequence, where)
+    counts = Counter(sequence)
+    vocab = rule.vocabulary(counts, options.min_count)
+    if len(vocab) < k + 1:
+        raise InvalidArgument(
+            f"{where} has {len(vocab):,} words counted at least {options.min_count} times; k={k} neighbours need "
+            f"at least {k + 1}: give more text, a lower min_count or a smaller k"
+        )
+    if options.method == "tfidf":
+        rule.chunk_bounds(len(sequence), options.chunks)  # more chunks than words is refused before the work
+    note(f"{len(corpus.files):,} files, {len(sequence):,} words, {len(vocab):,} of them counted >= {options.min_count}")
+    if options.method == "tfidf":
+        tell("tfidf", 0, 1)
+        matrix = rule.tfidf(sequence, vocab, options.chunks)
+        tell("tfidf", 1, 1)
+        zero = int((~matrix.any(axis=1)).sum())
+        if zero:
+            note(
+                f"{zero:,} words occur in every chunk: idf 0, a zero vector, no direction, so no neighbours "
+                "(their `zero_ids` are on the Model node)"
+            )
+    else:
+        matrix = train_word2vec(lines, vocab, options, tell)
+    return _table(corpus, vocab, counts, matrix, options, name or default_corpus_name(path, options.method))
+
+
+def train_word2vec(lines: list[list[str]], vocab: list[str], options: CorpusOptions, tell: StageProgress) -> np.ndarray:
+    """gensim's Word2Vec on ``lines`` (sentences of words), one worker, seeded: rows in ``vocab`` order."""
+    from gensim.models import Word2Vec
+
+    total = options.train_epochs
+    tell("word2vec", 0, total)
+    model = Word2Vec(
+        vector_size=options.vector_size,
+        window=options.window,
+        min_count=options.min_count,
+        sg=1 if options.skip_gram else 0,
+        seed=options.train_seed,
+        workers=1,  # gensim is deterministic on one worker thread only
+        hashfxn=_stable_hash,  # Python's str hash changes from process to process
+    )
+    model.build_vocab(lines)
+    model.train(lines, total_examples=model.corpus_count, epochs=total)
+    tell("word2vec", total, total)
+    vectors = model.wv
+    return np.stack([vectors[w] for w in vocab]).astype(np.float32)
+
+
+def _stable_hash(text: str) -> int:
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def _table(
+    corpus: CorpusText, vocab: list[str], counts: Counter, matrix: np.ndarray, options: CorpusOptions, name: str
+) -> EmbeddingTable:
+    n = len(vocab)
+    props = {
+        **options.recorded(),
+        "method": options.method,
+        "word_rule": rule.WORD_RULE,
+        "corpus_files": corpus.files,
+        "corpus_words": sum(counts.values()),
+        "corpus_sha256": corpus.sha256,
+    }
+    return EmbeddingTable(
+        name=name,
+        source=corpus.path,
+        matrix=np.ascontiguousarray(matrix, dtype=np.float32),
+        ids=np.arange(n, dtype=np.int64),
+        raw=list(vocab),
+        text=list(vocab),
+        special=[False] * n,
+        family=FAMILY,
+        matrix_rows=n,
+        counts=np.array([counts[w] for w in vocab], dtype=np.int64),
+        props=props,
+    )
