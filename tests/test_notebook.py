@@ -81,6 +81,8 @@ def executed(neo4j_settings, tmp_path_factory):
             seconds = time.monotonic() - start
         finally:
             face.delete(name)
+            for method in ("tfidf", "word2vec"):  # the corpus atlases of its first section
+                face.store.delete_model(f"{name}-lee-{method}")
     print(f"\nexamples/article.ipynb executed in {seconds:.1f} s")
     return notebook, seconds, folder, name
 
@@ -121,6 +123,17 @@ def test_the_variant_group_of_list(executed):
     rows = table_rows(shown(notebook, "variants"))
     assert [(int(r[0]), r[1]) for r in rows] == [(2862, '"list"'), (9863, '"##list"')]
     assert shown(notebook, "variants-graph").startswith("view_variants key='list', k=10: ")
+
+
+def test_before_llms_builds_both_corpus_atlases_and_compares_them(executed):
+    notebook, _, _, name = executed
+    printed = "".join(o.get("text", "") for o in outputs(notebook, "corpus-load"))
+    assert (
+        f"{name}-lee-tfidf: 1,906 words, " in printed and f"{name}-lee-word2vec: 1,906 words, 19,060 edges" in printed
+    )
+    assert shown(notebook, "tfidf-pca", "image/svg+xml").count("<text") == 11
+    assert table_rows(shown(notebook, "word2vec-neighbours")) and table_rows(shown(notebook, "tfidf-neighbours"))
+    assert f"{name}-lee-word2vec" in shown(notebook, "corpus-compare")
 
 
 def test_king_minus_man_plus_woman_is_queen(executed):
