@@ -366,7 +366,14 @@ class Atlas:
         if name is not None:
             check_model_name(name)
         options = CorpusOptions(method, min_count, chunks, vector_size, window, train_epochs, skip_gram, train_seed)
-        table = load_corpus_table(path, options, name=name, k=k, on_progress=on_progress, on_note=on_note)
+        if name is None:
+            from atlas.loaders.corpus import default_corpus_name
+
+            name = default_corpus_name(path, method)
+        stored = None if replace or vectors else self.store.model(name)  # complete and the same: nothing to train
+        table = load_corpus_table(
+            path, options, name=name, k=k, on_progress=on_progress, on_note=on_note, stored=stored
+        )
         return self._store_table(
             table,
             k=k,

@@ -100,10 +100,14 @@ def load_corpus_table(
     k: int = 20,
     on_progress: StageProgress | None = None,
     on_note: Callable[[str], None] | None = None,
+    stored: dict | None = None,
 ) -> EmbeddingTable:
     """Read the corpus at ``path`` and make its words' vectors as ``options`` say (checked before reading).
 
     ``k`` is the load's: a corpus with fewer than ``k + 1`` words is refused here, naming it.
+    ``stored`` is the Model node of ``name`` when one exists: when it is complete and records
+    this corpus (same bytes), these options and ``k``, the vectors are not made again (the
+    table's matrix is zeros of the stored shape), since the load will find nothing to write.
     """
     options.check()
     note = on_note or (lambda message: None)
@@ -129,6 +133,11 @@ def load_corpus_table(
     if options.method == "tfidf":
         rule.chunk_bounds(len(sequence), options.chunks)  # more chunks than words is refused before the work
     note(f"{len(corpus.files):,} files, {len(sequence):,} words, {len(vocab):,} of them counted >= {options.min_count}")
+    name = name or default_corpus_name(path, options.method)
+    dim = options.chunks if options.method == "tfidf" else options.vector_size
+    if stored is not None and _same(stored, corpus, sequence, vocab, options, dim, k):
+        note(f"model {name!r} is complete with this corpus and these options: its vectors are not made again")
+        return _table(corpus, vocab, counts, np.zeros((len(vocab), dim), np.float32), options, name)
     if options.method == "tfidf":
         tell("tfidf", 0, 1)
         matrix = rule.tfidf(sequence, vocab, options.chunks)
@@ -141,7 +150,33 @@ def load_corpus_table(
             )
     else:
         matrix = train_word2vec(lines, vocab, options, tell)
-    return _table(corpus, vocab, counts, matrix, options, name or default_corpus_name(path, options.method))
+    return _table(corpus, vocab, counts, matrix, options, name)
+
+
+def _same(
+    stored: dict, corpus: CorpusText, sequence: list[str], vocab: list[str], options: CorpusOptions, dim: int, k: int
+) -> bool:
+    """Whether the stored Model node is complete and records exactly this corpus, these options and ``k``."""
+    wanted = {
+        **_props(corpus, len(sequence), options),
+        "source": corpus.path,
+        "vocab_size": len(vocab),
+        "dim": dim,
+        "k": k,
+        "status": "complete",
+    }
+    return all(stored.get(key) == value for key, value in wanted.items())
+
+
+def _props(corpus: CorpusText, words: int, options: CorpusOptions) -> dict:
+    return {
+        **options.recorded(),
+        "method": options.method,
+        "word_rule": rule.WORD_RULE,
+        "corpus_files": corpus.files,
+        "corpus_words": words,
+        "corpus_sha256": corpus.sha256,
+    }
 
 
 def train_word2vec(lines: list[list[str]], vocab: list[str], options: CorpusOptions, tell: StageProgress) -> np.ndarray:
@@ -174,14 +209,7 @@ def _table(
     corpus: CorpusText, vocab: list[str], counts: Counter, matrix: np.ndarray, options: CorpusOptions, name: str
 ) -> EmbeddingTable:
     n = len(vocab)
-    props = {
-        **options.recorded(),
-        "method": options.method,
-        "word_rule": rule.WORD_RULE,
-        "corpus_files": corpus.files,
-        "corpus_words": sum(counts.values()),
-        "corpus_sha256": corpus.sha256,
-    }
+    props = _props(corpus, sum(counts.values()), options)
     return EmbeddingTable(
         name=name,
         source=corpus.path,

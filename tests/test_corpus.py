@@ -146,6 +146,7 @@ def test_word2vec_load_stores_the_exact_graph_and_records_its_corpus(run, lee, m
 
     again = run("load", "--corpus", lee, "--name", model_name, "--k", 5, "--train-epochs", 2, "--no-analysis")
     assert again.exit_code == 0 and "already loaded with these settings; nothing to do" in again.stderr
+    assert "is complete with this corpus and these options: its vectors are not made again" in again.stderr
     other = run("load", "--corpus", lee, "--name", model_name, "--k", 5, "--train-epochs", 3, "--no-analysis", "-q")
     assert "is already stored with other settings" in error_line(other)
 
