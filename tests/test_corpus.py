@@ -227,3 +227,43 @@ def test_bad_corpus_input_gets_one_line_and_stores_nothing(case, run, tmp_path, 
 
 def test_a_corpus_and_a_model_source_are_not_loaded_together(run, lee, model_name):
     assert "give either SOURCE (a model) or --corpus" in error_line(run("load", "somemodel", "--corpus", lee))
+
+
+def test_a_corpus_load_killed_with_sigkill_is_finished_exactly_by_the_same_command(
+    run, lee, model_name, neo4j_settings
+):
+    """kill -9 while the load writes its graph: the model stays 'loading'; the same command again gives the exact graph."""
+    import os
+    import signal
+    import time
+
+    args = ["load", "--corpus", lee, "--name", model_name, "--k", "5", "--train-epochs", "2", "--no-analysis"]
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_USER": neo4j_settings.user,
+        "NEO4J_PASSWORD": neo4j_settings.password,
+        "NEO4J_DATABASE": neo4j_settings.database,
+    }
+    cli = [sys.executable, "-c", "from atlas.cli import main; main()"]
+    victim = subprocess.Popen(  # small write batches: the load spends a while writing
+        [*cli, *args, "--batch-size", "25", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    with Store(neo4j_settings) as store:
+        deadline = time.monotonic() + 120
+        while (store.model(model_name) or {}).get("status") != "loading" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        assert store.model(model_name)["status"] == "loading"
+
+    result = run(*args, "--quiet")
+    assert result.exit_code == 0, result.stderr
+    verified = json.loads(run("models", "--json", "--verify").stdout)
+    model = next(m for m in verified if m["name"] == model_name)
+    assert model["status"] == "complete" and model["problems"] == [] and model["edges"] == 1906 * 5
+    table = load_corpus_table(lee, CorpusOptions(train_epochs=2))
+    ids, _ = all_neighbours(table.matrix, 5)
+    for word in ("government", "fire", "Australia"):
+        row = table.text.index(word)
+        assert [t for t, _ in stored_neighbours(neo4j_settings, model_name, word)] == [table.text[i] for i in ids[row]]
