@@ -1006,6 +1006,12 @@ def _token_id(token: str | int) -> int:
 @contextlib.contextmanager
 def _recorded_source(model: str, props: dict) -> Iterator[None]:
     """Turn a failure to read the model's recorded source into a line that says how to get it back."""
+    if props.get("word_rule") is not None:  # a corpus atlas: its source is text, not a model's files
+        raise InvalidArgument(
+            f"model {model!r} is a corpus atlas of {props.get('source')!r}: it has no model files to read vectors "
+            "or a tokenizer from; this works on models loaded from model files (neighbours, prompt, map and "
+            "compare work on it)"
+        )
     try:
         yield
     except SourceNotFound:

@@ -168,6 +168,10 @@ def test_tfidf_load_says_how_many_words_have_no_direction(run, lee, model_name, 
         props = store.model(model_name)
     assert sorted(props["zero_ids"]) == zero.tolist() and props["dim"] == 10 and props["corpus_chunks"] == 10
     assert stored_neighbours(neo4j_settings, model_name, table.text[0]) == []
+    assert "is a corpus atlas of" in error_line(run("vectors", "--model", model_name, "-q"))
+    assert "is a corpus atlas of" in error_line(run("near", "president - man", "--model", model_name))
+    tokens = error_line(run("tokens", "the president", "--model", model_name))
+    assert "keeps its vectors only in the graph, and they are not stored" in tokens
     variants = run("variants", "government", "--model", model_name, "--json")
     assert variants.exit_code == 0, variants.stderr
     assert {"government", "Government"} <= {t["text"] for t in json.loads(variants.stdout)["tokens"]}
