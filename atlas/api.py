@@ -967,7 +967,7 @@ class Atlas:
         return props if is_corpus_model(props) else None
 
     def _corpus_tokens(self, model: str, text: str, components: int) -> TokenTable:
-        """`tokens` on a corpus atlas: the text's words it has, with their stored unit vectors (see :meth:`vectors`)."""
+        """`tokens` on a corpus atlas: the text's words it has, with their unit vectors as the load stored them."""
         from atlas.core.prompt_tokens import token_table
         from atlas.views.corpus_prompt import corpus_tokens
 
@@ -977,6 +977,9 @@ class Atlas:
             r["id"]: r["embedding"]
             for r in self.store.read("tokens_embeddings", model=model, ids=[t.id for t in pieces])
         }
+        dim = int(props["dim"])
+        for token_id in set(props.get("zero_ids") or []) & {t.id for t in pieces}:
+            rows[token_id] = [0.0] * dim  # a zero row has no unit vector to store: it is shown as zeros
         if any(rows.get(t.id) is None for t in pieces):
             raise InvalidArgument(
                 f"corpus model {model!r} keeps its vectors only in the graph, and they are not stored: "

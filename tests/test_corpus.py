@@ -271,3 +271,18 @@ def test_a_corpus_load_killed_with_sigkill_is_finished_exactly_by_the_same_comma
     for word in ("government", "fire", "Australia"):
         row = table.text.index(word)
         assert [t for t, _ in stored_neighbours(neo4j_settings, model_name, word)] == [table.text[i] for i in ids[row]]
+
+
+def test_tokens_of_a_corpus_atlas_show_its_stored_unit_vectors(run, lee, model_name):
+    result = run(
+        "load", "--corpus", lee, "--method", "tfidf", "--name", model_name, "--k", 5, "--no-analysis", "--vectors"
+    )
+    assert result.exit_code == 0, result.stderr
+    table = load_corpus_table(lee, CorpusOptions(method="tfidf"))
+    shown = run("tokens", "the president", "--model", model_name)
+    assert shown.exit_code == 0, shown.stderr
+    rows = [line for line in shown.stdout.splitlines() if '"the"' in line or '"president"' in line]
+    assert "0.000000, 0.000000, 0.000000 ... 0.000000, 0.000000, 0.000000" in rows[0]  # in every chunk: zero
+    row = table.matrix[table.text.index("president")]
+    unit = row / np.linalg.norm(row)
+    assert ", ".join(f"{x:.6f}" for x in unit[:3]) in rows[1]
