@@ -303,7 +303,13 @@ def test_analyse_puts_it_together(graph):
     assert len(result.communities) == result.community.max() + 1
     assert sum(c.size for c in result.communities) == n
     assert [c.id for c in result.communities] == list(range(len(result.communities)))
-    assert result.settings == {"resolution": 1.0, "seed": 0, "epochs": 30, "min_dist": analysis.MIN_DIST}
+    assert result.settings == {
+        "resolution": 1.0,
+        "seed": 0,
+        "epochs": 30,
+        "min_dist": analysis.MIN_DIST,
+        "negative_samples": analysis.NEGATIVE_SAMPLES,
+    }
     assert result.cited_skewness == pytest.approx(analysis.skewness(brute_cited(ids)))
     assert result.measures is not None and (result.measures.out_degree == (ids >= 0).sum(axis=1)).all()
 
