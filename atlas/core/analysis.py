@@ -689,6 +689,33 @@ def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -
     return hits / (len(placed) * k)
 
 
+FIRST_IMPORT = "libraries (compiling umap-learn's numba code: once after installing)"  # the stage's name then
+
+
+def compiled_before() -> bool:
+    """Whether numba's cache holds pynndescent's compiled code (umap-learn imports pynndescent).
+
+    Without it, the first ``import umap`` after installing compiles it and writes the cache:
+    20 to 40 s on two cores, against a few seconds on every later run.
+    """
+    import sys
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    if "umap" in sys.modules:
+        return True
+    spec = find_spec("pynndescent")
+    if spec is None or not spec.submodule_search_locations:
+        return True  # no pynndescent: nothing to compile (the import will say what is missing)
+    from numba import config  # where numba keeps its cache: its own setting, else beside the code
+
+    cache_dir = getattr(config, "CACHE_DIR", "")  # set from NUMBA_CACHE_DIR when numba is imported
+    folders = (
+        [Path(cache_dir)] if cache_dir else [Path(folder) / "__pycache__" for folder in spec.submodule_search_locations]
+    )
+    return any(next(folder.rglob("rp_trees*.nbi"), None) is not None for folder in folders if folder.is_dir())
+
+
 def import_libraries() -> None:
     """Import the analysis's libraries (igraph, umap-learn), so no stage's time includes them.
 
@@ -736,14 +763,15 @@ def analyse(
 
     ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
     ``stage(name)`` is told as each of "libraries" (importing igraph and umap-learn, a few
-    seconds on a first run), "hubs", "measures", "communities" and "layout" starts.
+    seconds; on the first run after installing, when it compiles umap-learn's numba code,
+    :data:`FIRST_IMPORT` instead), "hubs", "measures", "communities" and "layout" starts.
     """
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
     stage = stage or (lambda name: None)
     with gc_paused():
-        stage("libraries")
+        stage("libraries" if compiled_before() else FIRST_IMPORT)
         import_libraries()
         stage("hubs")
         in_degree = cited(neighbours)
