@@ -154,7 +154,7 @@ class Atlas:
         k: int = 20,
         replace: bool = False,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
         batch_size: int = 20_000,
         block_rows: int = 1024,
         max_memory: str | int | None = None,
@@ -174,7 +174,10 @@ class Atlas:
         ``source`` is a Hugging Face model id or folder (default: the bundled all-MiniLM-L6-v2).
         ``name`` (default: the source's) is some text without control characters or spaces at
         its ends.
-        ``dtype="bfloat16"`` picks candidates at low precision and re-scores them in float32.
+        ``dtype="auto"`` computes in bfloat16 where the hardware multiplies it faster than float32
+        (a GPU, or a CPU with bfloat16 instructions) and in float32 elsewhere; ``"bfloat16"`` picks
+        candidates at low precision and re-scores them in float32, and where it would be slower
+        float32 is used instead (``on_warning`` says so). The Model node records the dtype used.
         ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
         ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
         A matrix with fewer rows than the tokenizer has tokens is refused unless
@@ -232,7 +235,7 @@ class Atlas:
         k: int = 20,
         replace: bool = False,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
         batch_size: int = 20_000,
         block_rows: int = 1024,
         max_memory: str | int | None = None,
@@ -414,7 +417,7 @@ class Atlas:
         on_warning: Note | None,
     ) -> Loaded:
         """Store ``table``'s neighbours (and with ``analyse`` its analysis): the part of a load after reading the model."""
-        from atlas.core.topk import block_rows_for_memory
+        from atlas.core.topk import block_rows_for_memory, choose_dtype, resolve_device
         from atlas.core.units import parse_bytes
         from atlas.graph.queries import browser_line
         from atlas.loaders.pipeline import AnalysisSettings
@@ -432,14 +435,18 @@ class Atlas:
         if max_memory:
             limit = max_memory if isinstance(max_memory, int) else parse_bytes(max_memory)
             block_rows = block_rows_for_memory(len(table), table.dim, limit, k)
-        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {dtype}")
+        used = resolve_device(device)
+        choice = choose_dtype(dtype, used)
+        (warn if choice.overridden else note)(choice.reason)
+        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {choice.dtype} on {used}")
         report = run_load(
             store,
             table,
             k,
             replace=replace,
-            device=device,
-            dtype=dtype,
+            device=used,
+            dtype=choice.dtype,
+            any_stored_dtype=dtype == "auto",
             block_rows=block_rows,
             batch_size=batch_size,
             analyse=AnalysisSettings(resolution, seed, epochs) if analyse else None,

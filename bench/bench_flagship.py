@@ -171,14 +171,17 @@ def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) 
     store = Store(config)
     stages, progress = stage_clock()
 
-    lines = [f"Neo4j {config.uri}: a bfloat16 load as {BENCH_MODEL!r} (deleted at the end)"]
+    from atlas.core.topk import choose_dtype, resolve_device
+
+    choice = choose_dtype("bfloat16", resolve_device("auto"))  # float32 where bfloat16 would be slower
+    lines = [f"Neo4j {config.uri}: a --dtype bfloat16 load as {BENCH_MODEL!r} (deleted at the end); {choice.reason}"]
     try:
         if store.model(BENCH_MODEL) is not None:
             store.delete_model(BENCH_MODEL)
         logs_before = txlog_bytes(config)
         table = load_embedding_table(folder, name=BENCH_MODEL)
         began = time.perf_counter()
-        report = load(store, table, k, dtype="bfloat16", on_progress=progress)
+        report = load(store, table, k, dtype=choice.dtype, device=resolve_device("auto"), on_progress=progress)
         loaded = time.perf_counter()
         load_s = loaded - began
         took = spans(stages, began)

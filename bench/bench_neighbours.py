@@ -3,7 +3,9 @@
     .venv/bin/python bench/bench_neighbours.py [--repeats 3] [--k 20] [--skip-neo4j]
 
 1. faiss ``IndexFlatIP`` (normalised rows, search k+1, drop self) against ``all_neighbours``
-   in float32 and bfloat16 on the bundled all-MiniLM-L6-v2 matrix. The three run
+   in float32 and bfloat16 on the bundled all-MiniLM-L6-v2 matrix, beside the CPU's capability and
+   bfloat16 instructions and the dtype a load would use on it (bfloat16 is slow without
+   avx512_bf16/amx_bf16: on an AVX2-only EPYC, 19x float32's time). The three run
    interleaved in this process (order rotated every repeat, after one warm-up run each);
    the table gives the median seconds, the ratio to faiss, the top-k agreement (mean
    fraction of ids a row shares with faiss and with float32) and the peak memory of each,
@@ -61,7 +63,7 @@ fair_blas_core()  # before any import of faiss, here and in the subprocesses tha
 
 BENCH_MODEL = "bench-minilm"
 VARIANTS = ("faiss", "float32", "bfloat16")
-LABELS = {"faiss": "faiss IndexFlatIP", "float32": "ours float32", "bfloat16": "ours bfloat16"}
+LABELS = {"faiss": "faiss IndexFlatIP", "float32": "ours float32", "bfloat16": "ours bfloat16"}  # really computed so
 TARGETS = {"total_s": 90.0, "edges_per_s": 50_000.0}
 
 CHILD = """
@@ -175,6 +177,22 @@ def machine_facts() -> list[str]:
     return lines
 
 
+def bfloat16_facts() -> list[str]:
+    """What the bfloat16 figures describe: the CPU's capability and the dtype a load would use on it."""
+    import torch
+
+    from atlas.core.topk import BF16_CPU_FLAGS, choose_dtype, cpu_flags
+
+    have = sorted(set(BF16_CPU_FLAGS) & cpu_flags())
+    auto, asked = choose_dtype("auto", "cpu"), choose_dtype("bfloat16", "cpu")
+    return [
+        f"CPU capability (torch.backends.cpu.get_cpu_capability): {torch.backends.cpu.get_cpu_capability()}; "
+        f"bfloat16 instructions: {', '.join(have) or 'none (' + ' and '.join(BF16_CPU_FLAGS) + ' absent)'}",
+        f"the rows below compute in the dtype they name; a load on this CPU computes in {auto.dtype} with "
+        f"--dtype auto and in {asked.dtype} with --dtype bfloat16",
+    ]
+
+
 def time_variants(matrix: np.ndarray, k: int, repeats: int) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
     """Seconds of every run of every variant, interleaved; and each variant's ids."""
     ids = {v: run_variant(v, matrix, k) for v in VARIANTS}  # warm-up: imports, thread pools
@@ -224,6 +242,7 @@ def neighbour_table(matrix: np.ndarray, k: int, repeats: int) -> list[str]:
         f"{'peak RSS +MB':>13} {'bound MB':>9}   runs (s)"
     )
     rows = [
+        *bfloat16_facts(),
         f"{v:,} x {d} matrix, k={k}, {repeats} interleaved repeats. Peak RSS: growth of VmHWM in a fresh",
         "process over its RSS after imports and matrix load (the mark reset there).",
         "Bound: peak_bytes(V, d, 1024, k), + 12 * V * (k + k // 4 + 4) for bfloat16's candidates.",

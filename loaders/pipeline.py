@@ -20,7 +20,7 @@ import numpy as np
 from atlas.core import analysis
 from atlas.core.progress import StageProgress
 from atlas.core.token_text import check_model_name
-from atlas.core.topk import NeighbourBlocks, iter_neighbours
+from atlas.core.topk import DTYPES, NeighbourBlocks, iter_neighbours
 from atlas.errors import (
     DatabaseFailed,
     InvalidArgument,
@@ -79,6 +79,7 @@ def load(
     vectors: bool = False,
     on_progress: StageProgress | None = None,
     lease_seconds: float | None = None,
+    any_stored_dtype: bool = False,
 ) -> LoadReport:
     """Store ``table``'s tokens, variant groups and exact top-k SIMILAR_TO edges, then (with ``analyse``) analyse them.
 
@@ -88,7 +89,9 @@ def load(
     row as a vector property and indexes it (:mod:`atlas.graph.vectors`) once the graph is
     complete. ``replace`` deletes the stored model first. ``batch_size`` is the number of tokens
     or edges per write transaction. Every argument is checked before anything is
-    written. Raises ModelBusy while another load of the same name runs.
+    written. Raises ModelBusy while another load of the same name runs. ``dtype`` is the one
+    computed in and recorded on the Model node; ``any_stored_dtype`` (a load that let the
+    hardware pick it) takes a stored model computed in the other dtype as the same.
     """
     check_model_name(table.name)
     began = time.perf_counter()
@@ -115,7 +118,11 @@ def load(
             store.delete_model(table.name, done=lambda n: on_progress("delete", n, 0))
             existing = None
         elif existing is not None:
-            same = all(existing.get(key) == value for key, value in props.items())
+            same = all(
+                existing.get(key) == value
+                for key, value in props.items()
+                if not (any_stored_dtype and key == "dtype" and existing.get(key) in DTYPES)
+            )
             if not same:
                 raise ModelExists(
                     f"model {table.name!r} is already stored with other settings "

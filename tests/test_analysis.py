@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -303,7 +306,13 @@ def test_analyse_puts_it_together(graph):
     assert len(result.communities) == result.community.max() + 1
     assert sum(c.size for c in result.communities) == n
     assert [c.id for c in result.communities] == list(range(len(result.communities)))
-    assert result.settings == {"resolution": 1.0, "seed": 0, "epochs": 30, "min_dist": analysis.MIN_DIST}
+    assert result.settings == {
+        "resolution": 1.0,
+        "seed": 0,
+        "epochs": 30,
+        "min_dist": analysis.MIN_DIST,
+        "negative_samples": analysis.NEGATIVE_SAMPLES,
+    }
     assert result.cited_skewness == pytest.approx(analysis.skewness(brute_cited(ids)))
     assert result.measures is not None and (result.measures.out_degree == (ids >= 0).sum(axis=1)).all()
 
@@ -337,3 +346,15 @@ def test_the_fuzzy_graph_is_umaps(n, k, distances):
     ours = analysis.fuzzy_graph(knn, dist)
     assert ours.shape == (n, n) and ours.nnz == reference.nnz
     np.testing.assert_allclose(ours.toarray(), reference.toarray(), rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_compiled_before_looks_in_numbas_cache(tmp_path, cached):
+    """A fresh process with an empty numba cache (a fresh install) would compile: the analysis names that stage."""
+    if cached:
+        (tmp_path / "pynndescent").mkdir()
+        (tmp_path / "pynndescent" / "rp_trees.make_tree-100.py311.nbi").write_bytes(b"")
+    code = "from atlas.core.analysis import compiled_before; print(compiled_before())"
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(cached)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import error_line
 
 from atlas.cli import main
-from atlas.core.topk import all_neighbours
+from atlas.core.topk import all_neighbours, choose_dtype
 from atlas.loaders import load_embedding_table
 
 NASTY = "'\"})MATCH (n) DETACH DELETE n //{$x}`"
@@ -84,6 +84,31 @@ def test_rerun_changes_nothing_and_replace_reloads(run, loaded, neo4j_driver):
     replaced = run("load", folder, "--name", name, "--k", 3, "--replace", "--quiet")
     assert replaced.exit_code == 0, replaced.stderr
     assert counts() == (n_tokens, 3 * n_tokens)
+
+
+def test_load_says_the_dtype_it_picked_first(run, qwen_folder, model_name):
+    result = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--device", "cpu", "--no-analysis")
+    assert result.exit_code == 0, result.stderr
+    choice = choose_dtype("auto", "cpu")
+    lines = result.stderr.splitlines()
+    assert lines[0] == choice.reason and lines[0].startswith("dtype auto: ")
+    assert lines[1].endswith(f"k=3, {choice.dtype} on cpu")
+    assert models_json(run)[model_name]["dtype"] == choice.dtype
+
+
+def test_auto_rerun_of_a_model_stored_in_either_dtype_is_a_no_op(run, qwen_folder, model_name, neo4j_settings):
+    from atlas.graph.store import Store
+    from atlas.loaders.pipeline import load
+
+    folder = qwen_folder[0]
+    other = "float32" if choose_dtype("auto", "cpu").dtype == "bfloat16" else "bfloat16"
+    with Store(neo4j_settings) as store:  # stored in the dtype auto would not pick here
+        load(store, load_embedding_table(str(folder), name=model_name), 3, dtype=other)
+    again = run("load", folder, "--name", model_name, "--k", 3, "--device", "cpu", "--quiet")
+    assert again.exit_code == 0 and "already loaded" in again.stderr, again.stderr
+    assert models_json(run)[model_name]["dtype"] == other
+    explicit = run("load", folder, "--name", model_name, "--k", 3, "--device", "cpu", "--dtype", "float32", "--quiet")
+    assert ("already stored with other settings" in error_line(explicit)) == (other != "float32")
 
 
 def test_interrupted_load_is_finished_by_running_it_again(run, loaded, neo4j_driver):
@@ -222,6 +247,10 @@ def test_bfloat16_load_stores_exact_scores(run, qwen_folder, model_name, neo4j_d
         "load", qwen_folder[0], "--name", model_name, "--k", 4, "--dtype", "bfloat16", "--device", "cpu", "--quiet"
     )
     assert result.exit_code == 0, result.stderr
+    choice = choose_dtype("bfloat16", "cpu")  # this machine's CPU: float32 where bfloat16 would be slower
+    said = [line for line in result.stderr.splitlines() if line.startswith("dtype bfloat16 would be slower here")]
+    assert said == ([choice.reason] if choice.overridden else [])
+    assert models_json(run)[model_name]["dtype"] == choice.dtype
     table = load_embedding_table(str(qwen_folder[0]))
     unit = table.matrix / np.linalg.norm(table.matrix, axis=1, keepdims=True)
     records, _, _ = neo4j_driver.execute_query(

@@ -1,5 +1,7 @@
 """Exact neighbours against a brute-force reference on small seeded matrices."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,8 @@ from atlas.core.topk import (
     _blocks_torch,
     all_neighbours,
     block_rows_for_memory,
+    choose_dtype,
+    cpu_flags,
     duplicate_columns,
     iter_neighbours,
     normalise,
@@ -252,3 +256,53 @@ def test_duplicate_columns_against_unique(monkeypatch, colliding):
         got_dup, got_rep = duplicate_columns(matrix, valid)
         np.testing.assert_array_equal(got_dup, dup)
         np.testing.assert_array_equal(got_rep, rep[dup])
+
+
+AVX2 = frozenset({"sse4_2", "avx", "avx2", "fma"})
+AMX = AVX2 | {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
+
+
+@pytest.mark.parametrize(
+    "asked, device, flags, used, overridden",
+    [
+        ("auto", "cpu", AVX2, "float32", False),  # emulated bfloat16: 19x slower on MiniLM
+        ("auto", "cpu", AMX, "bfloat16", False),
+        ("auto", "cpu", AVX2 | {"avx512f"}, "float32", False),  # AVX-512 without its bfloat16 extension
+        ("auto", "cuda", AVX2, "bfloat16", False),
+        ("bfloat16", "cpu", AVX2, "float32", True),
+        ("bfloat16", "cpu", AVX2 | {"avx512_bf16"}, "bfloat16", False),
+        ("bfloat16", "cuda", AVX2, "bfloat16", False),
+        ("float32", "cpu", AMX, "float32", False),
+        ("float32", "cuda", AMX, "float32", False),
+    ],
+)
+def test_choose_dtype_picks_bfloat16_only_where_it_is_faster(asked, device, flags, used, overridden):
+    choice = choose_dtype(asked, device, flags)
+    assert (choice.dtype, choice.overridden) == (used, overridden)
+    assert "\n" not in choice.reason and choice.reason.startswith(f"dtype {asked}")
+
+
+def test_choose_dtype_says_why():
+    assert choose_dtype("auto", "cpu", AVX2).reason == (
+        "dtype auto: float32 (exact), as this CPU has no amx_bf16 or avx512_bf16, "
+        "so bfloat16 products are many times slower than float32"
+    )
+    assert choose_dtype("bfloat16", "cpu", AVX2).reason == (
+        "dtype bfloat16 would be slower here (this CPU has no amx_bf16 or avx512_bf16, "
+        "so bfloat16 products are many times slower than float32): computing in float32 instead (exact)"
+    )
+    assert choose_dtype("auto", "cpu", AMX).reason == (
+        "dtype auto: bfloat16 candidates re-scored in float32, as this CPU has amx_bf16 and avx512_bf16"
+    )
+    with pytest.raises(InvalidArgument, match=r"dtype must be one of auto, float32, bfloat16, got 'float16'"):
+        choose_dtype("float16", "cpu", AVX2)
+
+
+def test_cpu_flags_reads_this_machine():
+    flags = cpu_flags()
+    if not os.path.exists("/proc/cpuinfo"):
+        assert flags == frozenset()
+    else:
+        with open("/proc/cpuinfo") as info:
+            lines = [line for line in info if line.startswith("flags")]
+        assert flags == (frozenset(lines[0].split(":", 1)[1].split()) if lines else frozenset())

@@ -30,6 +30,7 @@ from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
 
 MIN_DIST = 0.1  # UMAP: how tightly points may pack
+NEGATIVE_SAMPLES = 12  # UMAP: points pushed away per edge sample; more of them, fewer epochs (bench/bench_atlas.py)
 LEIDEN_ITERATIONS = 2  # Leiden passes (igraph's default); bench/bench_atlas.py sets them against running to convergence
 LABEL_WORDS = 3  # members named in a community's label
 ORDINARY, SPECIAL, WHITESPACE, FRAGMENT = range(4)  # token kinds
@@ -469,6 +470,11 @@ def layout(
     row near its community's place (:func:`community_start`): the eigenvectors of a graph
     of many tight clusters converge slowly (minutes for a 131,000-row component of the
     DeepSeek stand-in), those of its few thousand communities in a moment.
+
+    Each edge sample pushes ``NEGATIVE_SAMPLES`` (12) random points away, against umap-learn's
+    5: on MiniLM, 40 epochs so keep more of each token's 20 nearest (16.2 %) than 200 epochs
+    with 5 (15.0 %), in under half the time; with fewer of them, points clump and fewer
+    neighbours are kept.
     """
     check_neighbours(neighbours)
     if epochs < 1:
@@ -571,7 +577,7 @@ def _umap(
             a,
             b,
             1.0,
-            5,
+            NEGATIVE_SAMPLES,
             epochs,
             "spectral" if start is None else start,
             np.random.RandomState(seed),
@@ -683,6 +689,33 @@ def preservation(neighbours: np.ndarray, xy: np.ndarray, k: int | None = None) -
     return hits / (len(placed) * k)
 
 
+FIRST_IMPORT = "libraries (compiling umap-learn's numba code: once after installing)"  # the stage's name then
+
+
+def compiled_before() -> bool:
+    """Whether numba's cache holds pynndescent's compiled code (umap-learn imports pynndescent).
+
+    Without it, the first ``import umap`` after installing compiles it and writes the cache:
+    20 to 40 s on two cores, against a few seconds on every later run.
+    """
+    import sys
+    from importlib.util import find_spec
+    from pathlib import Path
+
+    if "umap" in sys.modules:
+        return True
+    spec = find_spec("pynndescent")
+    if spec is None or not spec.submodule_search_locations:
+        return True  # no pynndescent: nothing to compile (the import will say what is missing)
+    from numba import config  # where numba keeps its cache: its own setting, else beside the code
+
+    cache_dir = getattr(config, "CACHE_DIR", "")  # set from NUMBA_CACHE_DIR when numba is imported
+    folders = (
+        [Path(cache_dir)] if cache_dir else [Path(folder) / "__pycache__" for folder in spec.submodule_search_locations]
+    )
+    return any(next(folder.rglob("rp_trees*.nbi"), None) is not None for folder in folders if folder.is_dir())
+
+
 def import_libraries() -> None:
     """Import the analysis's libraries (igraph, umap-learn), so no stage's time includes them.
 
@@ -730,14 +763,15 @@ def analyse(
 
     ``texts``, ``special`` and ``keys`` (variant keys, None for none) describe the rows.
     ``stage(name)`` is told as each of "libraries" (importing igraph and umap-learn, a few
-    seconds on a first run), "hubs", "measures", "communities" and "layout" starts.
+    seconds; on the first run after installing, when it compiles umap-learn's numba code,
+    :data:`FIRST_IMPORT` instead), "hubs", "measures", "communities" and "layout" starts.
     """
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
     stage = stage or (lambda name: None)
     with gc_paused():
-        stage("libraries")
+        stage("libraries" if compiled_before() else FIRST_IMPORT)
         import_libraries()
         stage("hubs")
         in_degree = cited(neighbours)
@@ -764,5 +798,11 @@ def analyse(
         links=community_links(labels, neighbours, scores),
         modularity=modularity,
         measures=found_measures,
-        settings={"resolution": float(resolution), "seed": int(seed), "epochs": int(epochs), "min_dist": MIN_DIST},
+        settings={
+            "resolution": float(resolution),
+            "seed": int(seed),
+            "epochs": int(epochs),
+            "min_dist": MIN_DIST,
+            "negative_samples": NEGATIVE_SAMPLES,
+        },
     )
