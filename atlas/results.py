@@ -180,6 +180,7 @@ class Models(Table):
             ("analysis", lambda m: m["model"].get("analysis") or "-"),
             ("communities", lambda m: _count(m["model"].get("communities"))),
             ("hub skew", lambda m: _figure(m["model"].get("cited_skewness"))),
+            ("untrained", lambda m: _count(m["model"].get("untrained_candidates"))),
             ("source", lambda m: escape_controls(str(m["model"].get("source")))),
         ]
 

@@ -196,7 +196,12 @@ def test_untrained_prints_a_table_and_given_reference_ids(run, slice_name):
     assert "reference: 3 given tokens" in result.stderr and "under-trained candidates" in result.stderr
     assert len(result.stdout.strip().splitlines()) == 1 + 3  # header and three rows
     shown = run("models")
-    assert slice_name in shown.stdout
+    header, *rows = shown.stdout.splitlines()
+    assert "untrained" in header.split()
+    line = next(r for r in rows if r.startswith(slice_name))
+    stored = next(m for m in json.loads(run("models", "--json").stdout) if m["name"] == slice_name)
+    assert stored["untrained_candidates"] > 0 and stored["untrained_reference"] == "given"
+    assert line.split()[-2] == f"{stored['untrained_candidates']:,}"  # the column before the source
 
 
 def test_a_reference_id_out_of_range_is_one_line(run, slice_name):
