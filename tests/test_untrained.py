@@ -229,3 +229,13 @@ def test_a_model_with_no_unused_and_no_unreachable_tokens_is_refused(run, model_
     given = run("untrained", "--model", model_name, "--reference-ids", "260,261", "--json")
     assert given.exit_code == 0, given.output
     assert json.loads(given.stdout)["reference"] == "given"
+
+
+def test_a_layer_atlas_is_refused_in_one_line(run, model_name, neo4j_driver, neo4j_settings):
+    neo4j_driver.execute_query(
+        "CREATE (:Model {name: $name, status: 'complete', k: 3, dim: 8, source: 'nowhere', layer: 4})",
+        name=model_name,
+        database_=neo4j_settings.database,
+    )
+    line = error_line(run("untrained", "--model", model_name))
+    assert line.startswith(f"Error: model {model_name!r} is a layer atlas (hidden states at layer 4)")
