@@ -151,7 +151,7 @@ def test_round_trip_keeps_the_order():
 
 @pytest.fixture(scope="module")
 def slice_name(neo4j_settings):
-    with saved_minilm_slice(neo4j_settings, "test-untrained", k=5) as name:
+    with saved_minilm_slice(neo4j_settings, "test-untrained", k=5, analyse=True) as name:
         yield name
 
 
@@ -177,6 +177,7 @@ def test_untrained_stores_categories_scores_and_candidates(run, slice_name, neo4
     assert [t["id"] for t in found["tokens"]] == [r["id"] for r in top]
     assert min(r["score"] for r in rows if r["candidate"]) >= found["threshold"]
     assert not any(r["candidate"] and r["reference"] for r in rows)
+    assert all(t["cited"] is not None for t in found["tokens"])  # the analysis's in-degree beside the score
     # the scores match the pure function on the same rows
     from atlas.files.model_files import read_embedding_matrix
 
@@ -239,3 +240,17 @@ def test_a_layer_atlas_is_refused_in_one_line(run, model_name, neo4j_driver, neo
     )
     line = error_line(run("untrained", "--model", model_name))
     assert line.startswith(f"Error: model {model_name!r} is a layer atlas (hidden states at layer 4)")
+
+
+def test_the_map_carries_the_candidates(run, slice_name, neo4j_settings, neo4j_driver):
+    from atlas import Atlas
+
+    assert run("untrained", "--model", slice_name, "--json").exit_code == 0
+    with neo4j_driver.session() as session:
+        flagged = session.run(
+            "MATCH (t:Token {model: $m}) WHERE t.untrained_candidate RETURN t.id AS id ORDER BY id", m=slice_name
+        ).value("id")
+    with Atlas(settings=neo4j_settings, model=slice_name) as face:
+        vocabulary = face.map()
+    assert vocabulary.map.untrained is not None
+    assert vocabulary.map.ids[vocabulary.map.untrained].tolist() == flagged and flagged
