@@ -37,11 +37,24 @@ from atlas.errors import (
     Neo4jUnavailable,
     NoRoom,
     PasswordMissing,
+    ReferenceEmpty,
     SourceNotFound,
     TokenizerUnavailable,
     TokenNotFound,
 )
-from atlas.results import Deleted, Graph, Hubs, Loaded, Map, Models, Nearest, Neighbours, TokenTable, VariantGroup
+from atlas.results import (
+    Deleted,
+    Graph,
+    Hubs,
+    Loaded,
+    Map,
+    Models,
+    Nearest,
+    Neighbours,
+    TokenTable,
+    Untrained,
+    VariantGroup,
+)
 from atlas.settings import Settings
 
 __version__ = "0.1.0"
@@ -74,11 +87,13 @@ __all__ = [
     "Neo4jUnavailable",
     "NoRoom",
     "PasswordMissing",
+    "ReferenceEmpty",
     "Settings",
     "SourceNotFound",
     "TokenNotFound",
     "TokenTable",
     "TokenizerUnavailable",
+    "Untrained",
     "VariantGroup",
     "__version__",
     "connection_settings",

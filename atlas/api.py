@@ -37,6 +37,7 @@ from atlas.results import (
     Nearest,
     Neighbours,
     TokenTable,
+    Untrained,
     VariantGroup,
 )
 from atlas.settings import (
@@ -939,6 +940,49 @@ class Atlas:
         kept = ("id", "text", "special", "cited", "community", "label") + (() if by == "cited" else (by,))
         return Hubs(
             model, int(props["k"]), props.get("cited_skewness"), [{key: r[key] for key in kept} for r in rows], by
+        )
+
+    def untrained(
+        self,
+        model: str | None = None,
+        *,
+        reference_ids: Sequence[int] | None = None,
+        limit: int = 20,
+        offline: bool = False,
+    ) -> Untrained:
+        """Find under-trained (glitch) token candidates and store each token's category and score in the graph.
+
+        Every stored token is decoded alone and encoded again (its ``category``: reachable,
+        unreachable_one, unreachable_several, undecodable or special), and its input-embedding
+        row scored by cosine to the mean of the reference rows, the first principal component
+        removed (``untrained``; the formula is in :mod:`atlas.core.untrained`). The reference is
+        ``reference_ids``, else the tokens the tokenizer declares unused or reserved
+        (``[unused0]``), else the unreachable tokens. Candidates (``untrained_candidate``) are the
+        non-special, non-reference tokens scoring at least the top 2% of reachable tokens' scores.
+        Returns the ``limit`` highest-scoring candidates; reads the model's tokenizer and
+        embeddings from its recorded source.
+
+        >>> found = atlas.untrained(limit=3)
+        >>> found.reference, found.reference_size, len(found)
+        ('declared', 994, 3)
+        """
+        model = model or self.default_model
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        from atlas.loaders.untrained import score_stored
+
+        props = self.store.require_model(model)
+        with _recorded_source(model, props):
+            scored = score_stored(self.store, model, list(reference_ids or []), offline=offline)
+        rows = self.store.read("untrained_candidates", model=model, limit=limit)
+        return Untrained(
+            model,
+            scored.categories,
+            scored.reference,
+            scored.reference_size,
+            scored.threshold,
+            scored.candidates,
+            [dict(r) for r in rows],
         )
 
     def map(self, model: str | None = None, *, on_progress: StageProgress | None = None) -> Map:

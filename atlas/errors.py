@@ -83,3 +83,7 @@ class ExpressionError(AtlasError):
 
 class NoRoom(AtlasError):
     """Neo4j's disk or page cache cannot hold what was asked to be stored."""
+
+
+class ReferenceEmpty(AtlasError):
+    """The under-training score has no reference: no token is declared unused, none is unreachable, none was given."""

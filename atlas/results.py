@@ -180,6 +180,7 @@ class Models(Table):
             ("analysis", lambda m: m["model"].get("analysis") or "-"),
             ("communities", lambda m: _count(m["model"].get("communities"))),
             ("hub skew", lambda m: _figure(m["model"].get("cited_skewness"))),
+            ("untrained", lambda m: _count(m["model"].get("untrained_candidates"))),
             ("source", lambda m: escape_controls(str(m["model"].get("source")))),
         ]
 
@@ -840,3 +841,67 @@ class Context(Record):
         import html
 
         return f"<pre>{html.escape(str(self))}</pre>"
+
+
+_CATEGORY_NAMES = {
+    "reachable": "reachable",
+    "unreachable_one": "unreachable (one other token)",
+    "unreachable_several": "unreachable (several tokens)",
+    "undecodable": "undecodable (partial UTF-8)",
+    "special": "special",
+}
+
+
+@dataclass(repr=False)
+class Untrained(Table):
+    """Under-trained candidates of a model (see :mod:`atlas.core.untrained`): the ``rows`` with the highest scores,
+    ``{id, text, category, score, cited}`` (``cited``: the in-degree, None before an analysis), and what the run
+    stored: the count of tokens in each round-trip ``categories``, the ``reference`` (how it was chosen: ``given``,
+    ``declared`` or ``unreachable``) and its size, the candidate ``threshold`` and the number of ``candidates``."""
+
+    model: str
+    categories: dict[str, int]
+    reference: str
+    reference_size: int
+    threshold: float
+    candidates: int
+    rows: list[dict]
+
+    def title(self) -> str:
+        counts = ", ".join(f"{_CATEGORY_NAMES[k]} {n:,}" for k, n in self.categories.items())
+        return (
+            f"tokens of {escape_controls(self.model)}: {counts}\n"
+            f"reference: {self.reference_size:,} {self.reference} tokens; {self.candidates:,} under-trained candidates "
+            f"(score >= {self.threshold:.4f}, the top 2% of reachable tokens' scores); the {len(self.rows)} highest:"
+        )
+
+    def columns(self) -> list[Column]:
+        return [
+            ("score", lambda r: f"{r['score']:.4f}"),
+            ("id", lambda r: r["id"]),
+            ("token", _TextCell(lambda r: r["text"])),
+            ("category", lambda r: r["category"]),
+            ("cited", lambda r: _count(r["cited"])),
+        ]
+
+    def ids(self) -> list[int]:
+        return [r["id"] for r in self.rows]
+
+    def to_dict(self) -> Any:
+        return {
+            "model": self.model,
+            "categories": dict(self.categories),
+            "reference": self.reference,
+            "reference_size": self.reference_size,
+            "threshold": self.threshold,
+            "candidates": self.candidates,
+            "tokens": [dict(r) for r in self.rows],
+        }
+
+    def to_pandas(self):
+        """The candidate rows as a pandas DataFrame (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame([dict(r) for r in self.rows])

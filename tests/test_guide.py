@@ -87,6 +87,7 @@ def test_guide_has_slides_param_line_first_and_the_served_style_url():
         "Community map",
         "A community",
         "Hubs",
+        "Under-trained tokens",
         "Mutual pairs",
         "Vector arithmetic",
         "Two atlases",
@@ -368,6 +369,7 @@ def sample_model(neo4j_settings):
     """A MiniLM slice with the article's prompt saved, an analysis (communities, hubs, mutual flags), vectors and a
     comparison with itself."""
     from atlas.graph.store import Store
+    from atlas.loaders.untrained import score_stored
     from atlas.views.compare import compare_models
 
     with saved_minilm_slice(
@@ -375,6 +377,7 @@ def sample_model(neo4j_settings):
     ) as name:
         with Store(neo4j_settings) as store:
             compare_models(store, name, name)  # the comparison slide's examples need one
+            score_stored(store, name)  # the under-trained slide's examples need categories and scores
         save_a_context(neo4j_settings, name)
         yield name
 

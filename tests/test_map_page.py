@@ -140,6 +140,8 @@ def _bad_fields(v):
             "browser_query must be one line of Cypher holding __TOKEN_ID__",
         ),
         (dict(browser_query=BROWSER_QUERY + "\nRETURN 1"), "browser_query must be one line"),
+        (dict(untrained=np.zeros(n - 1, dtype=bool)), rf"untrained must be a numpy boolean array of shape \({n},\)"),
+        (dict(untrained=np.zeros(n, dtype=np.uint8)), "untrained must be a numpy boolean array"),
     ]
 
 
@@ -220,6 +222,17 @@ def test_the_packed_arrays_decode_back_to_the_map(vmap, page_html):
             "x": pytest.approx(c.x),
             "y": pytest.approx(c.y),
         }
+
+
+def test_the_untrained_flags_are_packed_only_when_the_map_has_them(vmap, page_html):
+    meta = json.loads(Scripts(page_html).by_id("map-meta"))
+    assert "untrained" not in {name for name, _, _ in meta["points"]}
+    flags = np.zeros(N, dtype=bool)
+    flags[[3, 17, 40]] = True
+    scripts = Scripts(render(replace(vmap, untrained=flags), "html").decode("utf-8"))
+    meta = json.loads(scripts.by_id("map-meta"))
+    points = unpack(scripts.by_id("map-points"), meta["points"])
+    assert np.flatnonzero(points["untrained"]).tolist() == [3, 17, 40]
 
 
 def test_hostile_token_text_cannot_leave_its_script_element(vmap, page_html):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,7 +26,7 @@ def opened(tmp_path_factory):
     if CHROMIUM is None:
         pytest.skip("Chromium is not installed")
     folder = tmp_path_factory.mktemp("map")
-    vmap = synthetic_map(N, K, COMMUNITIES, seed=3)
+    vmap = replace(synthetic_map(N, K, COMMUNITIES, seed=3), untrained=np.arange(N) % 97 == 5)
     path = folder / "map.html"
     path.write_bytes(render(vmap, "html"))
     with Chromium(folder, window=(1400, 900)) as browser:
@@ -43,6 +44,7 @@ def page(opened):
     yield opened
     tab.evaluate(
         "(() => { const box = document.getElementById('hide-kinds');"
+        " const flagged = document.getElementById('show-untrained'); if (flagged.checked) flagged.click();"
         " if (box.checked) box.click(); atlasMap.scatter.deselect(); atlasMap.scatter.zoomToOrigin(); })()"
     )
     tab.wait_for(
@@ -236,3 +238,15 @@ def test_the_toggle_hides_exactly_the_special_whitespace_and_byte_tokens(page):
     tab.click("#hide-kinds")
     tab.wait_for(f"document.body.dataset.visible === '{N}'", "every kind to show again")
     assert tab.evaluate("atlasMap.search('<|endoftext|>')") == [vmap.text.index("<|endoftext|>")]
+
+
+def test_the_untrained_toggle_highlights_exactly_the_candidates(page):
+    tab, vmap, _, _ = page
+    flagged = np.flatnonzero(vmap.untrained)
+    assert tab.evaluate("document.getElementById('untrained-toggle').hidden") is False
+    tab.click("#show-untrained")
+    tab.wait_for(f"document.body.dataset.untrained === '{flagged.size}'", "the candidates to be highlighted")
+    assert sorted(tab.evaluate("atlasMap.scatter.get('selectedPoints')")) == flagged.tolist()
+    tab.click("#show-untrained")
+    tab.wait_for("document.body.dataset.untrained === ''", "the highlight to clear")
+    assert tab.evaluate("atlasMap.scatter.get('selectedPoints')") == []

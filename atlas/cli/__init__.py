@@ -14,7 +14,7 @@ import os
 import click
 
 from atlas import __version__
-from atlas.cli import compare, context, graphs, lookups, models, servers
+from atlas.cli import compare, context, graphs, lookups, models, servers, untrained
 from atlas.cli.options import CONTEXT
 from atlas.core.token_text import escape_controls
 from atlas.errors import AtlasError
@@ -101,6 +101,7 @@ for command in (
     models.vectors,
     models.analyse,
     lookups.hubs,
+    untrained.untrained,
     graphs.map_command,
     servers.db,
     lookups.variants,

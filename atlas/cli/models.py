@@ -210,6 +210,7 @@ def models(as_json, verify, atlas):
 
     ``hub skew`` is the skewness of the in-degree distribution (how many tokens list a token
     among their k nearest): far above 0 when a few hubs are everybody's neighbour.
+    ``untrained`` counts the under-trained candidates `atlas untrained` flagged ("-": not run).
     With --verify, each model's graph is checked against what its load promised.
     """
     found = atlas.models(verify=verify)

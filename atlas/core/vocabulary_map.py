@@ -37,3 +37,4 @@ class VocabularyMap:
     pagerank: np.ndarray | None = None  # (n,) float32 PageRank
     core: np.ndarray | None = None  # (n,) int32 k-core number
     clustering: np.ndarray | None = None  # (n,) float32 local clustering coefficient
+    untrained: np.ndarray | None = None  # (n,) bool under-trained candidates; None before `atlas untrained`

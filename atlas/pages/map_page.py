@@ -92,6 +92,10 @@ def check(vmap: VocabularyMap) -> None:
     ):
         if getattr(vmap, name) is not None:
             _column(vmap, name, number, n)
+    if vmap.untrained is not None:
+        untrained = vmap.untrained
+        if not isinstance(untrained, np.ndarray) or untrained.dtype != bool or untrained.shape != (n,):
+            raise ExportError(f"untrained must be a numpy boolean array of shape ({n},)")
     _check_neighbours(vmap, ids)
     _check_communities(vmap.communities, community)
 
@@ -250,6 +254,7 @@ def _render_html(vmap: VocabularyMap) -> bytes:
             ("variant", vmap.variant.astype("<i4")),
             ("kind", vmap.kind.astype("u1")),
             *_measure_columns(vmap),
+            *([("untrained", vmap.untrained.astype("u1"))] if vmap.untrained is not None else []),
         ]
     )
     neighbours, neighbours_layout = pack_columns(

@@ -55,4 +55,13 @@ def read_map(store: Store, model: str, done: Callable[[int], None] | None = None
         communities=communities,
         browser_query=browser_line("browser_token", model=model, id=Literal(QUERY_PLACEHOLDER)),
         **_measures(graph.measures, props),
+        untrained=_untrained(store, model, graph.ids, props),
     )
+
+
+def _untrained(store: Store, model: str, ids: np.ndarray, props: dict) -> np.ndarray | None:
+    """Which tokens `atlas untrained` flagged as candidates; None when it has not run on the model."""
+    if props.get("untrained_at") is None:
+        return None
+    flagged = store.read_row("untrained_flags", model=model)["ids"]
+    return np.isin(ids, np.asarray(flagged, dtype=np.int64))
