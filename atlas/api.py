@@ -332,7 +332,7 @@ class Atlas:
         k: int = 20,
         replace: bool = False,
         device: str = "auto",
-        dtype: str = "float32",
+        dtype: str = "auto",
         batch_size: int = 20_000,
         block_rows: int = 1024,
         max_memory: str | int | None = None,
