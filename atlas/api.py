@@ -402,26 +402,32 @@ class Atlas:
     def models(self, *, verify: bool = False) -> Models:
         """The stored models with their counts; ``verify`` checks each graph against what its load promised.
 
-        A model deleted while they are verified is left out.
+        A model deleted while they are verified is left out; one that a load is writing now is
+        not checked and is listed in ``loading``.
 
         >>> found = atlas.models(verify=True)
         >>> model in found.names(), found.problems[model]
         (True, [])
         """
         from atlas.errors import ModelNotLoaded
+        from atlas.graph.lease import held
         from atlas.graph.verify import problems
 
         rows = [dict(r) for r in self.store.models()]
         found: dict[str, list[str]] | None = None
+        loading: list[str] = []
         if verify:
             found = {}
             for row in rows:
                 name = row["model"]["name"]
+                if row["model"].get("status") != "complete" and held(self.store, name):
+                    loading.append(name)  # being written now: its graph is not finished, so not checked
+                    continue
                 try:
                     found[name] = problems(self.store, name)
                 except ModelNotLoaded:
                     continue
-        return Models(rows, found)
+        return Models(rows, found, loading)
 
     def delete(self, name: str, *, on_progress: StageProgress | None = None) -> Deleted:
         """Delete model ``name``: its tokens, edges, variant groups, prompts, communities, vector index and node.

@@ -162,6 +162,8 @@ def models(as_json, verify, atlas):
         print_table(found.headers(), found.text_rows())
     for name, problems in (found.problems or {}).items():
         say(f"{name}: " + ("consistent" if not problems else "; ".join(problems)))
+    for name in found.loading:
+        say(f"{name}: still loading, not checked")
     if found.inconsistent():
         raise click.ClickException(
             "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"
