@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atlas.core import arguments as _check
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
@@ -270,6 +271,7 @@ class Atlas:
         Traceback (most recent call last):
         atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
         """
+        _check.layers_given(layers)
         from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders.layers import load_layer_tables
@@ -525,6 +527,8 @@ class Atlas:
         >>> atlas.variants("list").to_dict()
         {'key': 'list', 'tokens': [{'id': 2862, 'text': 'list', 'raw': 'list'}, {'id': 9863, 'text': '##list', 'raw': '##list'}]}
         """
+        _check.text(word, "word")
+        _check.text(model, "model", optional=True)
         model = model or self.default_model
         from atlas.views.lookup import variant_group
 
@@ -558,6 +562,8 @@ class Atlas:
         >>> atlas.tokens("HTML coders are not considered programmers").ids()
         [16129, 3642, 2869, 2024, 2025, 2641, 28547]
         """
+        _check.text(text, "text")
+        _check.text(model, "model", optional=True)
         model = model or self.default_model
         from atlas.core.prompt_tokens import token_table, tokenize
         from atlas.files.hidden_states import refuse_layer_atlas
@@ -593,6 +599,9 @@ class Atlas:
         >>> len(graph.nodes), len(graph.edges), sorted(n.text for n in graph.nodes if n.seed)
         (12, 36, ['cat', 'sat', 'the'])
         """
+        _check.text(text, "text")
+        _check.text(model, "model", optional=True)
+        _check.integer(k, "k", 1)
         model = model or self.default_model
         from atlas.core.prompt_tokens import tokenize
         from atlas.graph.writes import save_prompt
@@ -675,6 +684,9 @@ class Atlas:
         >>> atlas.near("king - man + woman", k=3).texts()
         ['queen', 'kings', 'monarch']
         """
+        _check.text(expression, "expression")
+        _check.text(model, "model", optional=True)
+        _check.integer(k, "k", 1)
         model = model or self.default_model
         from atlas.views.expression import near_subgraph, nearest_to
 
@@ -720,6 +732,10 @@ class Atlas:
         >>> same.figures["mean_jaccard"], same.figures["mean_rbo"], same.figures["matched_by_id"]
         (1.0, 1.0, 30522)
         """
+        _check.text(a, "a"), _check.text(b, "b"), _check.text(token, "token", optional=True)
+        _check.integer(top, "top", 0)
+        if k is not None:
+            _check.integer(k, "k", 1)
         from atlas.views.compare import compare_models
 
         found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
@@ -744,8 +760,8 @@ class Atlas:
         its own row; a ``token`` shared by several texts is compared across them, layer by layer.
 
         The whole model is read from the stored model's source (kept for the next call on this
-        ``Atlas``). ``layers`` is ``"all"``, ``"0,3,6"`` or a list (0 is the embedding layer's
-        output). A word of several pieces reports each piece; across texts the word is the mean of
+        ``Atlas``). ``layers`` is ``"all"``, a layer, ``"0,3,6"``, ``"0-6"`` or a list, as
+        :meth:`load_layers` takes them (0 is the embedding layer's output). A word of several pieces reports each piece; across texts the word is the mean of
         its pieces' states (its first occurrence in each text). Where a layer atlas ``<model>@<L>``
         is stored, its stored neighbours of the token come too. ``save`` stores the states as
         ``(:Context)-[:STATE_OF]->(:Token)`` and ``-[:NEAR {rank, score}]->(:Token)``; ``page`` draws
@@ -755,6 +771,11 @@ class Atlas:
         >>> found.texts[0]["states"][0]["nearest"][0]["text"], len(found.comparisons)
         ('bank', 2)
         """
+        texts = _check.texts(texts, "texts")
+        _check.text(model, "model", optional=True)
+        _check.text(token, "token", optional=True)
+        _check.integer(k, "k", 1, 1000)
+        _check.layers_given(layers, optional=True)
         model = model or self.default_model
         from atlas.files.model_files import BUNDLED
         from atlas.views import context as views
@@ -764,6 +785,10 @@ class Atlas:
         props = store.model(model)
         if props is None and (save or page or model != DEFAULT_MODEL):
             store.require_model(model)  # the line that says it is not loaded
+        if props is not None:
+            from atlas.files.hidden_states import refuse_layer_atlas
+
+            refuse_layer_atlas(props, "`atlas context`")
         if page and (props or {}).get("analysis") != "complete":
             raise AnalysisMissing(
                 f"model {model!r} has no map positions to draw on; run `atlas analyse{model_flag(model)}`"
@@ -772,7 +797,7 @@ class Atlas:
         state_model, vocab = self._state_model(model, props, source, device, dtype, offline)
         data = views.explore(state_model, vocab, model, texts, token, layers, k)
         if props is not None:
-            views.add_layer_atlases(store, data)
+            views.add_layer_atlases(store, data, props)
         if save or page:
             views.check_stored(store, model, data)
         saved = None

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from atlas.core import arguments
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_text
 from atlas.errors import InvalidArgument
@@ -37,26 +38,13 @@ def layer_name(name: str, layer: int) -> str:
 def parse_layers(spec: str | int | Sequence[int | str], count: int, model: str = "the model") -> list[int]:
     """The layers ``spec`` names, checked against a model with ``count`` blocks (layers 0..count).
 
-    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, or ``"all"`` (0..count).
+    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, a range ``"0-6"``, or ``"all"`` (0..count):
+    the forms :func:`atlas.core.arguments.layers` takes everywhere.
 
     >>> parse_layers("all", 3), parse_layers("6, 0", 6), parse_layers([2, "4"], 6)
     ([0, 1, 2, 3], [0, 6], [2, 4])
     """
-    items = [spec] if isinstance(spec, (str, int)) else list(spec)
-    layers: list[int] = []
-    for item in items:
-        for part in str(item).split(","):
-            word = part.strip().lower()
-            if word == "all":
-                layers.extend(range(count + 1))
-                continue
-            try:
-                layers.append(int(word))
-            except ValueError:
-                raise InvalidArgument(
-                    f"layer {part.strip()!r} is not a number; give layers as numbers in 0..{count}, a comma list, or 'all'"
-                ) from None
-    return hidden_states.check_layers(layers, count, model)
+    return arguments.layers(spec, count, model)
 
 
 def check_states_fit(tokens: int, dim: int, layers: int, available: int | None) -> None:

@@ -58,7 +58,7 @@ from atlas.settings import model_flag
     "layers",
     multiple=True,
     help="Load a layer atlas instead: every token's hidden state at layer L (0..the model's blocks), stored as "
-    "NAME@L. Repeat it, give a comma list (0,3,6), or 'all'.",
+    "NAME@L. Repeat it, give a comma list (0,3,6), a range (0-6), or 'all'.",
 )
 @analysis_options
 @quiet_option

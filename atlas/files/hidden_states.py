@@ -174,7 +174,7 @@ def check_layers(layers: Sequence[int], count: int, model: str = "the model") ->
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """transformers' load report and progress bars are not ours to print."""
     from transformers.utils import logging as transformers_logging
 
@@ -200,7 +200,7 @@ def load_model(folder: Path, device: str = "cpu") -> Any:
     import torch
     from transformers import AutoModel
 
-    with _quiet_transformers():
+    with quiet_transformers():
         try:
             model, info = AutoModel.from_pretrained(str(folder), dtype=torch.float32, output_loading_info=True)
         except Exception as exc:
