@@ -147,11 +147,16 @@ def layer_count(folder: Path) -> int:
     """How many blocks the model in ``folder`` has (``num_hidden_layers`` of its config); layers are 0..that."""
     config = read_json(folder / "config.json")
     text = config.get("text_config") if isinstance(config, dict) else None
-    count = (config if isinstance(config, dict) else {}).get("num_hidden_layers") or (text or {}).get(
-        "num_hidden_layers"
-    )
-    if not isinstance(count, int) or count < 1:
+    count = (config if isinstance(config, dict) else {}).get("num_hidden_layers")
+    if count is None:
+        count = (text if isinstance(text, dict) else {}).get("num_hidden_layers")
+    if isinstance(count, bool) or not isinstance(count, int):
         raise SourceNotFound(f"{folder / 'config.json'} gives no num_hidden_layers; layer atlases need it")
+    if count < 1:
+        raise SourceNotFound(
+            f"{folder / 'config.json'} gives num_hidden_layers {count}: a model without blocks has no hidden layers "
+            "to make atlases of"
+        )
     return count
 
 
