@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from atlas.core import arguments as _check
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
@@ -274,6 +275,7 @@ class Atlas:
         Traceback (most recent call last):
         atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
         """
+        _check.layers_given(layers)
         from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders.layers import load_layer_tables
@@ -493,26 +495,32 @@ class Atlas:
     def models(self, *, verify: bool = False) -> Models:
         """The stored models with their counts; ``verify`` checks each graph against what its load promised.
 
-        A model deleted while they are verified is left out.
+        A model deleted while they are verified is left out; one that a load is writing now is
+        not checked and is listed in ``loading``.
 
         >>> found = atlas.models(verify=True)
         >>> model in found.names(), found.problems[model]
         (True, [])
         """
         from atlas.errors import ModelNotLoaded
+        from atlas.graph.lease import held
         from atlas.graph.verify import problems
 
         rows = [dict(r) for r in self.store.models()]
         found: dict[str, list[str]] | None = None
+        loading: list[str] = []
         if verify:
             found = {}
             for row in rows:
                 name = row["model"]["name"]
+                if row["model"].get("status") != "complete" and held(self.store, name):
+                    loading.append(name)  # being written now: its graph is not finished, so not checked
+                    continue
                 try:
                     found[name] = problems(self.store, name)
                 except ModelNotLoaded:
                     continue
-        return Models(rows, found)
+        return Models(rows, found, loading)
 
     def delete(self, name: str, *, on_progress: StageProgress | None = None) -> Deleted:
         """Delete model ``name``: its tokens, edges, variant groups, prompts, communities, vector index and node.
@@ -610,6 +618,8 @@ class Atlas:
         >>> atlas.variants("list").to_dict()
         {'key': 'list', 'tokens': [{'id': 2862, 'text': 'list', 'raw': 'list'}, {'id': 9863, 'text': '##list', 'raw': '##list'}]}
         """
+        _check.text(word, "word")
+        _check.text(model, "model", optional=True)
         model = model or self.default_model
         from atlas.views.lookup import variant_group
 
@@ -643,6 +653,8 @@ class Atlas:
         >>> atlas.tokens("HTML coders are not considered programmers").ids()
         [16129, 3642, 2869, 2024, 2025, 2641, 28547]
         """
+        _check.text(text, "text")
+        _check.text(model, "model", optional=True)
         model = model or self.default_model
         from atlas.core.prompt_tokens import token_table, tokenize
         from atlas.files.hidden_states import refuse_layer_atlas
@@ -680,6 +692,9 @@ class Atlas:
         >>> len(graph.nodes), len(graph.edges), sorted(n.text for n in graph.nodes if n.seed)
         (12, 36, ['cat', 'sat', 'the'])
         """
+        _check.text(text, "text")
+        _check.text(model, "model", optional=True)
+        _check.integer(k, "k", 1)
         model = model or self.default_model
         from atlas.core.prompt_tokens import tokenize
         from atlas.graph.writes import save_prompt
@@ -769,6 +784,9 @@ class Atlas:
         >>> atlas.near("king - man + woman", k=3).texts()
         ['queen', 'kings', 'monarch']
         """
+        _check.text(expression, "expression")
+        _check.text(model, "model", optional=True)
+        _check.integer(k, "k", 1)
         model = model or self.default_model
         from atlas.views.expression import near_subgraph, nearest_to
 
@@ -814,6 +832,10 @@ class Atlas:
         >>> same.figures["mean_jaccard"], same.figures["mean_rbo"], same.figures["matched_by_id"]
         (1.0, 1.0, 30522)
         """
+        _check.text(a, "a"), _check.text(b, "b"), _check.text(token, "token", optional=True)
+        _check.integer(top, "top", 0)
+        if k is not None:
+            _check.integer(k, "k", 1)
         from atlas.views.compare import compare_models
 
         found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
@@ -838,8 +860,8 @@ class Atlas:
         its own row; a ``token`` shared by several texts is compared across them, layer by layer.
 
         The whole model is read from the stored model's source (kept for the next call on this
-        ``Atlas``). ``layers`` is ``"all"``, ``"0,3,6"`` or a list (0 is the embedding layer's
-        output). A word of several pieces reports each piece; across texts the word is the mean of
+        ``Atlas``). ``layers`` is ``"all"``, a layer, ``"0,3,6"``, ``"0-6"`` or a list, as
+        :meth:`load_layers` takes them (0 is the embedding layer's output). A word of several pieces reports each piece; across texts the word is the mean of
         its pieces' states (its first occurrence in each text). Where a layer atlas ``<model>@<L>``
         is stored, its stored neighbours of the token come too. ``save`` stores the states as
         ``(:Context)-[:STATE_OF]->(:Token)`` and ``-[:NEAR {rank, score}]->(:Token)``; ``page`` draws
@@ -849,6 +871,11 @@ class Atlas:
         >>> found.texts[0]["states"][0]["nearest"][0]["text"], len(found.comparisons)
         ('bank', 2)
         """
+        texts = _check.texts(texts, "texts")
+        _check.text(model, "model", optional=True)
+        _check.text(token, "token", optional=True)
+        _check.integer(k, "k", 1, 1000)
+        _check.layers_given(layers, optional=True)
         model = model or self.default_model
         from atlas.files.model_files import BUNDLED
         from atlas.views import context as views
@@ -858,6 +885,10 @@ class Atlas:
         props = store.model(model)
         if props is None and (save or page or model != DEFAULT_MODEL):
             store.require_model(model)  # the line that says it is not loaded
+        if props is not None:
+            from atlas.files.hidden_states import refuse_layer_atlas
+
+            refuse_layer_atlas(props, "`atlas context`")
         if page and (props or {}).get("analysis") != "complete":
             raise AnalysisMissing(
                 f"model {model!r} has no map positions to draw on; run `atlas analyse{model_flag(model)}`"
@@ -866,7 +897,7 @@ class Atlas:
         state_model, vocab = self._state_model(model, props, source, device, dtype, offline)
         data = views.explore(state_model, vocab, model, texts, token, layers, k)
         if props is not None:
-            views.add_layer_atlases(store, data)
+            views.add_layer_atlases(store, data, props)
         if save or page:
             views.check_stored(store, model, data)
         saved = None

@@ -162,6 +162,7 @@ class Models(Table):
 
     rows: list[dict]
     problems: dict[str, list[str]] | None = None  # model name -> what is wrong (empty: consistent); None: not verified
+    loading: list[str] = field(default_factory=list)  # verified models left unchecked: a load is writing them now
 
     def title(self) -> str:
         return f"{len(self.rows)} stored models:"
@@ -197,9 +198,10 @@ class Models(Table):
                 "edges": r["edges"],
                 "variant_groups": r["variants"],
             }
-            | ({"problems": self.problems[r["model"]["name"]]} if self.problems is not None else {})
+            | ({"problems": self.problems.get(r["model"]["name"])} if self.problems is not None else {})
+            | ({"loading": r["model"]["name"] in self.loading} if self.problems is not None else {})
             for r in self.rows
-            if self.problems is None or r["model"]["name"] in self.problems
+            if self.problems is None or r["model"]["name"] in self.problems or r["model"]["name"] in self.loading
         ]
 
     def inconsistent(self) -> list[str]:

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from atlas.core import arguments
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_text
 from atlas.errors import InvalidArgument
@@ -37,45 +38,41 @@ def layer_name(name: str, layer: int) -> str:
 def parse_layers(spec: str | int | Sequence[int | str], count: int, model: str = "the model") -> list[int]:
     """The layers ``spec`` names, checked against a model with ``count`` blocks (layers 0..count).
 
-    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, or ``"all"`` (0..count).
+    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, a range ``"0-6"``, or ``"all"`` (0..count):
+    the forms :func:`atlas.core.arguments.layers` takes everywhere.
 
     >>> parse_layers("all", 3), parse_layers("6, 0", 6), parse_layers([2, "4"], 6)
     ([0, 1, 2, 3], [0, 6], [2, 4])
     """
-    items = [spec] if isinstance(spec, (str, int)) else list(spec)
-    layers: list[int] = []
-    for item in items:
-        for part in str(item).split(","):
-            word = part.strip().lower()
-            if word == "all":
-                layers.extend(range(count + 1))
-                continue
-            try:
-                layers.append(int(word))
-            except ValueError:
-                raise InvalidArgument(
-                    f"layer {part.strip()!r} is not a number; give layers as numbers in 0..{count}, a comma list, or 'all'"
-                ) from None
-    return hidden_states.check_layers(layers, count, model)
+    return arguments.layers(spec, count, model)
 
 
-def check_states_fit(tokens: int, dim: int, layers: int, available: int | None) -> None:
+def check_states_fit(tokens: int, dim: int, layers: Sequence[int], available: int | None) -> None:
     """Refuse, before the model is read, layer states that would not fit in the memory available (None: unknown).
 
-    The states of all asked layers are held at once (N x d float32 each) while the model runs;
-    half of the available memory is left for the model, its activations and the load after.
+    The states of all asked ``layers`` are held at once (N x d float32 each) while the model runs;
+    half of the available memory is left for the model, its activations and the load after. The
+    refusal suggests as many of the asked layers, spread out, as would fit.
 
-    >>> check_states_fit(30_522, 384, 7, 8 << 30)
-    >>> check_states_fit(151_665, 1536, 29, 24 << 30)
+    >>> check_states_fit(30_522, 384, range(7), 8 << 30)
+    >>> check_states_fit(151_665, 1536, range(29), 24 << 30)
     Traceback (most recent call last):
-    atlas.errors.InvalidArgument: the states of 29 layers of 151,665 tokens x 1536 need 25.2 GiB, more than half of the 24 GiB of memory available; ask for fewer layers per load (for example --layer 0,14,28), each load holds only its own
+    atlas.errors.InvalidArgument: the states of 29 layers of 151,665 tokens x 1536 need 25.2 GiB, more than half of the 24 GiB of memory available; ask for at most 13 layers per load (for example 0,2,5,7,9,12,14,16,19,21,23,26,28), each load holds only its own
+    >>> check_states_fit(30_522, 384, range(7), 100 << 20)
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: the states of 7 layers of 30,522 tokens x 384 need 313 MiB, more than half of the 100 MiB of memory available; ask for at most 1 layer per load (for example 0), each load holds only its own
     """
-    need = tokens * dim * 4 * layers
+    asked = list(layers)
+    per_layer = tokens * dim * 4
+    need = per_layer * len(asked)
     if available is not None and need > available // 2:
+        fit = max(1, min(len(asked) - 1, (available // 2) // max(per_layer, 1)))
+        picks = sorted({asked[round(i * (len(asked) - 1) / max(fit - 1, 1))] for i in range(fit)})
         raise InvalidArgument(
-            f"the states of {layers} layer{'s' if layers > 1 else ''} of {tokens:,} tokens x {dim} need "
-            f"{size_text(need)}, more than half of the {size_text(available)} of memory available; ask for fewer "
-            f"layers per load (for example --layer 0,14,28), each load holds only its own"
+            f"the states of {len(asked)} layer{'s' if len(asked) > 1 else ''} of {tokens:,} tokens x {dim} need "
+            f"{size_text(need)}, more than half of the {size_text(available)} of memory available; ask for at most "
+            f"{fit} layer{'s' if fit > 1 else ''} per load (for example {','.join(str(x) for x in picks)}), "
+            "each load holds only its own"
         )
 
 
@@ -105,7 +102,7 @@ def load_layer_tables(
     static = load_embedding_table(source if local else str(folder), allow_short_matrix=allow_short_matrix)
     if not local:
         static = dataclasses.replace(static, source=source)  # a hub snapshot is recorded by its id
-    check_states_fit(len(static), static.dim, len(wanted), hidden_states.memory_available())
+    check_states_fit(len(static), static.dim, wanted, hidden_states.memory_available())
     template = hidden_states.special_template(load_tokenizer(str(folder)))
     model = hidden_states.load_model(folder, device)
     tell = on_progress or (lambda stage, done, total: None)

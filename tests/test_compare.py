@@ -293,3 +293,14 @@ def test_the_guide_lists_the_tokens_that_changed_most(atlas, store, models):
         1200,
         round(found.figures["mean_rbo"], 3),
     )
+
+
+def test_a_page_that_cannot_be_written_is_refused_before_comparing(run, store, models, tmp_path):
+    out = tmp_path / "no such folder" / "page.html"
+    result = run("compare", models["b"], models["c"], "--format", "html", "--token", "cat", "-o", out)
+    assert error_line(result) == (
+        f"Error: cannot write {out}: its folder {out.parent} does not exist; create it or write elsewhere"
+    )
+    assert (
+        comparison_nodes(store, models["b"], models["c"]) == [] and stored_links(store, models["b"], models["c"]) == {}
+    )

@@ -36,6 +36,14 @@ def context_model(neo4j_settings):
             store.delete_model(name)
 
 
+def as_layer(table, layer: int):
+    """``table`` recorded as a layer atlas of ``layer`` (its rows stay the input embeddings: what is checked is the
+    record, the source and the tokens)."""
+    import dataclasses
+
+    return dataclasses.replace(table, layer=layer, method="rows of the static table, for the test")
+
+
 def counts(driver, model: str) -> dict:
     records, _, _ = driver.execute_query(
         "MATCH (c:Context {model: $m}) "
@@ -123,7 +131,11 @@ def test_untrusted_token_text_stays_text_on_the_page():
     ("args", "line"),
     [
         (("a river", "--token", "bank", "--layers", "0"), "Error: the word 'bank' is not in text 1 ('a river')"),
-        (("the bank", "--layers", "9"), "Error: layer 9 is out of range: this model has layers 0 (embeddings) to 6"),
+        (("the bank", "--layers", "9"), "Error: layer 9 is out of range: the model has layers 0..6"),
+        (
+            ("I love \U0001f99c birds", "--token", "\U0001f99c", "--layers", "0"),
+            "Error: the word '\U0001f99c' is unknown to the tokenizer",
+        ),
         (("the bank", "--format", "html"), "Error: --format html writes a page: give -o FILE (or -o - for stdout)"),
     ],
 )
@@ -143,7 +155,7 @@ def test_a_stored_layer_atlas_adds_its_view_and_the_others_are_a_note(context_mo
     layer_atlas = f"{context_model}@6"
     with Store(neo4j_settings) as store:
         try:
-            load(store, minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money")), k=5)
+            load(store, as_layer(minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money")), 6), k=5)
             with Atlas(settings=neo4j_settings, model=context_model) as face:
                 found = face.context(TEXTS[1], token="bank", layers="0,6", k=3)
             at = {e["layer"]: e for e in found.texts[0]["states"]}
@@ -172,7 +184,7 @@ def test_a_layer_atlas_with_vectors_ranks_the_state_itself(context_model, neo4j_
     from atlas import Atlas
 
     layer_atlas = f"{context_model}@6"
-    table = minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money"))
+    table = as_layer(minilm_slice(layer_atlas, size=400, texts=("bank", "river", "money")), 6)
     with Store(neo4j_settings) as store:
         try:
             load(store, table, k=5, vectors=True)
@@ -189,3 +201,93 @@ def test_a_layer_atlas_with_vectors_ranks_the_state_itself(context_model, neo4j_
             np.testing.assert_allclose([r["score"] for r in entry["atlas"]], cosine[best], atol=1e-4)
         finally:
             store.delete_model(layer_atlas)
+
+
+@pytest.mark.parametrize("kind", ["static", "other vocabulary", "other source"])
+def test_a_model_named_like_a_layer_atlas_that_is_not_one_is_not_used(context_model, neo4j_settings, kind):
+    import dataclasses
+
+    from atlas import Atlas
+
+    name = f"{context_model}@6"
+    table = minilm_slice(name, size=400, texts=("bank", "river", "money"))
+    why = "it records no layer (a model loaded under that name, not a layer atlas)"
+    if kind == "other vocabulary":  # same ids, other texts: the neighbours of another token
+        table = dataclasses.replace(as_layer(table, 6), text=list(reversed(table.text)))
+        why = "is 'bank'"  # its token of bank's id is another text
+    elif kind == "other source":
+        table = dataclasses.replace(as_layer(table, 6), source="/elsewhere/model")
+        why = "it was made from '/elsewhere/model'"
+    with Store(neo4j_settings) as store:
+        try:
+            load(store, table, k=5)
+            with Atlas(settings=neo4j_settings, model=context_model) as face:
+                found = face.context(TEXTS[1], token="bank", layers="6", k=3)
+            assert "atlas" not in found.texts[0]["states"][0]
+            assert found.layer_atlas == [{"layer": 6, "model": name, "stored": False}]
+            note = next(n for n in found.notes if n.startswith(f"model {name!r} is not used as layer 6's atlas"))
+            assert (why in note) if kind != "other vocabulary" else ("another tokenizer" in note), note
+        finally:
+            store.delete_model(name)
+
+
+def test_context_refuses_a_layer_atlas_as_its_model(run, context_model, neo4j_settings):
+    name = f"{context_model}@6"
+    with Store(neo4j_settings) as store:
+        try:
+            load(store, as_layer(minilm_slice(name, size=400, texts=("bank",)), 6), k=5)
+            line = error_line(run("context", "the bank", "--model", name, "--save"))
+        finally:
+            store.delete_model(name)
+    assert line.startswith(f"Error: model {name!r} is a layer atlas (hidden states at layer 6): `atlas context` reads")
+
+
+def test_a_word_unknown_to_the_tokenizer_is_said_without_token_too(context_model, neo4j_settings):
+    from atlas import Atlas
+
+    with Atlas(settings=neo4j_settings, model=context_model) as face:
+        found = face.context("I love \U0001f99c birds", layers=0, k=2)
+    assert found.notes[0] == (
+        "text 1: '\U0001f99c' is unknown to the tokenizer (read as its unknown token) and left out"
+    )
+
+
+def test_a_token_named_like_a_placeholder_stays_in_its_place_on_the_page():
+    import numpy as np
+
+    from atlas.pages.context_page import render
+
+    result = {
+        "model": "m",
+        "word": "__DATA__",
+        "k": 1,
+        "layers": [0],
+        "comparisons": [],
+        "texts": [{"text": "__DATA__ __TITLE__", "states": []}],
+    }
+    page = render(result, {}, np.zeros((0, 2)))
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == "__DATA__ through the layers of m"
+    assert page.count('"model"') == 1  # the page's JSON once, in its script
+
+
+def test_a_text_past_the_model_length_is_one_line_on_stderr(context_model, neo4j_settings):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "NEO4J_URI": neo4j_settings.uri,
+        "NEO4J_USER": neo4j_settings.user,
+        "NEO4J_PASSWORD": neo4j_settings.password,
+        "NEO4J_DATABASE": neo4j_settings.database,
+    }
+    cli = [sys.executable, "-c", "from atlas.cli import main; main()"]
+    done = subprocess.run(
+        [*cli, "context", "the bank " * 400, "--model", context_model], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: the text has 802 tokens, more than the model's 512; give a shorter one"
+    ]

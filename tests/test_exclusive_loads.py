@@ -180,6 +180,24 @@ def test_models_verify_reports_a_tampered_graph(run, store, model_name, qwen_fol
     )
 
 
+def test_models_verify_reports_a_model_being_loaded_as_loading(run, store, model_name, qwen_folder, neo4j_driver):
+    assert run("load", qwen_folder[0], "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
+    # as a load leaves it midway: status loading, a token's edges not yet written, its lease held by a live process
+    neo4j_driver.execute_query("MATCH (m:Model {name: $m}) SET m.status = 'loading'", m=model_name)
+    neo4j_driver.execute_query("MATCH (:Token {model: $m, id: 7})-[r:SIMILAR_TO]->() DELETE r", m=model_name)
+    with Lease(store, model_name):
+        result = run("models", "--verify")
+        as_json = run("models", "--verify", "--json")
+    assert f"{model_name}: still loading, not checked" in result.stderr.splitlines()
+    assert not any(line.startswith(f"{model_name}: ") and "expected" in line for line in result.stderr.splitlines())
+    row = next(r for r in __import__("json").loads(as_json.stdout) if r["name"] == model_name)
+    assert row["loading"] is True and row["problems"] is None
+    after = run("models", "--verify")  # the lease given back: an interrupted load, checked and found wanting
+    assert any(
+        line.startswith(f"{model_name}: 1 tokens have no neighbours, 0 expected") for line in after.stderr.splitlines()
+    )
+
+
 def test_an_analysis_waits_its_turn(run, store, model_name, qwen_folder):
     assert run("load", qwen_folder[0], "--name", model_name, "--k", K, "--no-analysis", "--quiet").exit_code == 0
     with Lease(store, model_name):

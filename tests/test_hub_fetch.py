@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import threading
+import time
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+from atlas.errors import SourceNotFound
 from atlas.files import hub_fetch
 from atlas.files.model_files import embedding_tensor_name
 from atlas.graph.store import Store
@@ -31,6 +33,8 @@ class Hub(ThreadingHTTPServer):
     def __init__(self, folder: Path, ranges: bool = True):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.folder, self.ranges, self.sent, self.requests = folder, ranges, Counter(), Counter()
+        self.extra = 0  # bytes sent past the end of every range asked for (a faulty server)
+        self.trickle = 0.0  # seconds between bytes of a range longer than 10,000 bytes (a stalling server)
 
     @property
     def endpoint(self) -> str:
@@ -52,7 +56,7 @@ class _Handler(SimpleHTTPRequestHandler):
         wanted = re.fullmatch(r"bytes=(\d+)-(\d+)", self.headers.get("Range", ""))
         if wanted and server.ranges:
             start, end = int(wanted.group(1)), min(int(wanted.group(2)), len(data) - 1)
-            body = data[start : end + 1]
+            body = data[start : end + 1 + server.extra]
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
         else:
@@ -60,9 +64,19 @@ class _Handler(SimpleHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        # counted before the body goes out: a client holding the bytes finds them counted (no race with the test)
         server.sent[path.name] += len(body)
         server.requests[path.name] += 1
+        if server.trickle and wanted and len(body) > 10_000:
+            for i in range(len(body)):
+                time.sleep(server.trickle)
+                try:
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+        else:
+            self.wfile.write(body)
 
 
 @pytest.fixture
@@ -207,3 +221,113 @@ def test_atlas_load_shows_the_fetch_and_says_when_the_whole_file_comes(hub, sing
     else:
         assert sent == size
         assert notice in result.stderr
+
+
+def _damage(path: Path, how: str) -> None:
+    raw = bytearray(path.read_bytes())
+    if how == "changed":  # same size, 128 bytes of one row zeroed
+        raw[-4096 : -4096 + 128] = bytes(128)
+    else:
+        del raw[-5000:]
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", ["changed", "truncated"])
+def test_a_damaged_cache_is_fetched_again_and_said(hub, single_file, how):
+    server = hub(single_file)
+    first = load_embedding_table(REPO, name="hub")
+    cached = hub_fetch.cache_folder(REPO, "main") / "model.safetensors"
+    whole = cached.read_bytes()
+    _damage(cached, how)
+    with pytest.raises(SourceNotFound, match=r"the cached model.safetensors of 'tiny-org/tiny-qwen' does not match"):
+        load_embedding_table(REPO, name="hub", offline=True)
+    said: list[str] = []
+    before = server.requests["model.safetensors"]
+    again = load_embedding_table(REPO, name="hub", on_notice=said.append)
+    assert said == [
+        f"the cached model.safetensors of {REPO} does not match what was fetched (changed or truncated): "
+        "fetching it again"
+    ]
+    assert server.requests["model.safetensors"] > before
+    assert cached.read_bytes() == whole
+    np.testing.assert_array_equal(again.matrix, first.matrix)
+    said.clear()
+    load_embedding_table(REPO, name="hub", on_notice=said.append)  # sound again: used as it is, nothing said
+    assert said == []
+
+
+def test_a_damaged_cache_fetches_only_from_its_first_bad_block(hub, single_file, monkeypatch):
+    monkeypatch.setattr(hub_fetch, "CHUNK", 4096)  # blocks of 4 KiB, so the tensor has several
+    server = hub(single_file)
+    folder = hub_fetch.fetch_small_files(REPO)
+    tensor = embedding_tensor_name(single_file)
+    first = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    whole = first.path.read_bytes()
+    _damage(first.path, "changed")  # a block 4,096 bytes before the end
+    before = server.sent["model.safetensors"]
+    again = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    assert again.path.read_bytes() == whole and again.sha256 == first.sha256
+    assert server.sent["model.safetensors"] - before < 3 * 8192  # the header and the last blocks, not the tensor
+
+
+def test_atlas_load_fetches_a_changed_cache_again(hub, single_file, run, model_name, neo4j_settings):
+    hub(single_file)
+    load_embedding_table(REPO, name="hub")
+    _damage(hub_fetch.cache_folder(REPO, "main") / "model.safetensors", "changed")
+    result = run("load", REPO, "--name", model_name, "--k", "5", "--no-analysis")
+    assert result.exit_code == 0, result.output
+    assert "does not match what was fetched (changed or truncated): fetching it again" in result.stderr
+    local = load_embedding_table(str(single_file), name="local")
+    with Store(neo4j_settings) as store:
+        graph = read_graph(store, model_name)
+    assert len(graph.ids) == len(local.ids) and (graph.neighbours >= 0).all()
+
+
+def test_a_server_sending_more_than_the_range_asked_writes_only_the_range(hub, single_file):
+    server = hub(single_file)
+    server.extra = 70_000
+    folder = hub_fetch.fetch_small_files(REPO)
+    tensor = embedding_tensor_name(single_file)
+    fetched = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    expected = load_file(single_file / "model.safetensors")[tensor]
+    np.testing.assert_array_equal(load_file(fetched.path)[tensor], expected)
+
+
+def test_a_part_longer_than_the_tensor_is_started_again(hub, single_file):
+    hub(single_file)
+    folder = hub_fetch.fetch_small_files(REPO)
+    tensor = embedding_tensor_name(single_file)
+    first = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    whole = first.path.read_bytes()
+    first.path.unlink()
+    (folder / "model.safetensors.part").write_bytes(whole + bytes(70_000))  # what a faulty server left
+    again = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    assert again.path.read_bytes() == whole
+
+
+def test_a_trickling_server_is_stopped_with_a_line_and_the_fetch_continues_later(hub, single_file, monkeypatch):
+    monkeypatch.setattr(hub_fetch, "STALL_SECONDS", 1.0)
+    monkeypatch.setattr(hub_fetch, "STALL_BYTES", 1000)
+    server = hub(single_file)
+    server.trickle = 0.01  # about 100 bytes a second
+    folder = hub_fetch.fetch_small_files(REPO)
+    tensor = embedding_tensor_name(single_file)
+    started = time.monotonic()
+    with pytest.raises(SourceNotFound, match=r"too slow to finish; stopped \(what arrived is kept\)"):
+        hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    assert time.monotonic() - started < 10
+    part = folder / "model.safetensors.part"
+    kept = part.stat().st_size
+    server.trickle = 0.0
+    before = server.sent["model.safetensors"]
+    fetched = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder)
+    np.testing.assert_array_equal(load_file(fetched.path)[tensor], load_file(single_file / "model.safetensors")[tensor])
+    remote = (single_file / "model.safetensors").read_bytes()
+    header = 8 + int.from_bytes(remote[:8], "little")
+    own = 8 + int.from_bytes(whole_prefix(fetched.path), "little")
+    assert server.sent["model.safetensors"] - before == header + fetched.path.stat().st_size - kept
+    assert kept > own  # some of the tensor had arrived and was kept
+
+
+def whole_prefix(path: Path) -> bytes:
+    return path.read_bytes()[:8]

@@ -161,3 +161,22 @@ def test_a_hub_model_not_in_the_cache_is_one_line_offline():
         SourceNotFound, match=r"^the whole model 'no-such-org/no-such-model' .* local Hugging Face cache"
     ):
         hidden_states.model_folder("no-such-org/no-such-model", offline=True)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"num_hidden_layers": 0}, "gives num_hidden_layers 0: a model without blocks has no hidden layers"),
+        ({"hidden_size": 8}, "gives no num_hidden_layers; layer atlases need it"),
+        ({"text_config": {"num_hidden_layers": 3}}, None),
+    ],
+)
+def test_the_layer_count_of_a_config_is_said_as_it_is(tmp_path, config, message):
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    if message is None:
+        assert hidden_states.layer_count(tmp_path) == 3
+        return
+    with pytest.raises(SourceNotFound, match=message):
+        hidden_states.layer_count(tmp_path)

@@ -42,6 +42,10 @@ def compare(a, b, k, top, as_json, fmt, token, output, quiet, atlas):
         raise InvalidArgument("--format html draws one token's two neighbourhoods: give it with --token")
     if fmt == "html" and as_json:
         raise InvalidArgument("--json prints the summary and --format html writes a page: give one of them")
+    if fmt == "html":
+        from atlas.files.output import check_writable
+
+        check_writable(output)  # before the comparison is computed and stored
     with ProgressDisplay(quiet) as progress:
         found = atlas.compare(a, b, k=k, top=top, token=token, on_progress=progress)
     if fmt == "html":

@@ -20,7 +20,7 @@ from atlas.errors import InvalidArgument
     "--layers",
     default="all",
     show_default=True,
-    help="Layers to show: numbers like 0,3,6 (0: the embedding layer) or all.",
+    help="Layers to show: numbers like 0,3,6, ranges like 0-6 (0: the embedding layer) or all.",
 )
 @click.option("--k", "k", default=8, show_default=True, type=int, help="Nearest static tokens per state.")
 @model_option

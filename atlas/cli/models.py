@@ -60,7 +60,7 @@ from atlas.settings import model_flag
     "layers",
     multiple=True,
     help="Load a layer atlas instead: every token's hidden state at layer L (0..the model's blocks), stored as "
-    "NAME@L. Repeat it, give a comma list (0,3,6), or 'all'.",
+    "NAME@L. Repeat it, give a comma list (0,3,6), a range (0-6), or 'all'.",
 )
 @click.option(
     "--corpus",
@@ -222,6 +222,8 @@ def models(as_json, verify, atlas):
         print_table(found.headers(), found.text_rows())
     for name, problems in (found.problems or {}).items():
         say(f"{name}: " + ("consistent" if not problems else "; ".join(problems)))
+    for name in found.loading:
+        say(f"{name}: still loading, not checked")
     if found.inconsistent():
         raise click.ClickException(
             "inconsistent models found; run the same `atlas load` again (with --replace if it was complete) to rewrite them"

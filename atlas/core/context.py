@@ -172,33 +172,18 @@ def word_state(states: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     return states[:, list(positions), :].mean(axis=1)
 
 
-def parse_layers(spec: str | Sequence[int] | None, layers: int) -> list[int]:
-    """The layers asked for, in order without repeats: ``"all"`` / None, ``"0,3,6"``, or a list of ints.
+def parse_layers(spec: str | int | Sequence[int | str] | None, layers: int, model: str = "the model") -> list[int]:
+    """The layers asked for, in order without repeats: ``"all"`` / None, ``"0,3,6"``, ``"0-6"``, a layer or a list
+    (the forms :func:`atlas.core.arguments.layers` takes everywhere).
 
     Layer 0 is the embedding layer's output, ``layers`` the last block's.
 
-    >>> parse_layers("6,0,3,3", 6), parse_layers("all", 2), parse_layers([1], 6)
-    ([0, 3, 6], [0, 1, 2], [1])
+    >>> parse_layers("6,0,3,3", 6), parse_layers("all", 2), parse_layers([1], 6), parse_layers("0-6", 6)
+    ([0, 3, 6], [0, 1, 2], [1], [0, 1, 2, 3, 4, 5, 6])
     """
-    if spec is None or (isinstance(spec, str) and spec.strip().lower() == "all"):
-        return list(range(layers + 1))
-    if isinstance(spec, str):
-        try:
-            wanted = [int(part) for part in spec.split(",") if part.strip()]
-        except ValueError:
-            raise InvalidArgument(
-                f"--layers takes layer numbers separated by commas (0,3,6) or 'all', got {spec!r}"
-            ) from None
-    else:
-        wanted = [int(x) for x in spec]
-    if not wanted:
-        raise InvalidArgument("--layers names no layer; give numbers like 0,3,6 or 'all'")
-    bad = [x for x in wanted if not 0 <= x <= layers]
-    if bad:
-        raise InvalidArgument(
-            f"layer {bad[0]} is out of range: this model has layers 0 (embeddings) to {layers}; give --layers 0-{layers}"
-        )
-    return sorted(set(wanted))
+    from atlas.core import arguments
+
+    return arguments.layers(spec, layers, model)
 
 
 def context_key(model: str, text: str, position: int, layer: int) -> str:

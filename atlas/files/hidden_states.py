@@ -147,11 +147,16 @@ def layer_count(folder: Path) -> int:
     """How many blocks the model in ``folder`` has (``num_hidden_layers`` of its config); layers are 0..that."""
     config = read_json(folder / "config.json")
     text = config.get("text_config") if isinstance(config, dict) else None
-    count = (config if isinstance(config, dict) else {}).get("num_hidden_layers") or (text or {}).get(
-        "num_hidden_layers"
-    )
-    if not isinstance(count, int) or count < 1:
+    count = (config if isinstance(config, dict) else {}).get("num_hidden_layers")
+    if count is None:
+        count = (text if isinstance(text, dict) else {}).get("num_hidden_layers")
+    if isinstance(count, bool) or not isinstance(count, int):
         raise SourceNotFound(f"{folder / 'config.json'} gives no num_hidden_layers; layer atlases need it")
+    if count < 1:
+        raise SourceNotFound(
+            f"{folder / 'config.json'} gives num_hidden_layers {count}: a model without blocks has no hidden layers "
+            "to make atlases of"
+        )
     return count
 
 
@@ -174,7 +179,7 @@ def check_layers(layers: Sequence[int], count: int, model: str = "the model") ->
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """transformers' load report and progress bars are not ours to print."""
     from transformers.utils import logging as transformers_logging
 
@@ -200,7 +205,7 @@ def load_model(folder: Path, device: str = "cpu") -> Any:
     import torch
     from transformers import AutoModel
 
-    with _quiet_transformers():
+    with quiet_transformers():
         try:
             model, info = AutoModel.from_pretrained(str(folder), dtype=torch.float32, output_loading_info=True)
         except Exception as exc:

@@ -12,8 +12,13 @@ touched.
 
 Addresses are the hub's ``resolve`` URLs (:func:`huggingface_hub.hf_hub_url`, which honours
 ``HF_ENDPOINT``). A fetch is resumable: the bytes arrive in a ``.part`` file that a later
-call continues with a range from where it ends. The SHA-256 of the tensor's bytes is
-recorded beside the file (``<file>.fetched.json``) and checked when the cache is used; where
+call continues with a range from where it ends (a ``.part`` that cannot be the start of the
+tensor, by its header or its length, is started again), and no more bytes are written than
+were asked for. A fetch that stalls (less than ``STALL_BYTES`` in ``STALL_SECONDS``) is
+stopped with what arrived kept for the next call. The SHA-256 of the tensor's bytes, and of
+each ``CHUNK`` of them, is recorded beside the file (``<file>.fetched.json``) and checked
+before the cache is used (:func:`damaged`); a file that fails is fetched again from its
+first block that does not match. Where
 a server answers a range request with the whole file, the whole file is fetched instead
 (checked against the hub's SHA-256 of it when the hub gives one) and the caller is told.
 """
@@ -25,6 +30,7 @@ import json
 import os
 import re
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +54,8 @@ INDEX = "model.safetensors.index.json"
 COMPLETE = ".files-complete"  # marks a folder whose small files are all fetched
 CHUNK = 1 << 20  # bytes per read of a response
 TIMEOUT = 60  # seconds to wait for a server
+STALL_SECONDS = 60.0  # a fetch receiving less than STALL_BYTES in this many seconds is stopped
+STALL_BYTES = 64 * 1024
 _MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the JSON header
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -142,10 +150,11 @@ def fetch_tensor(
     """
     target = folder / filename
     record = folder / (filename + ".fetched.json")
-    if target.is_file() and record.is_file():
-        kept = json.loads(record.read_text())
+    if target.is_file():
+        kept = _record(record)
         if kept.get("tensor") == tensor and _tensor_sha256(target, tensor) == kept.get("sha256"):
             return Fetched(target, tensor, 0, bool(kept.get("ranged")), kept["sha256"])
+        _salvage(target, kept, folder / (filename + ".part"))
     tell = on_progress or (lambda done, total: None)
     found = header or remote_header(repo, filename, revision)
     if found is None:
@@ -162,12 +171,12 @@ def fetch_tensor(
     ).encode()
     prefix = struct.pack("<Q", len(own)) + own
     part = folder / (filename + ".part")
+    total = end - begin
     have = part.stat().st_size - len(prefix) if part.is_file() and part.stat().st_size >= len(prefix) else -1
-    if have < 0 or _first_bytes(part, len(prefix)) != prefix:
-        part.write_bytes(prefix)
+    if have < 0 or have > total or _first_bytes(part, len(prefix)) != prefix:
+        part.write_bytes(prefix)  # none, another tensor's, or longer than the tensor: start again
         have = 0
     transferred = 0 if header else start  # the header's two requests, when made here
-    total = end - begin
     session = _session()
     url = _url(repo, filename, revision)
     if have < total:
@@ -178,8 +187,15 @@ def fetch_tensor(
         if response.status_code != 206:
             response.close()
             raise SourceNotFound(f"the server of {repo} stopped sending byte ranges of {filename}; run the load again")
+        first = _range_start(response.headers.get("Content-Range", ""))
+        if first is not None and first != start + begin + have:
+            response.close()
+            raise SourceNotFound(
+                f"the server of {repo} sent bytes of {filename} from {first:,} when asked from {start + begin + have:,}; "
+                "try again later"
+            )
         with open(part, "ab") as out:
-            for chunk in response.iter_content(CHUNK):
+            for chunk in _body(response, repo, filename, limit=total - have):
                 out.write(chunk)
                 have += len(chunk)
                 transferred += len(chunk)
@@ -189,11 +205,20 @@ def fetch_tensor(
             f"{repo}/{filename}: got {have:,} of the tensor's {total:,} bytes; run the load again to continue"
         )
     os.replace(part, target)
-    digest = _tensor_sha256(target, tensor) or ""
+    digest, blocks = _tensor_digests(target, tensor)
     record.write_text(
-        json.dumps({"tensor": tensor, "ranged": True, "sha256": digest, "offset": start + begin, "length": total})
+        json.dumps(
+            {
+                "tensor": tensor,
+                "ranged": True,
+                "sha256": digest,
+                "blocks": blocks,
+                "offset": start + begin,
+                "length": total,
+            }
+        )
     )
-    return Fetched(target, tensor, transferred, True, digest)
+    return Fetched(target, tensor, transferred, True, digest or "")
 
 
 def fetch_whole(
@@ -216,7 +241,7 @@ def fetch_whole(
     whole = hashlib.sha256()
     done = 0
     with open(part, "wb") as out:
-        for chunk in response.iter_content(CHUNK):
+        for chunk in _body(response, repo, filename, limit=total or None):
             out.write(chunk)
             whole.update(chunk)
             done += len(chunk)
@@ -228,14 +253,122 @@ def fetch_whole(
     digest = _tensor_sha256(target, tensor)
     record = folder / (filename + ".fetched.json")
     record.write_text(
-        json.dumps({"tensor": tensor, "ranged": False, "sha256": digest, "file_sha256": whole.hexdigest()})
+        json.dumps(
+            {
+                "tensor": tensor,
+                "ranged": False,
+                "sha256": digest,
+                "file_sha256": whole.hexdigest(),
+                "size": target.stat().st_size,
+            }
+        )
     )
     return Fetched(target, tensor or "", done, False, digest or "")
+
+
+def damaged(folder: Path) -> list[str]:
+    """The safetensors files of a cache folder that may not be used as they are: changed or truncated since they
+    were fetched (their tensor's SHA-256 is not the one recorded), or without a record of what was fetched."""
+    bad = []
+    for path in sorted(folder.glob("*.safetensors")):
+        kept = _record(folder / (path.name + ".fetched.json"))
+        resized = "size" in kept and path.stat().st_size != kept["size"]
+        if resized or not kept.get("sha256") or _tensor_sha256(path, kept.get("tensor")) != kept["sha256"]:
+            bad.append(path.name)
+    return bad
+
+
+def _record(path: Path) -> dict:
+    try:
+        kept = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def _salvage(target: Path, kept: dict, part: Path) -> None:
+    """Keep, as the ``.part`` of a new fetch, the header and the leading blocks of a damaged ``target`` that still
+    match their recorded SHA-256s; the rest is fetched again."""
+    blocks = kept.get("blocks") if kept.get("ranged") else None
+    sound = 0
+    try:
+        with open(target, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            start = 8 + length
+            if isinstance(blocks, list):
+                f.seek(start)
+                for expected in blocks:
+                    block = f.read(CHUNK)
+                    if hashlib.sha256(block).hexdigest() != expected:
+                        break
+                    sound += len(block)
+        keep = start + sound if isinstance(blocks, list) else 0
+    except (OSError, struct.error):
+        keep = 0
+    if keep:
+        os.replace(target, part)
+        with open(part, "r+b") as f:
+            f.truncate(keep)
+    else:
+        target.unlink()
+
+
+def _range_start(content_range: str) -> int | None:
+    found = re.match(r"\s*bytes\s+(\d+)-", content_range)
+    return int(found.group(1)) if found else None
+
+
+def _body(response, repo: str, filename: str, limit: int | None = None):
+    """A response's bytes as they arrive, never more than ``limit``; stopped, with a line saying so, when less than
+    ``STALL_BYTES`` arrive in ``STALL_SECONDS``."""
+    left = limit
+    window_start, window_bytes = time.monotonic(), 0
+    try:
+        while left is None or left > 0:
+            chunk = response.raw.read1(CHUNK if left is None else min(CHUNK, left), decode_content=True)
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            window_bytes += len(chunk)
+            yield chunk
+            now = time.monotonic()
+            if now - window_start >= STALL_SECONDS:
+                if window_bytes < STALL_BYTES:
+                    raise SourceNotFound(
+                        f"the server of {repo} sent {window_bytes:,} bytes of {filename} in the last "
+                        f"{now - window_start:.0f} s, too slow to finish; stopped (what arrived is kept): "
+                        "run the load again later"
+                    )
+                window_start, window_bytes = now, 0
+    finally:
+        response.close()
 
 
 def _first_bytes(path: Path, count: int) -> bytes:
     with open(path, "rb") as f:
         return f.read(count)
+
+
+def _tensor_digests(path: Path, tensor: str) -> tuple[str | None, list[str]]:
+    """SHA-256 of one tensor's bytes in a local safetensors file and of each ``CHUNK`` of them."""
+    blocks: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            begin, end = json.loads(f.read(length))[tensor]["data_offsets"]
+            f.seek(8 + length + begin)
+            digest, left = hashlib.sha256(), end - begin
+            while left > 0:
+                block = f.read(min(CHUNK, left))
+                if not block:
+                    return None, []
+                digest.update(block)
+                blocks.append(hashlib.sha256(block).hexdigest())
+                left -= len(block)
+            return digest.hexdigest(), blocks
+    except (OSError, ValueError, KeyError, struct.error):
+        return None, []
 
 
 def _tensor_sha256(path: Path, tensor: str | None = None) -> str | None:
@@ -285,7 +418,11 @@ def _range(session, url: str, start: int, stop: int, repo: str, filename: str) -
     if response.status_code != 206:
         response.close()
         return None
-    data = response.content
+    first = _range_start(response.headers.get("Content-Range", ""))
+    if first is not None and first != start:
+        response.close()
+        raise SourceNotFound(f"the server of {repo} sent bytes of {filename} from {first:,} when asked from {start:,}")
+    data = b"".join(_body(response, repo, filename, limit=stop - start))
     if len(data) != stop - start:
         raise SourceNotFound(f"{repo}/{filename} is shorter than its header says; check the model's files")
     return data

@@ -72,7 +72,20 @@ def resolve(
         )
     fetched = hub_fetch.cache_folder(source, "main")
     if (fetched / hub_fetch.COMPLETE).is_file() and (not weights or any(fetched.glob("*.safetensors"))):
-        return fetched
+        bad = hub_fetch.damaged(fetched) if weights else []
+        if not bad:
+            return fetched
+        if offline:
+            raise SourceNotFound(
+                f"the cached {', '.join(bad)} of {source!r} does not match what was fetched (changed or truncated); "
+                "load it without offline to fetch it again"
+            )
+        if on_notice is not None:
+            on_notice(
+                f"the cached {', '.join(bad)} of {source} does not match what was fetched (changed or truncated): "
+                "fetching it again"
+            )
+        return _fetch_for_embeddings(source, on_progress, on_notice)
     if weights and not offline:
         return _fetch_for_embeddings(source, on_progress, on_notice)
     from huggingface_hub import hf_hub_download, snapshot_download

@@ -125,6 +125,21 @@ def _where(path: str) -> tuple[bool, str, os.stat_result | None]:
     return False, os.path.realpath(path) if os.path.islink(path) else path, old
 
 
+def check_writable(path: str) -> None:
+    """ExportError, before any work, when ``path`` could not be written: its folder is missing or not writable, or it
+    is a folder (``-`` and special files are taken as they are)."""
+    if path == STDOUT:
+        return
+    writes_into, target, old = _where(path)
+    if writes_into:
+        return
+    folder = os.path.dirname(os.path.abspath(target)) or "."
+    if not os.path.isdir(folder):
+        raise ExportError(f"cannot write {path}: its folder {folder} does not exist; create it or write elsewhere")
+    if not os.access(folder, os.W_OK | os.X_OK) or (old is not None and not os.access(target, os.W_OK)):
+        raise ExportError(_cannot(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES))))
+
+
 def is_special(path: str) -> bool:
     """Whether ``path`` is something written into rather than replaced: a FIFO, a device, a descriptor's name."""
     if _names_a_descriptor(path):

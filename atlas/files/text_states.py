@@ -16,7 +16,7 @@ position see only the tokens before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from atlas.core.variants import detect_family, readable_text
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound
+from atlas.files.hidden_states import quiet_transformers
 from atlas.files.model_files import load_tokenizer, read_json, resolve
 
 DTYPES = ("float32", "bfloat16")
@@ -45,6 +46,7 @@ class TextStates:
     special: list[bool]
     offsets: list[tuple[int, int]]
     states: np.ndarray
+    unknown: list[tuple[int, int]] = field(default_factory=list)  # spans of text read as the unknown token ([UNK])
 
     @property
     def layers(self) -> int:
@@ -83,7 +85,8 @@ class StateModel:
         """Tokenize ``text`` (with the model's special tokens) and return every layer's states; see :class:`TextStates`."""
         if not text.strip():
             raise InvalidArgument("the text is empty; give some text")
-        encoded = self.tokenizer(text, return_offsets_mapping=True)
+        with quiet_transformers():  # a text past the model's length gets our one line, not transformers' warning
+            encoded = self.tokenizer(text, return_offsets_mapping=True)
         ids = [int(i) for i in encoded["input_ids"]]
         if not ids:
             raise InvalidArgument(f"the text {text!r} has no tokens; give some text")
@@ -103,6 +106,11 @@ class StateModel:
             special=special,
             offsets=[(0, 0) if s else (int(a), int(b)) for (a, b), s in zip(encoded["offset_mapping"], special)],
             states=states,
+            unknown=[
+                (int(a), int(b))
+                for i, (a, b) in zip(ids, encoded["offset_mapping"])
+                if i == self.tokenizer.unk_token_id and b > a
+            ],
         )
 
 

@@ -125,3 +125,9 @@ class Lease:
         except Exception:
             if exc[0] is None:
                 raise
+
+
+def held(store: Store, model: str) -> bool:
+    """Whether a running load or analysis holds the lease on ``model`` now (an unexpired lease whose holder lives)."""
+    rows = store.read("lease_holder", model=model)
+    return bool(rows) and (rows[0].get("seconds_left") or 0) > 0 and not _gone(rows[0])

@@ -11,6 +11,7 @@ import contextlib
 import shutil
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -35,7 +36,14 @@ from atlas.graph.queries import labelled, query
 from atlas.settings import DEFAULT_URI, MIN_FREE, Settings
 
 neo4j = neo4j_without_dataframes()
-from neo4j.exceptions import AuthError, ConfigurationError, Neo4jError, ServiceUnavailable, SessionExpired  # noqa: E402
+from neo4j.exceptions import (  # noqa: E402
+    AuthError,
+    ConfigurationError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 
 SCHEMA = (
     "schema_model_key",
@@ -58,6 +66,9 @@ CONNECT_SECONDS = 10
 # A server that keeps its connections open but sends nothing (frozen, kill -STOP, a hung machine)
 # fails the command after this many seconds without a byte read or written on one connection.
 REPLY_SECONDS = 30
+# A read that Neo4j refuses as transient (most often "read outdated data ... concurrent data modification"
+# while another model is written) is tried again, waiting longer each time, for this many seconds in all.
+READ_RETRY_SECONDS = 120
 
 
 def check_uri(uri: str) -> None:
@@ -295,11 +306,27 @@ class Store:
     # -- plumbing -------------------------------------------------------------------
     def read(self, statement: str, /, **params: Any) -> list[dict]:
         """Run the named read statement; rows as dicts."""
+        return [r.data() for r in self._read(statement, params)]
+
+    def _read(self, statement: str, params: dict) -> list:
+        """The records of the named read statement, tried again while Neo4j refuses it as transient (another
+        transaction changed what it read) for up to READ_RETRY_SECONDS: reading beside another model's load is
+        normal use. The driver's own retries give up after RETRY_SECONDS."""
+        text = query(statement)
+        deadline = time.monotonic() + READ_RETRY_SECONDS
+        wait = 0.25
         with self.errors():
-            records, _, _ = self.driver.execute_query(
-                query(statement), params, database_=self.database, routing_=neo4j.RoutingControl.READ
-            )
-        return [r.data() for r in records]
+            while True:
+                try:
+                    records, _, _ = self.driver.execute_query(
+                        text, params, database_=self.database, routing_=neo4j.RoutingControl.READ
+                    )
+                    return records
+                except TransientError as exc:
+                    if not exc.is_retryable() or time.monotonic() + wait > deadline:
+                        raise
+                    time.sleep(wait)
+                    wait = min(2 * wait, 5.0)
 
     def read_row(self, statement: str, /, **params: Any) -> dict:
         """Run the named read statement that returns one row (of long lists, say); its values as the driver decoded them.
@@ -307,10 +334,7 @@ class Store:
         Unlike :meth:`read` it does not walk the values again (``Record.data``), which for a
         row of a million list entries costs more than reading them.
         """
-        with self.errors():
-            records, _, _ = self.driver.execute_query(
-                query(statement), params, database_=self.database, routing_=neo4j.RoutingControl.READ
-            )
+        records = self._read(statement, params)
         return dict(zip(records[0].keys(), records[0]))
 
     def write(self, statement: str, /, **params: Any) -> list[dict]:

@@ -14,6 +14,7 @@ canvas; every token text goes through ``textContent``, never ``innerHTML``. The 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -97,7 +98,9 @@ def render(result: dict, positions: Mapping[int, tuple[float, float]], backdrop:
     """The self-contained page for a context result (``Context.to_dict()``), its tokens' map ``positions`` and a backdrop."""
     data = page_data(result, positions, backdrop)
     title = html.escape(f"{data['word'] or 'tokens'} through the layers of {data['model']}")
-    return _TEMPLATE.replace("__TITLE__", title).replace("__DATA__", script_json(data))
+    values = {"__TITLE__": title, "__DATA__": script_json(data)}
+    # one pass: a placeholder inside a substituted value (a token "__DATA__" in the title) stays text
+    return re.sub("__TITLE__|__DATA__", lambda found: values[found.group(0)], _TEMPLATE)
 
 
 _TEMPLATE = """<!doctype html>

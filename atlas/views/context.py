@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from atlas.core import arguments
 from atlas.core.context import (
     Vocabulary,
     cosine,
@@ -66,6 +67,11 @@ def _positions(run: TextStates, word: str | None, index: int) -> list[list[int]]
     if word is None:
         return [[i for i, s in enumerate(run.special) if not s]]
     found = word_positions(run.text, run.offsets, word)
+    if not found and word_positions(run.text, run.unknown, word):
+        raise InvalidArgument(
+            f"the word {word!r} is unknown to the tokenizer: it reads it in text {index + 1} as its unknown token, "
+            "which has no state of the word's own; give a word the tokenizer knows"
+        )
     if not found:
         raise InvalidArgument(
             f"the word {word!r} is not in text {index + 1} ({run.text!r}); give a word that occurs in every text"
@@ -83,16 +89,21 @@ def explore(
     k: int,
 ) -> ContextData:
     """Run each text through the model and describe the states of its tokens (or of ``word``'s) at ``layers``."""
-    if not texts:
-        raise InvalidArgument("give at least one text")
-    if not 1 <= k <= 1000:
-        raise InvalidArgument(f"--k must be between 1 and 1000, got {k}")
+    texts = arguments.texts(list(texts), "texts")
+    arguments.integer(k, "k", 1, 1000)
     chosen = parse_layers(layers, state_model.layers)
     runs, found, seconds, out, kept = [], [], [], [], []
+    notes: list[str] = []
     for index, text in enumerate(texts):
         began = time.perf_counter()
         run = state_model.run(text)
         groups = _positions(run, word, index)
+        if word is None and run.unknown:
+            unknown = ", ".join(repr(text[a:b]) for a, b in run.unknown)
+            notes.append(
+                f"text {index + 1}: {unknown} {'is' if len(run.unknown) == 1 else 'are'} unknown to the tokenizer "
+                "(read as its unknown token) and left out"
+            )
         positions = [p for group in groups for p in group]
         states = run.states[chosen][:, positions, :]  # (layers, n, d)
         flat = states.reshape(-1, states.shape[-1])  # (layers * n, d)
@@ -129,7 +140,7 @@ def explore(
             }
         )
     comparisons = compare(vocab, runs, found, chosen, k) if word is not None and len(texts) > 1 else []
-    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds, vectors=kept)
+    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds, notes=notes, vectors=kept)
 
 
 def compare(
@@ -173,7 +184,29 @@ def layer_atlas_name(model: str, layer: int) -> str:
     return f"{model}@{layer}"
 
 
-def add_layer_atlases(store: Store, data: ContextData) -> None:
+def layer_atlas_mismatch(store: Store, props: dict, base: dict, layer: int, ids: Sequence[int]) -> str | None:
+    """Why the model ``props`` (stored as ``<model>@<layer>``) is not layer ``layer``'s atlas of the model ``base``,
+    or None when it is: it records that layer, the same source and tokenizer family, and the same text for each
+    of the token ``ids`` that both hold."""
+    if props.get("layer") is None:
+        return "it records no layer (a model loaded under that name, not a layer atlas)"
+    if props.get("layer") != layer:
+        return f"it records layer {props.get('layer')}"
+    if props.get("source") != base.get("source"):
+        return (
+            f"it was made from {props.get('source')!r}, not from {base.get('name')!r}'s source {base.get('source')!r}"
+        )
+    if props.get("family") != base.get("family"):
+        return f"its tokenizer family ({props.get('family')!r}) is not {base.get('name')!r}'s ({base.get('family')!r})"
+    wanted = sorted({int(i) for i in ids})
+    own = {r["id"]: r["text"] for r in store.read("tokens_by_id", model=base["name"], ids=wanted)}
+    for row in store.read("tokens_by_id", model=props["name"], ids=wanted):
+        if row["id"] in own and row["text"] != own[row["id"]]:
+            return f"its token {row['id']} is {row['text']!r}, not {own[row['id']]!r} (another tokenizer)"
+    return None
+
+
+def add_layer_atlases(store: Store, data: ContextData, base: dict | None = None) -> None:
     """Where ``<model>@<L>`` is stored (a layer atlas: every token run alone to layer L), add to each state at L the
     layer atlas's view of it, as ``atlas``, and how it was found, as ``atlas_by``; note the layers that have none.
 
@@ -182,9 +215,15 @@ def add_layer_atlases(store: Store, data: ContextData) -> None:
     "state"). Without, it is the layer atlas's stored neighbours of the token's own id: the token
     alone, out of context, the view the context moves it away from (or not; ``atlas_by`` "token")."""
     missing, unvectored = [], []
+    base = base if base is not None else store.model(data.model) or {}
     for layer in data.layers:
         name = layer_atlas_name(data.model, layer)
         props = store.model(name)
+        ids = [e["id"] for t in data.texts for e in t["states"]]
+        wrong = layer_atlas_mismatch(store, props, base, layer, ids) if props is not None else None
+        if wrong is not None:
+            data.notes.append(f"model {name!r} is not used as layer {layer}'s atlas of {data.model!r}: {wrong}")
+            props = None
         stored = props is not None and props.get("status") == "complete"
         data.layer_atlas.append({"layer": layer, "model": name, "stored": stored})
         if props is None or not stored:
