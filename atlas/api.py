@@ -291,6 +291,7 @@ class Atlas:
             batch_size=state_batch,
             allow_short_matrix=allow_short_matrix,
             on_progress=on_progress,
+            before_states=self._refuse_busy,
         )
         loaded = []
         while tables:
@@ -460,6 +461,13 @@ class Atlas:
         if table.props and "cat" not in table.text[:5000]:
             cat = table.text[min(100, len(table.text) - 1)]  # a corpus without "cat": one of its common words
         return Loaded(report, store.browser_url(), browser_line("browser_neighbours", model=report.name, text=cat))
+
+    def _refuse_busy(self, names: list[str]) -> None:
+        """ModelBusy before a layer load's forward passes when another load or analysis holds one of ``names``."""
+        from atlas.graph.lease import refuse_if_held
+
+        for name in names:
+            refuse_if_held(self.store, name)
 
     def analyse(
         self,

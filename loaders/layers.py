@@ -10,7 +10,7 @@ like any model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from atlas.core import arguments
@@ -86,8 +86,12 @@ def load_layer_tables(
     batch_size: int = 512,
     allow_short_matrix: bool = False,
     on_progress: StageProgress | None = None,
+    before_states: Callable[[list[str]], None] | None = None,
 ) -> list[EmbeddingTable]:
     """One table per asked layer of ``source``: every token's hidden state at that layer, named ``<name>@<layer>``.
+
+    ``before_states(names)`` is told the tables' names once the layers are checked and before
+    any state is computed (a caller refuses there a name that another load is writing).
 
     ``layers`` as :func:`parse_layers` takes them; they are checked before the model is
     read. The whole model is read (for a hub id, every weight is fetched). ``batch_size``
@@ -98,6 +102,8 @@ def load_layer_tables(
     folder = hidden_states.model_folder(source, offline)
     base = name or default_name(source)
     wanted = parse_layers(layers, hidden_states.layer_count(folder), repr(base))
+    if before_states is not None:
+        before_states([layer_name(base, layer) for layer in wanted])
     local = source == BUNDLED or Path(source).expanduser().is_dir()
     static = load_embedding_table(source if local else str(folder), allow_short_matrix=allow_short_matrix)
     if not local:

@@ -118,3 +118,22 @@ def test_a_layer_past_the_last_block_is_one_line_and_stores_nothing(neo4j_settin
     )
     with Store(neo4j_settings) as store:
         assert [m for m in store.read("model_list") if m["model"]["name"].startswith(name)] == []
+
+
+def test_a_layer_load_of_a_name_another_load_holds_is_refused_before_the_forward_passes(neo4j_settings):
+    from atlas import Atlas
+    from atlas.errors import ModelBusy
+    from atlas.graph.lease import Lease
+
+    name = f"t-layers-busy-{uuid.uuid4().hex[:8]}"
+    stages: list[str] = []
+    with (
+        Store(neo4j_settings) as store,
+        Lease(store, f"{name}@6"),
+        Atlas(settings=neo4j_settings) as atlas,
+        pytest.raises(ModelBusy, match=rf"model '{name}@6' is being loaded"),
+    ):
+        atlas.load_layers(6, name=name, k=5, analyse=False, on_progress=lambda stage, done, total: stages.append(stage))
+    assert "layer states" not in stages  # refused before any token went through the model
+    with Store(neo4j_settings) as store:
+        assert store.model(f"{name}@6") is None

@@ -76,11 +76,7 @@ class Lease:
             if self._try(None):
                 return
             holder = self.holder() or {}
-        raise ModelBusy(
-            f"model {self.model!r} is being loaded or analysed by {holder.get('host')} pid {holder.get('pid')} "
-            f"since {holder.get('started')}; wait for it to finish (if that process is gone, its lease expires in "
-            f"{max(0, round(holder.get('seconds_left') or 0))} s)"
-        )
+        raise _busy(self.model, holder)
 
     def _try(self, stale: str | None) -> bool:
         rows = self.store.write("lease_take", model=self.model, owner=self.owner, seconds=self.seconds, stale=stale)
@@ -131,3 +127,18 @@ def held(store: Store, model: str) -> bool:
     """Whether a running load or analysis holds the lease on ``model`` now (an unexpired lease whose holder lives)."""
     rows = store.read("lease_holder", model=model)
     return bool(rows) and (rows[0].get("seconds_left") or 0) > 0 and not _gone(rows[0])
+
+
+def refuse_if_held(store: Store, model: str) -> None:
+    """ModelBusy, naming the holder, when a running load or analysis holds ``model``'s lease now."""
+    rows = store.read("lease_holder", model=model)
+    if rows and (rows[0].get("seconds_left") or 0) > 0 and not _gone(rows[0]):
+        raise _busy(model, rows[0])
+
+
+def _busy(model: str, holder: dict) -> ModelBusy:
+    return ModelBusy(
+        f"model {model!r} is being loaded or analysed by {holder.get('host')} pid {holder.get('pid')} "
+        f"since {holder.get('started')}; wait for it to finish (if that process is gone, its lease expires in "
+        f"{max(0, round(holder.get('seconds_left') or 0))} s)"
+    )
