@@ -200,7 +200,7 @@ def test_token_not_in_vocabulary_suggests(run, loaded):
     assert line == (
         f"Error: token 'Lis' is not in the vocabulary of {name}; close tokens: "
         + ", ".join(repr(t) for t in close)
-        + " (use one of them, or --id)"
+        + " (use one of them)"
     )
 
 

@@ -113,7 +113,7 @@ def test_errors_quoting_token_text_show_escapes(run, model, tmp_path):
     missing = run("neighbours", "\x1b[2J\x07\u202eEVIL", "--model", model)
     assert error_line(missing) == (
         f"Error: token '\\x1b[2J\\x07\\u202eEVIL' is not in the vocabulary of {model}; "
-        f"close tokens: '{EVIL_SHOWN}', '\\x1b[2J\\x07\\u202eEvil' (use one of them, or --id)"
+        f"close tokens: '{EVIL_SHOWN}', '\\x1b[2J\\x07\\u202eEvil' (use one of them)"
     )
     words = tmp_path / "words.txt"
     words.write_text(f"{GONE}\n", encoding="utf-8")

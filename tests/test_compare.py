@@ -304,3 +304,21 @@ def test_a_page_that_cannot_be_written_is_refused_before_comparing(run, store, m
     assert (
         comparison_nodes(store, models["b"], models["c"]) == [] and stored_links(store, models["b"], models["c"]) == {}
     )
+
+
+def test_links_of_a_comparison_stopped_while_writing_are_marked_unfinished(atlas, store, models):
+    from atlas.graph.comparisons import write_comparison
+
+    a, b = models["a"], models["b"]
+    rows = [{"a": 100, "b": 100, "by": "id", "jaccard": 0.5, "rbo": 0.5}]  # one pair, as same_token_rows gives
+
+    def stopped(n: int) -> None:
+        raise KeyboardInterrupt  # the process stops after the first batch of links
+
+    with pytest.raises(KeyboardInterrupt):
+        write_comparison(store, a, b, 3, rows, {"mean_rbo": 0.5}, batch_size=1, done=stopped)
+    (node,) = comparison_nodes(store, a, b)
+    assert node["status"] == "writing" and "mean_rbo" not in node
+    atlas.compare(a, b)
+    (node,) = comparison_nodes(store, a, b)
+    assert node["status"] == "complete" and "mean_rbo" in node

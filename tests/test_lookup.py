@@ -39,7 +39,7 @@ def test_find_token_suggests_variants_then_prefixes(store, hand):
         find_token(store, table.name, "LIST")
     message = str(error.value)
     assert message.startswith(f"token 'LIST' is not in the vocabulary of {table.name}; close tokens: ")
-    assert message.endswith("(use one of them, or --id)")
+    assert message.endswith("(use one of them)")
     # the group's tokens by id, then the prefix matches not already named (" lists")
     assert "close tokens: 'list', 'List', ' list', ' List', ' lists' (use" in message
 
@@ -48,7 +48,7 @@ def test_find_token_nothing_close(store, hand):
     table, _ = hand
     with pytest.raises(
         TokenNotFound,
-        match=r"token 'zebra' is not in the vocabulary of .* and no token is close; check the spelling, or give --id",
+        match=r"token 'zebra' is not in the vocabulary of .* and no token is close; check the spelling",
     ):
         find_token(store, table.name, "zebra")
 

@@ -3,8 +3,10 @@
 ``(a:Token)-[:SAME_TOKEN {matched_by, jaccard, rbo, k}]->(b:Token)`` goes from model A's token
 to its partner in model B; ``(:Comparison {a, b, k, mean_jaccard, ...})-[:COMPARES {side}]->(:Model)``
 holds the figures. Writing the comparison of A with B again replaces both: the old node and
-links are deleted first and the node is written last, so a Comparison node means its links
-are complete. Deleting either model deletes them (``cypher/model_delete_batch.cypher``).
+links are deleted first, then the node is written with ``status: 'writing'`` before any link,
+and its figures with ``status: 'complete'`` after the last one; so links whose Comparison node
+says ``'writing'`` belong to an unfinished comparison (one that was stopped: compare again).
+Deleting either model deletes them (``cypher/model_delete_batch.cypher``).
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def write_comparison(
     store.ensure_schema()
     store.write("comparison_delete", a=a, b=b)
     store.delete_batches("comparison_tokens_delete_batch", a=a, b=b, limit=batch_size)
+    store.write("comparison_write", a=a, b=b, props={"k": k, "status": "writing"})
     batches = list(batched(rows, batch_size))
     for batch, _ in zip(batches, store.write_batches("comparison_tokens_write", batches, a=a, b=b, k=k)):
         done(len(batch))
-    store.write("comparison_write", a=a, b=b, props={**props, "k": k})
+    store.write("comparison_write", a=a, b=b, props={**props, "k": k, "status": "complete"})

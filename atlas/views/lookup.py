@@ -57,10 +57,10 @@ def find_token(store: Store, model: str, text: str) -> dict:
     if close:
         listed = ", ".join(repr(t) for t in close)
         raise TokenNotFound(
-            f"token {text!r} is not in the vocabulary of {model}; close tokens: {listed} (use one of them, or --id)"
+            f"token {text!r} is not in the vocabulary of {model}; close tokens: {listed} (use one of them)"
         )
     raise TokenNotFound(
-        f"token {text!r} is not in the vocabulary of {model} and no token is close; check the spelling, or give --id"
+        f"token {text!r} is not in the vocabulary of {model} and no token is close; check the spelling"
     )
 
 
