@@ -1093,7 +1093,7 @@ def _token_id(token: str | int) -> int:
     try:
         return int(token)
     except ValueError:
-        raise InvalidArgument(f"with by_id, token must be a whole number (a token id), got {token!r}") from None
+        raise InvalidArgument(f"a token id must be a whole number, got {token!r}") from None
 
 
 @contextlib.contextmanager

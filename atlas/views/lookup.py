@@ -59,9 +59,7 @@ def find_token(store: Store, model: str, text: str) -> dict:
         raise TokenNotFound(
             f"token {text!r} is not in the vocabulary of {model}; close tokens: {listed} (use one of them)"
         )
-    raise TokenNotFound(
-        f"token {text!r} is not in the vocabulary of {model} and no token is close; check the spelling"
-    )
+    raise TokenNotFound(f"token {text!r} is not in the vocabulary of {model} and no token is close; check the spelling")
 
 
 def find_token_by_id(store: Store, model: str, token_id: int) -> dict:
