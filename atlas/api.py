@@ -480,8 +480,10 @@ class Atlas:
     ) -> AnalysisReport:
         """Compute communities, hubs, mutual pairs and a 2D map of a stored model and store them in its graph.
 
-        Communities are Leiden's on the exact graph, weighted by cosine; every token gets
-        ``community``, ``cited`` (its in-degree) and ``x``, ``y``; every edge ``mutual``.
+        Communities are Leiden's on the undirected graph of the neighbour lists: each pair once, weighted
+        2 when each token is among the other's k nearest and 1 otherwise (never by cosine, so that the
+        scores' last bits change nothing). Every token gets ``community``, ``cited`` (its in-degree) and
+        ``x``, ``y``; every edge ``mutual``.
 
         >>> report = atlas.analyse(seed=0)
         >>> report.tokens, report.communities > 300, 0 < report.modularity < 1
@@ -531,7 +533,8 @@ class Atlas:
         return Models(rows, found, loading)
 
     def delete(self, name: str, *, on_progress: StageProgress | None = None) -> Deleted:
-        """Delete model ``name``: its tokens, edges, variant groups, prompts, communities, vector index and node.
+        """Delete model ``name``: its tokens, edges, variant groups, saved prompts and states, communities,
+        comparisons, vector index and node.
 
         Takes the model's lease, so a model that a load or analysis is writing is refused;
         an interrupted delete leaves the model ``deleting`` and a rerun finishes it.

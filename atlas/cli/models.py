@@ -236,7 +236,8 @@ def models(as_json, verify, atlas):
 @quiet_option
 @neo4j_options
 def delete(name, yes, quiet, atlas):
-    """Delete model NAME from Neo4j: its tokens, edges, variant groups, prompts, communities, vector index and node.
+    """Delete model NAME from Neo4j: its tokens, edges, variant groups, saved prompts and states, communities,
+    comparisons, vector index and node.
 
     Waits for no one: a model that a load or an analysis is writing is refused, naming it.
     An interrupted delete leaves the model 'deleting'; run the same command again to finish it.
@@ -282,10 +283,11 @@ def vectors(model, replace, offline, quiet, atlas):
 def analyse(model, resolution, seed, epochs, quiet, atlas):
     """Compute communities, hubs, mutual pairs and a 2D map of a stored model and store them in its graph.
 
-    Communities are Leiden's on the exact graph (weighted by cosine); each gets a label from
-    its most-cited whole words and (:Community)-[:LINKED]->(:Community) counts the edges between
-    them. Every token gets `community`, `cited` (its in-degree) and `x`, `y` (UMAP's layout of the
-    exact graph); every edge `mutual`. `atlas load` runs this at its end.
+    Communities are Leiden's on the undirected graph of the neighbour lists: each pair once,
+    weighted 2 when each token is among the other's k nearest and 1 otherwise. Each gets a label
+    from its most-cited whole words, and (:Community)-[:LINKED]->(:Community) counts the edges
+    between them. Every token gets `community`, `cited` (its in-degree) and `x`, `y` (UMAP's
+    layout of the exact graph); every edge `mutual`. `atlas load` runs this at its end.
     """
     with ProgressDisplay(quiet) as progress:
         report = atlas.analyse(model, resolution=resolution, seed=seed, epochs=epochs, on_progress=progress)

@@ -40,9 +40,11 @@ def _ids(values: tuple[str, ...]) -> list[int]:
 def untrained(model, reference_ids, limit, offline, as_json, atlas):
     """Find under-trained (glitch) token candidates: categorise and score every token, store both in the graph.
 
-    Each token is decoded alone and encoded again (reachable, unreachable, undecodable,
-    special); its embedding row is scored by cosine to the mean of known-unused rows, the
-    first principal component removed. Tokens scoring in the top 2% of reachable tokens are
-    flagged as candidates. Stored as the tokens' category, untrained and untrained_candidate.
+    Each token is decoded alone and encoded again (reachable, unreachable_one,
+    unreachable_several, undecodable, special); its embedding row is scored by cosine to the
+    mean of the reference rows (see --reference-ids), the first principal component removed.
+    Tokens neither special nor in the reference that score in the top 2% of reachable tokens
+    are flagged as candidates. Stored as the tokens' category, untrained, untrained_candidate
+    and untrained_reference.
     """
     show(atlas.untrained(model, reference_ids=_ids(reference_ids), limit=limit, offline=offline), as_json)
