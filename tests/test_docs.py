@@ -1,6 +1,7 @@
-"""Every CLI command has help text and is shown in docs/commands.md; every Cypher file has its header; the
-documentation site builds strictly and the README links into it."""
+"""Every CLI command has help text, and docs/commands.md holds its reference exactly as the command says it and an
+example; every Cypher file has its header; the documentation site builds strictly and the README links into it."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -42,14 +43,56 @@ def test_command_has_help(name, command):
             )
 
 
+def reference_module():
+    spec = importlib.util.spec_from_file_location(
+        "commands_reference", ROOT / "docs" / "_ext" / "commands_reference.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+REFERENCE = reference_module()
+
+
+def test_the_command_reference_is_what_the_commands_say():
+    """The blocks in docs/commands.md are written from the commands; after changing a command's help or options, run
+    ``python docs/_ext/commands_reference.py``."""
+    assert REFERENCE.render(COMMANDS, main) == COMMANDS, (
+        "docs/commands.md differs from the commands: run python docs/_ext/commands_reference.py"
+    )
+
+
+def block(name: str) -> str:
+    return COMMANDS.split(f"<!-- BEGIN {name} -->\n", 1)[1].split(f"<!-- END {name} -->", 1)[0]
+
+
 @pytest.mark.parametrize("name,command", ALL, ids=[n for n, _ in ALL])
 def test_command_is_in_the_commands_page(name, command):
-    if isinstance(command, click.Group):
-        subcommands = "|".join(sorted(command.commands))
-        assert f"`{name} {subcommands}`" in COMMANDS or all(f"{name} {s}" in COMMANDS for s in command.commands)
-    else:
-        assert f"`{name}" in COMMANDS, f"{name} is not documented in docs/commands.md"
+    """Its section, its reference block with every option, and (for a command) an example in a code block."""
+    depth = "###" if name.count(" ") > 1 else "##"
+    assert f"\n{depth} `{name}`\n" in COMMANDS, f"docs/commands.md has no heading for {name}"
+    text = block(name)
+    assert f"**Usage:** `{name} " in text
+    shared = set(REFERENCE.CONNECTION) <= {p.name for p in command.params}
+    for param in command.params:
+        if isinstance(param, click.Option) and not param.hidden:
+            where = block("connection options") if shared and param.name in REFERENCE.CONNECTION else text
+            flags = [line.split("`")[1].split() for line in where.splitlines() if line.startswith("- `")]
+            assert any(f"{opt}," in words or opt in words for opt in param.opts for words in flags), (
+                f"{name} {param.opts[0]} is not in docs/commands.md"
+            )
+    if not isinstance(command, click.Group):
         assert f"\n{name} " in COMMANDS or f"\n{name}\n" in COMMANDS, f"docs/commands.md shows no example of {name}"
+
+
+def test_the_reference_check_fails_on_a_changed_help_or_a_missing_block(monkeypatch):
+    monkeypatch.setattr(main.commands["hubs"], "help", "The hubs, said another way than docs/commands.md says.")
+    assert REFERENCE.render(COMMANDS, main) != COMMANDS
+    monkeypatch.undo()
+    without = COMMANDS.replace(f"<!-- BEGIN atlas hubs -->\n{block('atlas hubs')}<!-- END atlas hubs -->\n", "")
+    with pytest.raises(ValueError, match="no block for 'atlas hubs'"):
+        REFERENCE.render(without, main)
 
 
 def test_readme_links_into_the_site_without_repeating_it():
