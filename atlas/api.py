@@ -1027,20 +1027,28 @@ class Atlas:
             [dict(r) for r in rows],
         )
 
-    def map(self, model: str | None = None, *, on_progress: StageProgress | None = None) -> Map:
+    def map(self, model: str | None = None, *, layout: str = "umap", on_progress: StageProgress | None = None) -> Map:
         """Every token of an analysed model with its map position, community and neighbours; ``save`` writes the page.
+
+        ``layout`` places the tokens: ``"umap"``, the analysis's map of the exact graph, or
+        ``"pca"``, the vectors' two principal axes as the load computed them (the article's
+        TF-IDF figure), with each community's label at its members' median place.
 
         >>> vocabulary = atlas.map()
         >>> len(vocabulary), vocabulary.save(str(folder / "map.html")) > 2**20
         (30522, True)
+        >>> atlas.map(layout="pca").map.title.startswith("PCA map")
+        True
         """
-        model = model or self.default_model
-        from atlas.views.vocabulary import read_map
+        from atlas.views.vocabulary import LAYOUTS, read_map
 
+        _check.text(model, "model", optional=True)
+        _check.choice(layout, "layout", LAYOUTS)
+        model = model or self.default_model
         progress = on_progress or (lambda stage, done, total: None)
         props = self.store.require_model(model)
         total = int(props.get("vocab_size", 0))
-        return Map(read_map(self.store, model, done=lambda n: progress("read", n, total)))
+        return Map(read_map(self.store, model, done=lambda n: progress("read", n, total), layout=layout))
 
     def browser_url(self) -> str | None:
         """Neo4j Browser's address on the server, or None when it serves none.

@@ -1,4 +1,4 @@
-"""The load pipeline: an embedding table -> exact neighbours -> Neo4j -> the analysis.
+"""The load pipeline: an embedding table -> exact neighbours and the principal plane -> Neo4j -> the analysis.
 
 One load of a model name runs at a time (:class:`atlas.graph.lease.Lease`). The neighbours of
 every token are computed first (a V x k table, 36 MB for 151,665 tokens at k=20), so
@@ -18,6 +18,7 @@ from functools import partial
 import numpy as np
 
 from atlas.core import analysis
+from atlas.core.principal import principal_plane
 from atlas.core.progress import StageProgress
 from atlas.core.token_text import check_model_name
 from atlas.core.topk import DTYPES, NeighbourBlocks, iter_neighbours
@@ -147,18 +148,23 @@ def load(
                 )
 
         neighbours, scores = _compute(blocks, len(table), k, on_progress)  # (V, k) row numbers, (V, k) cosines
+        on_progress("pca", 0, 1)
+        plane, shares = principal_plane(
+            table.matrix
+        )  # (V, 2) each token on the principal plane: `atlas map --layout pca`
+        on_progress("pca", 1, 1)
         counts = (neighbours >= 0).sum(axis=1)  # (V,)
         zero_ids = table.ids[counts == 0].tolist()  # zero-norm rows: no direction, no neighbours
         try:
             store.ensure_schema()
             extra = (
-                {"zero_ids": zero_ids}
+                {"zero_ids": zero_ids, "pca_variance": [round(float(v), 6) for v in shares]}
                 | ({} if table.props and "method" in table.props else {"method": table.method})
                 | ({"embedding_tensor": table.tensor} if table.tensor else {})
             )
             store.write("model_begin", name=table.name, props={**props, **extra, "created_at": _now()})
 
-            tokens = token_rows(table.ids, table.text, table.raw, table.special, table.counts)
+            tokens = token_rows(table.ids, table.text, table.raw, table.special, table.counts, plane)
             on_progress("tokens", 0, len(tokens))  # each stage starts its clock before its first batch
             node_ids = write_tokens(
                 store, table.name, tokens, batch_size, lambda n: on_progress("tokens", n, len(tokens))

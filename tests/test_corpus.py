@@ -20,6 +20,7 @@ import pytest
 from conftest import error_line
 
 from atlas.core.corpus import chunk_bounds, tfidf, vocabulary, words
+from atlas.core.principal import principal_plane
 from atlas.core.topk import all_neighbours
 from atlas.errors import InvalidArgument
 from atlas.files.corpus_text import read_corpus
@@ -175,6 +176,37 @@ def test_tfidf_load_says_how_many_words_have_no_direction(run, lee, model_name, 
     variants = run("variants", "government", "--model", model_name, "--json")
     assert variants.exit_code == 0, variants.stderr
     assert {"government", "Government"} <= {t["text"] for t in json.loads(variants.stdout)["tokens"]}
+
+
+def test_the_pca_map_is_the_principal_plane_of_the_stored_vectors(
+    run, lee, model_name, neo4j_settings, neo4j_driver, tmp_path
+):
+    """The article's figure: `atlas map --layout pca` places each word where PCA of its TF-IDF vector puts it."""
+    import pyarrow.parquet as pq
+
+    assert run("load", "--corpus", lee, "--method", "tfidf", "--name", model_name, "--k", 5, "-q").exit_code == 0
+    table = load_corpus_table(lee, CorpusOptions(method="tfidf"))
+    expected, shares = principal_plane(table.matrix)
+    maps = {}
+    for layout in ("pca", "umap"):
+        path = tmp_path / f"{layout}.parquet"
+        result = run("map", "--model", model_name, "--layout", layout, "--format", "parquet", "-o", path, "-q")
+        assert result.exit_code == 0, result.stderr
+        maps[layout] = pq.read_table(path).to_pydict()
+    row = {int(i): r for r, i in enumerate(table.ids.tolist())}
+    got = np.array([[x, y] for x, y in zip(maps["pca"]["x"], maps["pca"]["y"])], np.float32)
+    np.testing.assert_allclose(got, expected[[row[i] for i in maps["pca"]["id"]]], atol=1e-4)
+    assert not np.allclose(got, np.array([maps["umap"]["x"], maps["umap"]["y"]], np.float32).T, atol=1)
+    with Store(neo4j_settings) as store:
+        assert np.allclose(store.model(model_name)["pca_variance"], shares, atol=1e-6)
+    page = run("map", "--model", model_name, "--layout", "pca", "-o", tmp_path / "pca.html", "-q")
+    assert page.exit_code == 0 and "PCA map of" in (tmp_path / "pca.html").read_text()
+    with neo4j_driver.session() as session:  # a model stored before the plane existed
+        session.run("MATCH (m:Model {name: $name}) REMOVE m.pca_variance", name=model_name).consume()
+    line = error_line(run("map", "--model", model_name, "--layout", "pca", "-o", tmp_path / "old.html"))
+    assert "without its principal plane" in line and "--replace" in line and not (tmp_path / "old.html").exists()
+    unknown = run("map", "--model", model_name, "--layout", "tsne", "-o", tmp_path / "t.html")
+    assert unknown.exit_code != 0 and "'tsne' is not one of 'umap', 'pca'" in unknown.output
 
 
 # --- bad input: one line, exit 1, nothing stored --------------------------------------------------

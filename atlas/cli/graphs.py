@@ -128,16 +128,24 @@ def export(name, params, fmt, output, atlas):
 @click.option(
     "-o", "--output", required=True, help="File to write (html: one offline page; parquet: for embedding-atlas)."
 )
+@click.option(
+    "--layout",
+    type=click.Choice(["umap", "pca"]),
+    default="umap",
+    show_default=True,
+    help="Where tokens go: umap, the analysis's map of the exact graph; pca, the vectors' two principal axes.",
+)
 @quiet_option
 @neo4j_options
-def map_command(model, fmt, output, quiet, atlas):
+def map_command(model, fmt, output, layout, quiet, atlas):
     """A map of every token of an analysed model: one offline page (or a parquet file for embedding-atlas).
 
     The page draws every token at its map position coloured by community, with community labels,
     search (a typed word flies to its token and highlights its variant group), each token's
-    neighbours on click and the Cypher that shows it in Neo4j Browser.
+    neighbours on click and the Cypher that shows it in Neo4j Browser. `--layout pca` draws the
+    vectors' principal plane instead, as the article draws its TF-IDF vectors.
     """
     with ProgressDisplay(quiet) as progress:
-        vmap = atlas.map(model, on_progress=progress)
+        vmap = atlas.map(model, layout=layout, on_progress=progress)
     size = vmap.save(output, fmt)
     say(f"wrote {output} ({size / 2**20:.1f} MB: {len(vmap):,} tokens, {len(vmap.map.communities):,} communities)")

@@ -86,6 +86,20 @@ def integer(value: Any, parameter: str, low: int | None = None, high: int | None
     return number
 
 
+def choice(value: Any, parameter: str, options: Sequence[str]) -> str:
+    """``value`` when it is one of ``options``; InvalidArgument naming ``parameter`` and the options otherwise.
+
+    >>> choice("pca", "layout", ("umap", "pca"))
+    'pca'
+    >>> choice("tsne", "layout", ("umap", "pca"))
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: layout must be one of 'umap', 'pca', got 'tsne' (str)
+    """
+    if not isinstance(value, str) or value not in options:
+        raise InvalidArgument(f"{parameter} must be one of {', '.join(map(repr, options))}, got {_kind(value)}")
+    return value
+
+
 def layers_given(spec: Any, parameter: str = "layers", *, optional: bool = False) -> None:
     """Refuse, before a model is read, a ``spec`` that :func:`layers` could never take (the range is checked there).
 

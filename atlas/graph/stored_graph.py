@@ -39,6 +39,7 @@ class StoredGraph:
     cited: np.ndarray | None  # (n,) int32, None before an analysis
     community: np.ndarray | None  # (n,) int32, -1 for none; None before an analysis
     xy: np.ndarray | None  # (n, 2) float32, NaN for none; None before an analysis
+    plane: np.ndarray | None  # (n, 2) float32 places on the principal plane; None for a model loaded without them
     measures: dict[
         str, np.ndarray
     ]  # out_degree, core (int32), pagerank, clustering (float32) per row; {} before an analysis
@@ -80,6 +81,9 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
     sources, ranks, targets, scores_flat = (np.concatenate([p[i] for p in edge_parts]) for i in range(4))
     neighbours, scores = place_edges(ids, k, sources, ranks, targets, scores_flat)
     analysed = props.get("analysis") == "complete"
+    plane = np.stack(
+        [np.asarray(column("pca_x"), np.float32), np.asarray(column("pca_y"), np.float32)], axis=1
+    ).reshape(len(ids), 2)
     cited = np.asarray(column("cited"), dtype=np.int32)
     return StoredGraph(
         model=model,
@@ -97,6 +101,7 @@ def read_graph(store: Store, model: str, done: Callable[[int], None] | None = No
         )
         if analysed
         else None,
+        plane=plane if "pca_variance" in props else None,
         measures={
             "out_degree": np.asarray(column("out_degree"), dtype=np.int32),
             "core": np.asarray(column("core"), dtype=np.int32),

@@ -29,15 +29,28 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def token_rows(
-    ids: np.ndarray, text: list[str], raw: list[str], special: list[bool], counts: np.ndarray | None = None
+    ids: np.ndarray,
+    text: list[str],
+    raw: list[str],
+    special: list[bool],
+    counts: np.ndarray | None = None,
+    plane: np.ndarray | None = None,
 ) -> list[dict]:
-    """One row per token: ``{id, text, raw, special}``, and ``count`` (a corpus word's count) when ``counts`` is given."""
+    """One row per token: ``{id, text, raw, special}``, ``count`` (a corpus word's count) when ``counts`` is given,
+    and ``pca_x``, ``pca_y`` (its place on the principal plane, (n, 2)) when ``plane`` is given.
+
+    >>> token_rows(np.array([7]), ["a"], ["a"], [False], plane=np.array([[1.5, -2.0]], np.float32))
+    [{'id': 7, 'text': 'a', 'raw': 'a', 'special': False, 'pca_x': 1.5, 'pca_y': -2.0}]
+    """
     rows = [
         {"id": int(i), "text": t, "raw": r, "special": bool(s)} for i, t, r, s in zip(ids.tolist(), text, raw, special)
     ]
     if counts is not None:
         for row, n in zip(rows, counts.tolist()):
             row["count"] = int(n)
+    if plane is not None:
+        for row, (x, y) in zip(rows, plane.tolist()):
+            row["pca_x"], row["pca_y"] = x, y
     return rows
 
 

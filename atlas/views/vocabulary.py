@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from atlas.core.analysis import Community, token_kinds
+from atlas.core.analysis import Community, centres, token_kinds
 from atlas.core.cypher_text import Literal
 from atlas.core.vocabulary_map import QUERY_PLACEHOLDER, VocabularyMap
 from atlas.errors import AnalysisMissing
@@ -20,9 +21,24 @@ def _measures(found: dict[str, np.ndarray], props: dict) -> dict[str, np.ndarray
     return {name: found[name] for name in props.get("measures") or () if name in found}
 
 
-def read_map(store: Store, model: str, done: Callable[[int], None] | None = None) -> VocabularyMap:
-    """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours."""
+LAYOUTS = ("umap", "pca")  # the analysis's UMAP map of the graph; the load's principal plane of the vectors
+
+
+def read_map(
+    store: Store, model: str, done: Callable[[int], None] | None = None, layout: str = "umap"
+) -> VocabularyMap:
+    """The whole-vocabulary map of an analysed model: every token with its position, community and neighbours.
+
+    ``layout`` places the tokens: ``umap``, the analysis's map of the exact graph, or ``pca``,
+    the principal plane of the vectors the load stored (:mod:`atlas.core.principal`), with
+    the communities' labels at their members' median place on it.
+    """
     props = store.require_model(model)
+    if layout == "pca" and "pca_variance" not in props:
+        raise AnalysisMissing(
+            f"model {model!r} was stored without its principal plane (loaded before the PCA layout existed); "
+            f"load it again with `--replace` to draw it, or draw its UMAP map (`--layout umap`)"
+        )
     if props.get("analysis") != "complete":
         raise AnalysisMissing(
             f"model {model!r} has no analysis yet (communities and map positions); run `atlas analyse --model {model}`"
@@ -33,15 +49,27 @@ def read_map(store: Store, model: str, done: Callable[[int], None] | None = None
     communities = [
         Community(r["id"], r["size"], r["label"], r["x"], r["y"]) for r in store.read("communities_read", model=model)
     ]
+    title, places_xy = f"map of {model}", graph.xy
+    if layout == "pca" and graph.plane is not None:
+        places_xy = graph.plane
+        places = centres(graph.community, graph.plane)
+        communities = [
+            replace(c, x=float(places[c.id][0]), y=float(places[c.id][1])) if c.id < len(places) else c
+            for c in communities
+        ]
+        first, second = props["pca_variance"]
+        title = (
+            f"PCA map of {model} (the two axes explain {100 * first:.1f} % and {100 * second:.1f} % of the variance)"
+        )
     variant = np.full(len(graph), -1, dtype=np.int32)
     numbers: dict[str, int] = {}
     for i, key in enumerate(graph.keys):
         if key is not None:
             variant[i] = numbers.setdefault(key, len(numbers))
-    xy = np.nan_to_num(graph.xy, nan=0.0)  # a token without edges has no place: drawn at the centre
+    xy = np.nan_to_num(places_xy, nan=0.0)  # a token without edges has no place: drawn at the centre
     return VocabularyMap(
         model=model,
-        title=f"map of {model}",
+        title=title,
         ids=graph.ids,
         text=graph.text,
         x=xy[:, 0].astype(np.float32),
