@@ -37,6 +37,7 @@ from atlas.results import (
     Models,
     Nearest,
     Neighbours,
+    RepeatCheck,
     TokenTable,
     Untrained,
     VariantGroup,
@@ -990,7 +991,10 @@ class Atlas:
         *,
         reference_ids: Sequence[int] | None = None,
         limit: int = 20,
+        verify_top: int | None = None,
+        device: str = "cpu",
         offline: bool = False,
+        on_progress: StageProgress | None = None,
     ) -> Untrained:
         """Find under-trained (glitch) token candidates and store each token's category and score in the graph.
 
@@ -1004,6 +1008,14 @@ class Atlas:
         Returns the ``limit`` highest-scoring candidates; reads the model's tokenizer and
         embeddings from its recorded source.
 
+        ``verify_top=N`` checks the N highest-scoring candidates with the model itself: a causal
+        language model from the recorded source (float32, on ``device``) is asked to repeat each
+        (the prompt is in :mod:`atlas.files.repeat_check`), and the probability it gives the token
+        is stored as the token's ``repeat_probability`` (a low one confirms the candidate) and
+        returned as ``repeat``. A model with no head that predicts tokens (the bundled MiniLM, a
+        sentence encoder) raises NoTokenHead, and nothing is stored. ``on_progress("repeat",
+        done, total)`` is told as the candidates are checked.
+
         >>> found = atlas.untrained(limit=3)
         >>> found.reference, found.reference_size, len(found)
         ('declared', 994, 3)
@@ -1011,12 +1023,29 @@ class Atlas:
         model = model or self.default_model
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
-        from atlas.loaders.untrained import score_stored
+        from atlas.loaders.untrained import check_count, score_stored
 
+        verify_top = check_count(verify_top)
         props = self.store.require_model(model)
+        if verify_top is not None and props.get("word_rule") is not None:
+            from atlas.loaders.untrained import refuse_unrunnable
+
+            refuse_unrunnable(model, props)  # a corpus atlas: its own line, not the one for a source that is gone
         with _recorded_source(model, props):
-            scored = score_stored(self.store, model, list(reference_ids or []), offline=offline)
+            scored = score_stored(
+                self.store,
+                model,
+                list(reference_ids or []),
+                offline=offline,
+                verify_top=verify_top,
+                device=device,
+                on_progress=on_progress,
+            )
         rows = self.store.read("untrained_candidates", model=model, limit=limit)
+        repeat = None
+        if scored.repeat is not None:
+            checked = self.store.read("untrained_checked", model=model)
+            repeat = RepeatCheck(scored.repeat.prompt, scored.repeat.style, [dict(r) for r in checked])
         return Untrained(
             model,
             scored.categories,
@@ -1025,6 +1054,7 @@ class Atlas:
             scored.threshold,
             scored.candidates,
             [dict(r) for r in rows],
+            repeat,
         )
 
     def map(self, model: str | None = None, *, layout: str = "umap", on_progress: StageProgress | None = None) -> Map:

@@ -87,3 +87,11 @@ class NoRoom(AtlasError):
 
 class ReferenceEmpty(AtlasError):
     """The under-training score has no reference: no token is declared unused, none is unreachable, none was given."""
+
+
+class NoTokenHead(AtlasError):
+    """The model has no head that predicts the next token, so it cannot be asked to repeat a token."""
+
+
+class PromptUnavailable(AtlasError):
+    """The prompt that asks the model to repeat a token cannot be built with its tokenizer."""

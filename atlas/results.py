@@ -854,12 +854,33 @@ _CATEGORY_NAMES = {
 }
 
 
+@dataclass
+class RepeatCheck(Record):
+    """The model asked to repeat each of the highest-scoring candidates: the ``prompt`` (``{token}`` where the
+    candidate went), its ``style`` (``chat template`` or ``plain``) and the checked ``tokens``, best score first,
+    ``{id, text, category, score, cited, repeat_probability}``; a low probability confirms a candidate."""
+
+    prompt: str
+    style: str
+    tokens: list[dict]
+
+    def confirmed(self, below: float = 0.01) -> list[dict]:
+        """The checked tokens the model gave a probability under ``below``: confirmed as under-trained."""
+        return [t for t in self.tokens if t["repeat_probability"] < below]
+
+
+def _probability(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
 @dataclass(repr=False)
 class Untrained(Table):
     """Under-trained candidates of a model (see :mod:`atlas.core.untrained`): the ``rows`` with the highest scores,
-    ``{id, text, category, score, cited}`` (``cited``: the in-degree, None before an analysis), and what the run
-    stored: the count of tokens in each round-trip ``categories``, the ``reference`` (how it was chosen: ``given``,
-    ``declared`` or ``unreachable``) and its size, the candidate ``threshold`` and the number of ``candidates``."""
+    ``{id, text, category, score, cited, repeat_probability}`` (``cited``: the in-degree, None before an analysis;
+    ``repeat_probability``: None unless a repeat check gave one), and what the run stored: the count of tokens in
+    each round-trip ``categories``, the ``reference`` (how it was chosen: ``given``, ``declared`` or
+    ``unreachable``) and its size, the candidate ``threshold``, the number of ``candidates`` and, when the model
+    was asked to repeat the highest ones, the ``repeat`` check."""
 
     model: str
     categories: dict[str, int]
@@ -868,23 +889,34 @@ class Untrained(Table):
     threshold: float
     candidates: int
     rows: list[dict]
+    repeat: RepeatCheck | None = None
 
     def title(self) -> str:
         counts = ", ".join(f"{_CATEGORY_NAMES[k]} {n:,}" for k, n in self.categories.items())
-        return (
-            f"tokens of {escape_controls(self.model)}: {counts}\n"
+        lines = [
+            f"tokens of {escape_controls(self.model)}: {counts}",
             f"reference: {self.reference_size:,} {self.reference} tokens; {self.candidates:,} under-trained candidates "
-            f"(score >= {self.threshold:.4f}, the top 2% of reachable tokens' scores); the {len(self.rows)} highest:"
-        )
+            f"(score >= {self.threshold:.4f}, the top 2% of reachable tokens' scores)",
+        ]
+        if self.repeat is not None:
+            checked = len(self.repeat.tokens)
+            lines.append(
+                f"asked the model to repeat the {checked:,} highest ({self.repeat.style} prompt): "
+                f"{len(self.repeat.confirmed()):,} got a probability under 1% (confirmed under-trained)"
+            )
+        return "\n".join(lines) + f"; the {len(self.rows)} highest:"
 
     def columns(self) -> list[Column]:
-        return [
+        columns: list[Column] = [
             ("score", lambda r: f"{r['score']:.4f}"),
             ("id", lambda r: r["id"]),
             ("token", _TextCell(lambda r: r["text"])),
             ("category", lambda r: r["category"]),
             ("cited", lambda r: _count(r["cited"])),
         ]
+        if any(r.get("repeat_probability") is not None for r in self.rows):
+            columns.append(("repeat", lambda r: _probability(r.get("repeat_probability"))))
+        return columns
 
     def ids(self) -> list[int]:
         return [r["id"] for r in self.rows]
@@ -898,6 +930,7 @@ class Untrained(Table):
             "threshold": self.threshold,
             "candidates": self.candidates,
             "tokens": [dict(r) for r in self.rows],
+            "repeat": None if self.repeat is None else self.repeat.to_dict(),
         }
 
     def to_pandas(self):

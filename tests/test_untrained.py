@@ -254,3 +254,272 @@ def test_the_map_carries_the_candidates(run, slice_name, neo4j_settings, neo4j_d
         vocabulary = face.map()
     assert vocabulary.map.untrained is not None
     assert vocabulary.map.ids[vocabulary.map.untrained].tolist() == flagged and flagged
+
+
+# --- the repeat check: the model asked to repeat each candidate ---------------------------------
+
+
+def spliced_ids(tokenizer, text: str, token: int) -> list[int]:
+    """The repeat prompt's ids built apart from the library: each piece of ``text`` between the places for the token
+    encoded alone, ``token`` put between them."""
+    pieces = text.split("{token}")
+    ids: list[int] = []
+    for at, piece in enumerate(pieces):
+        ids += tokenizer(piece, add_special_tokens=False)["input_ids"]
+        if at < len(pieces) - 1:
+            ids.append(token)
+    return ids
+
+
+def softmax_at_the_end(model, ids: list[int], token: int) -> float:
+    """The probability ``model`` gives ``token`` after ``ids``: one unbatched forward pass, softmax in float64."""
+    import torch
+
+    with torch.no_grad():
+        logits = model.eval()(input_ids=torch.tensor([ids])).logits[0, -1].double()
+    return float(torch.softmax(logits, dim=-1)[token])
+
+
+@pytest.fixture(scope="module")
+def chat_qwen(qwen_folder, tmp_path_factory):
+    """The tiny Qwen2 with a ChatML chat template in its tokenizer: (folder, model)."""
+    import shutil
+
+    from transformers import AutoTokenizer
+
+    folder = tmp_path_factory.mktemp("chat-qwen") / "model"
+    shutil.copytree(qwen_folder[0], folder)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    tokenizer.save_pretrained(folder)
+    return folder, qwen_folder[1]
+
+
+@pytest.mark.parametrize("chat", [False, True], ids=["plain", "chat-template"])
+def test_the_repeat_probability_is_the_softmax_at_the_prompts_end(qwen_folder, chat_qwen, chat):
+    from transformers import AutoTokenizer
+
+    from atlas.files import repeat_check
+
+    folder, model = chat_qwen if chat else qwen_folder[:2]
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    prompt = repeat_check.build_prompt(tokenizer)
+    assert prompt.style == ("chat template" if chat else "plain")
+    assert len(prompt.slots) == prompt.text.count("{token}") == (7 if chat else 41)
+    if chat:
+        assert prompt.text.startswith("<|im_start|>user\nRepeat this text exactly") and prompt.text.endswith(
+            "<|im_start|>assistant\n«"
+        )
+        assert prompt.ids[0] == tokenizer.convert_tokens_to_ids("<|im_start|>")
+    else:
+        assert prompt.text.startswith("This device repeats its input exactly") and prompt.text.endswith("Output: «")
+    lm = repeat_check.load_causal_lm(folder, "tiny")
+    tokens = [17, 140, 268, 294, 300]  # a digit, a lone byte, a merged piece, a special token, a padding row
+    found = repeat_check.repeat_probabilities(lm, prompt, tokens, batch_size=2)
+    for token, probability in zip(tokens, found.tolist()):
+        ids = spliced_ids(tokenizer, prompt.text, token)
+        assert prompt.ids_with(token) == ids
+        assert probability == pytest.approx(softmax_at_the_end(model, ids, token), rel=1e-4)
+        assert 0.0 <= probability <= 1.0
+    assert not np.allclose(found, found[0])  # each candidate's own probability, not one row's
+
+
+def test_a_chat_template_that_drops_the_text_is_refused(chat_qwen):
+    from transformers import AutoTokenizer
+
+    from atlas.errors import PromptUnavailable
+    from atlas.files import repeat_check
+
+    tokenizer = AutoTokenizer.from_pretrained(str(chat_qwen[0]))
+    tokenizer.chat_template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% endfor %}"
+    with pytest.raises(PromptUnavailable, match=r"does not keep the repeat prompt's text as given \(0 of 7 places"):
+        repeat_check.build_prompt(tokenizer)
+
+
+def test_a_model_that_predicts_the_token_gets_a_high_probability(qwen_folder):
+    """The tiny Qwen2 with a head that always predicts token 268: 268 is 'repeated', another token is not."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from atlas.files import repeat_check
+
+    folder, _, _ = qwen_folder
+    lm = repeat_check.load_causal_lm(folder, "tiny")
+    rows, width = lm.lm_head.weight.shape
+    head = torch.nn.Linear(width, rows, bias=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[268] = 30.0
+    lm.lm_head = head
+    prompt = repeat_check.build_prompt(AutoTokenizer.from_pretrained(str(folder)))
+    high, low = repeat_check.repeat_probabilities(lm, prompt, [268, 17]).tolist()
+    assert high == pytest.approx(np.exp(30) / (np.exp(30) + rows - 1)) and high > 0.99
+    assert low == pytest.approx(1 / (np.exp(30) + rows - 1))
+
+
+def test_an_encoder_checkpoint_under_a_causal_head_is_refused(tmp_path):
+    """MiniLM's config names BertModel; with that name gone, transformers would put a random head on it: refused too."""
+    import json
+
+    from atlas.errors import NoTokenHead
+    from atlas.files import repeat_check
+    from atlas.files.model_files import resolve
+
+    source = resolve(default_source(), weights=True)
+    config = json.loads((source / "config.json").read_text())
+    with pytest.raises(NoTokenHead, match=r"^model 'minilm' \(BertModel\) has no head that predicts tokens"):
+        repeat_check.require_token_head(source, "minilm")
+    del config["architectures"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "model.safetensors").symlink_to(source / "model.safetensors")
+    with pytest.raises(NoTokenHead, match=r"lack \d+ tensors of a language model \(cls\.predictions\."):
+        repeat_check.load_causal_lm(tmp_path, "minilm")
+
+
+@pytest.fixture
+def loaded_qwen(run, qwen_folder, model_name):
+    loaded = run("load", qwen_folder[0], "--name", model_name, "--k", "3", "--no-analysis", "--quiet")
+    assert loaded.exit_code == 0, loaded.output
+    return model_name
+
+
+def stored_repeats(neo4j_driver, model: str) -> tuple[dict[int, float], dict]:
+    with neo4j_driver.session() as session:
+        rows = session.run(
+            "MATCH (t:Token {model: $m}) WHERE t.repeat_probability IS NOT NULL "
+            "RETURN t.id AS id, t.repeat_probability AS p",
+            m=model,
+        ).data()
+        props = session.run("MATCH (m:Model {name: $m}) RETURN m {.*} AS m", m=model).single()["m"]
+    return {r["id"]: r["p"] for r in rows}, props
+
+
+def test_verify_top_stores_the_repeat_probabilities(run, loaded_qwen, qwen_folder, neo4j_driver):
+    from transformers import AutoTokenizer
+
+    model = loaded_qwen
+    result = run("untrained", "--model", model, "--reference-ids", "260,261", "--verify-top", "3", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    repeat = found["repeat"]
+    assert repeat["style"] == "plain" and repeat["prompt"].startswith("This device repeats its input exactly")
+    checked = {t["id"]: t["repeat_probability"] for t in repeat["tokens"]}
+    assert list(checked) == [t["id"] for t in found["tokens"][:3]]  # the three highest-scoring candidates
+    assert all(0.0 <= p <= 1.0 for p in checked.values())
+    assert [t["repeat_probability"] for t in found["tokens"][3:]] == [None] * (len(found["tokens"]) - 3)
+    stored, props = stored_repeats(neo4j_driver, model)
+    assert stored == checked
+    assert props["repeat_checked"] == 3 and props["repeat_prompt"] == repeat["prompt"]
+    assert props["repeat_prompt_style"] == "plain"
+    tokenizer = AutoTokenizer.from_pretrained(str(qwen_folder[0]))
+    for token in list(checked)[:2]:
+        expected = softmax_at_the_end(qwen_folder[1], spliced_ids(tokenizer, repeat["prompt"], token), token)
+        assert checked[token] == pytest.approx(expected, rel=1e-4)
+
+    again = run("untrained", "--model", model, "--reference-ids", "260,261", "--verify-top", "3", "--json")
+    assert again.exit_code == 0, again.output
+    assert stored_repeats(neo4j_driver, model)[0] == pytest.approx(stored, rel=1e-6)
+
+    fewer = run("untrained", "--model", model, "--reference-ids", "260,261", "--verify-top", "1")
+    assert fewer.exit_code == 0, fewer.output
+    assert "asked the model to repeat the 1 highest (plain prompt)" in fewer.stderr
+    assert fewer.stdout.splitlines()[0].split()[-1] == "repeat"
+    first = next(iter(checked))
+    after, props = stored_repeats(neo4j_driver, model)
+    assert after == pytest.approx({first: stored[first]}, rel=1e-6) and props["repeat_checked"] == 1  # no stale ones
+
+    plain = run("untrained", "--model", model, "--reference-ids", "260,261", "--json")
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["repeat"] is None
+    assert stored_repeats(neo4j_driver, model)[0] == after  # a run without the check keeps the last check
+
+
+def test_verify_top_with_a_chat_template(run, chat_qwen, model_name, neo4j_driver):
+    loaded = run("load", chat_qwen[0], "--name", model_name, "--k", "3", "--no-analysis", "--quiet")
+    assert loaded.exit_code == 0, loaded.output
+    result = run("untrained", "--model", model_name, "--reference-ids", "260", "--verify-top", "2", "--json")
+    assert result.exit_code == 0, result.output
+    repeat = json.loads(result.stdout)["repeat"]
+    assert repeat["style"] == "chat template" and repeat["prompt"].startswith("<|im_start|>user\n")
+    assert stored_repeats(neo4j_driver, model_name)[1]["repeat_prompt_style"] == "chat template"
+
+
+def test_verify_top_on_an_encoder_is_one_line_and_writes_nothing(run, slice_name, neo4j_driver, neo4j_settings):
+    from atlas import Atlas
+    from atlas.errors import NoTokenHead
+
+    before = stored_repeats(neo4j_driver, slice_name)[1].get("untrained_at")
+    line = error_line(run("untrained", "--model", slice_name, "--verify-top", "5"))
+    assert line == (
+        f"Error: model {slice_name!r} (BertModel) has no head that predicts tokens: it is an encoder that outputs "
+        "vectors, so it cannot be asked to repeat a token; run `atlas untrained` without --verify-top (the scores "
+        "stand without the check), or check the candidates of a causal language model"
+    )
+    with Atlas(settings=neo4j_settings, model=slice_name) as face, pytest.raises(NoTokenHead, match="BertModel"):
+        face.untrained(verify_top=5)
+    stored, props = stored_repeats(neo4j_driver, slice_name)
+    assert stored == {} and props.get("untrained_at") == before and "repeat_checked" not in props
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "x", "1.5", ""])
+def test_verify_top_must_be_a_count(run, loaded_qwen, value):
+    line = error_line(run("untrained", "--model", loaded_qwen, "--reference-ids", "260", "--verify-top", value))
+    assert line == (
+        f"Error: --verify-top expects how many candidates to check, a whole number of at least 1; got {value!r}"
+    )
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True, "3"])
+def test_verify_top_is_checked_by_the_library(neo4j_settings, loaded_qwen, value):
+    from atlas import Atlas
+
+    with Atlas(settings=neo4j_settings, model=loaded_qwen) as face, pytest.raises(InvalidArgument, match="verify_top"):
+        face.untrained(reference_ids=[260], verify_top=value)
+
+
+def test_verify_top_with_the_source_gone_is_one_line(run, qwen_folder, model_name, tmp_path, neo4j_driver):
+    import shutil
+
+    folder = shutil.copytree(qwen_folder[0], tmp_path / "moved-away")
+    assert run("load", folder, "--name", model_name, "--k", "3", "--no-analysis", "--quiet").exit_code == 0
+    shutil.rmtree(folder)
+    line = error_line(run("untrained", "--model", model_name, "--reference-ids", "260", "--verify-top", "2"))
+    assert line.startswith(f"Error: model {model_name!r} was loaded from {str(folder)!r}, which cannot be read now")
+    assert stored_repeats(neo4j_driver, model_name)[0] == {}
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"word_rule": "letters-v1", "source": "corpus.txt"}, "is a corpus atlas of 'corpus.txt': it has no tokenizer"),
+        (
+            {"layer": 4, "source": "nowhere"},
+            "is a layer atlas (hidden states at layer 4): it cannot be asked to repeat",
+        ),
+    ],
+    ids=["corpus", "layer"],
+)
+def test_verify_top_on_a_corpus_or_layer_atlas_is_one_line(
+    run, model_name, neo4j_driver, neo4j_settings, props, expected
+):
+    neo4j_driver.execute_query(
+        "CREATE (m:Model {name: $name, status: 'complete', k: 3, dim: 8}) SET m += $props",
+        name=model_name,
+        props=props,
+        database_=neo4j_settings.database,
+    )
+    line = error_line(run("untrained", "--model", model_name, "--verify-top", "3"))
+    assert line.startswith(f"Error: model {model_name!r} {expected}")
+
+
+def test_verify_top_on_cuda_without_a_gpu_is_one_line(run, loaded_qwen, neo4j_driver):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    args = ("untrained", "--model", loaded_qwen, "--reference-ids", "260", "--verify-top", "2", "--device", "cuda")
+    assert error_line(run(*args)) == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu"
+    assert stored_repeats(neo4j_driver, loaded_qwen)[0] == {}

@@ -35,7 +35,8 @@ def show(result: Table, as_json: bool = False) -> None:
     if as_json:
         print_json(result.to_dict())
         return
-    say(result.title())
+    for line in result.title().splitlines():  # each line escaped alone: a title of several lines stays several
+        say(line)
     print_table(result.headers(), result.text_rows())
 
 

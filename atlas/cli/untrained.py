@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from atlas.cli.options import json_option, model_option, neo4j_options, offline_option
-from atlas.cli.render import show
+from atlas.cli.options import json_option, model_option, neo4j_options, offline_option, quiet_option
+from atlas.cli.render import ProgressDisplay, show
 from atlas.errors import InvalidArgument
 
 
@@ -23,6 +23,21 @@ def _ids(values: tuple[str, ...]) -> list[int]:
     return ids
 
 
+def _count(value: str | None) -> int | None:
+    """``--verify-top``'s value as a number of candidates (None when not given)."""
+    if value is None:
+        return None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise InvalidArgument(
+            f"--verify-top expects how many candidates to check, a whole number of at least 1; got {value!r}"
+        )
+    return count
+
+
 @click.command()
 @model_option
 @click.option(
@@ -34,10 +49,29 @@ def _ids(values: tuple[str, ...]) -> list[int]:
     "declares unused or reserved, else the unreachable ones.",
 )
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1), help="How many candidates to show.")
+@click.option(
+    "--verify-top",
+    "verify_top",
+    metavar="N",
+    help="Check the N highest-scoring candidates with the model itself: ask it to repeat each and store the "
+    "probability it gives the token (repeat_probability; low: under-trained). Needs a causal language model; "
+    "an encoder such as the bundled MiniLM has no head that predicts tokens.",
+)
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Where the model runs for --verify-top.",
+)
 @offline_option
-@json_option("Print JSON: {model, categories, reference, reference_size, threshold, candidates, tokens}.")
+@quiet_option
+@json_option(
+    "Print JSON: {model, categories, reference, reference_size, threshold, candidates, tokens, repeat} "
+    "(repeat: {prompt, style, tokens} after --verify-top, else null)."
+)
 @neo4j_options
-def untrained(model, reference_ids, limit, offline, as_json, atlas):
+def untrained(model, reference_ids, limit, verify_top, device, offline, quiet, as_json, atlas):
     """Find under-trained (glitch) token candidates: categorise and score every token, store both in the graph.
 
     Each token is decoded alone and encoded again (reachable, unreachable_one,
@@ -46,5 +80,21 @@ def untrained(model, reference_ids, limit, offline, as_json, atlas):
     Tokens neither special nor in the reference that score in the top 2% of reachable tokens
     are flagged as candidates. Stored as the tokens' category, untrained, untrained_candidate
     and untrained_reference.
+
+    --verify-top N runs the model (a causal language model from its source, float32, on the CPU
+    unless --device says otherwise) on a prompt that asks it to repeat each of the N highest
+    candidates, with its chat template if its tokenizer has one, and stores the probability it
+    gives the token as repeat_probability: under 1% confirms the candidate.
     """
-    show(atlas.untrained(model, reference_ids=_ids(reference_ids), limit=limit, offline=offline), as_json)
+    count = _count(verify_top)
+    with ProgressDisplay(quiet or count is None) as progress:
+        found = atlas.untrained(
+            model,
+            reference_ids=_ids(reference_ids),
+            limit=limit,
+            verify_top=count,
+            device=device,
+            offline=offline,
+            on_progress=progress,
+        )
+    show(found, as_json)
