@@ -292,7 +292,13 @@ def test_choose_dtype_says_why():
         "so bfloat16 products are many times slower than float32): computing in float32 instead (exact)"
     )
     assert choose_dtype("auto", "cpu", AMX).reason == (
-        "dtype auto: bfloat16 candidates re-scored in float32, as this CPU has amx_bf16 and avx512_bf16"
+        "dtype auto: bfloat16 candidates re-scored in float32, as this CPU has amx_bf16 and avx512_bf16; "
+        "not exact: a neighbour whose bfloat16 score falls below the candidates is missed (MiniLM: 0.27 % of them)"
+    )
+    assert choose_dtype("float32", "cpu", AVX2).reason == "dtype float32: exact"
+    assert choose_dtype("float32", "cpu", AMX).reason == (
+        "dtype float32: exact (this CPU has amx_bf16 and avx512_bf16: dtype bfloat16 would be faster, "
+        "but can miss a neighbour)"
     )
     with pytest.raises(InvalidArgument, match=r"dtype must be one of auto, float32, bfloat16, got 'float16'"):
         choose_dtype("float16", "cpu", AVX2)
