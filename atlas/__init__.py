@@ -11,10 +11,10 @@ The library's face is :class:`Atlas`::
 
 The local Neo4j server is :mod:`atlas.db`. Below the face, packages import downwards
 only (an import-linter contract in pyproject.toml keeps it so): ``cli`` on ``api``, on
-``loaders`` (the load pipeline), on ``views`` (what the commands show), ``pages``
-(exports and the map page) and ``server`` (the local Neo4j and the guide server), on
-``graph`` (Neo4j), on ``files`` (model files, outputs), on ``core`` (pure computation),
-on ``settings`` and ``errors``.
+``loaders`` (the load pipeline) and ``views`` (what the commands show), which return
+``results`` (what the library returns), on ``pages`` (exports and the map page) and
+``server`` (the local Neo4j and the guide server), on ``graph`` (Neo4j), on ``files``
+(model files, outputs), on ``core`` (pure computation), on ``settings`` and ``errors``.
 """
 
 from atlas.api import Atlas, connection_settings
@@ -43,10 +43,14 @@ from atlas.errors import (
     TokenNotFound,
 )
 from atlas.results import (
+    AnalysisReport,
+    Comparison,
+    Context,
     Deleted,
     Graph,
     Hubs,
     Loaded,
+    LoadReport,
     Map,
     Models,
     Nearest,
@@ -54,6 +58,7 @@ from atlas.results import (
     TokenTable,
     Untrained,
     VariantGroup,
+    VectorsReport,
 )
 from atlas.settings import Settings
 
@@ -61,9 +66,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnalysisMissing",
+    "AnalysisReport",
     "Atlas",
     "AtlasError",
     "AuthenticationFailed",
+    "Comparison",
+    "Context",
     "DatabaseFailed",
     "Deleted",
     "EmbeddingsIncomplete",
@@ -73,6 +81,7 @@ __all__ = [
     "Hubs",
     "InvalidArgument",
     "LauncherError",
+    "LoadReport",
     "Loaded",
     "Map",
     "ModelBusy",
@@ -95,6 +104,7 @@ __all__ = [
     "TokenizerUnavailable",
     "Untrained",
     "VariantGroup",
+    "VectorsReport",
     "__version__",
     "connection_settings",
 ]

@@ -27,6 +27,7 @@ from atlas.core import arguments as _check
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
+    AnalysisReport,
     Comparison,
     Context,
     Deleted,
@@ -40,6 +41,7 @@ from atlas.results import (
     TokenTable,
     Untrained,
     VariantGroup,
+    VectorsReport,
 )
 from atlas.settings import (
     DEFAULT_DATABASE,
@@ -56,8 +58,6 @@ from atlas.settings import (
 
 if TYPE_CHECKING:
     from atlas.graph.store import Store
-    from atlas.graph.vectors import VectorsReport
-    from atlas.loaders.analyse import AnalysisReport
 
 Note = Callable[[str], None]  # a message for the user: what a long call found or did
 
@@ -568,7 +568,7 @@ class Atlas:
         (30522, True)
         """
         model = model or self.default_model
-        from atlas.graph.vectors import store_vectors_from_source
+        from atlas.loaders.vectors import store_vectors_from_source
 
         props = self.store.require_model(model)
         with _recorded_source(model, props):
@@ -796,23 +796,11 @@ class Atlas:
         _check.text(model, "model", optional=True)
         _check.integer(k, "k", 1)
         model = model or self.default_model
-        from atlas.views.expression import near_subgraph, nearest_to
+        from atlas.views.expression import nearest
 
-        store = self.store
-        props = store.require_model(model)
+        props = self.store.require_model(model)
         with _recorded_source(model, props):
-            result = nearest_to(store, model, expression, k, keep_operands=keep_operands, offline=offline)
-        found = result.as_json()
-        return Nearest(
-            model=model,
-            expression=result.expression,
-            operands=found["operands"],
-            left_out=found["left_out"],
-            rows=found["neighbours"],
-            compared=result.rows,
-            seconds=result.seconds,
-            graph=Graph(near_subgraph(store, result)) if graph else None,
-        )
+            return nearest(self.store, model, expression, k, keep_operands=keep_operands, offline=offline, graph=graph)
 
     def compare(
         self,
@@ -846,8 +834,7 @@ class Atlas:
             _check.integer(k, "k", 1)
         from atlas.views.compare import compare_models
 
-        found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
-        return Comparison(**found)
+        return compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
 
     def context(
         self,
@@ -903,34 +890,20 @@ class Atlas:
             )
         source = props["source"] if props is not None else BUNDLED
         state_model, vocab = self._state_model(model, props, source, device, dtype, offline)
-        data = views.explore(state_model, vocab, model, texts, token, layers, k)
+        result = views.explore(state_model, vocab, model, texts, token, layers, k)
         if props is not None:
-            views.add_layer_atlases(store, data, props)
+            views.add_layer_atlases(store, result, props)
         if save or page:
-            views.check_stored(store, model, data)
-        saved = None
+            views.check_stored(store, model, result)
         if save:
             from atlas.graph.context_save import save_context
 
-            saved = save_context(store, model, views.save_rows(data))
-        result = Context(
-            model,
-            data.word,
-            data.k,
-            data.layers,
-            data.model_layers,
-            data.texts,
-            data.comparisons,
-            data.seconds,
-            data.layer_atlas,
-            data.notes,
-            saved,
-        )
+            result.saved = save_context(store, model, views.save_rows(result))
         if page:
             from atlas.pages.context_page import render
 
-            ids = [n["id"] for t in data.texts for e in t["states"] for n in e["nearest"]]
-            ids += [e["id"] for t in data.texts for e in t["states"]]
+            ids = [n["id"] for t in result.texts for e in t["states"] for n in e["nearest"]]
+            ids += [e["id"] for t in result.texts for e in t["states"]]
             result.page = render(
                 result.to_dict(), views.map_positions(store, model, ids), views.map_backdrop(store, model)
             )

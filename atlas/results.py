@@ -24,6 +24,8 @@ from atlas.core.token_text import aligned_table, display_text, escape_controls, 
 from atlas.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from atlas.core.vocabulary_map import VocabularyMap
 
 Column = tuple[str, Callable[[dict], Any]]  # (header, cell of a row)
@@ -524,17 +526,82 @@ class Map(Record):
         return page_iframe(self.render("html").decode("utf-8"), repr(self), MAP_HEIGHT, file_name="map.html")
 
 
+@dataclass(frozen=True, repr=False)
+class VectorsReport(Record):
+    """What storing a model's vectors did (see :meth:`atlas.Atlas.vectors`): how many tokens got a vector, how many
+    have none (a zero row), the vector index's name, and what could not be checked before writing (``notes``)."""
+
+    name: str
+    stored: int  # tokens given a vector
+    zero: int  # tokens left without one (a zero row)
+    index: str
+    seconds: float
+    skipped: bool  # the model's vectors were complete already
+    notes: tuple[str, ...] = ()  # what could not be checked before writing
+
+    def __repr__(self) -> str:
+        if self.skipped:
+            return f"the vectors of {self.name!r} are stored already (vector index {self.index}); nothing to do"
+        zero = f" ({self.zero:,} zero rows have none)" if self.zero else ""
+        return (
+            f"stored {self.stored:,} vectors of {self.name!r}{zero} and the vector index {self.index} "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class AnalysisReport(Record):
+    """What an analysis stored (see :meth:`atlas.Atlas.analyse`): the communities found among the model's tokens,
+    their modularity, and the skewness of the in-degree distribution (how much a few hubs dominate)."""
+
+    name: str
+    tokens: int
+    communities: int
+    modularity: float
+    cited_skewness: float
+    seconds: float
+
+    def __repr__(self) -> str:
+        return (
+            f"analysed {self.name!r}: {self.tokens:,} tokens in {self.communities:,} communities "
+            f"(modularity {self.modularity:.3f}), in-degree skewness {self.cited_skewness:.2f}, in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class LoadReport(Record):
+    """What a load stored: tokens, SIMILAR_TO edges, tokens in variant groups, where the neighbours were computed,
+    and, when asked for, how many communities the analysis found and what storing the vectors did."""
+
+    name: str
+    tokens: int
+    edges: int
+    variants: int
+    skipped: bool  # the same model was already complete: nothing was written
+    seconds: float
+    device: str  # where the neighbours were computed
+    communities: int | None = None  # None: no analysis ran
+    vectors: VectorsReport | None = None  # None: no vectors were asked for
+
+    def __repr__(self) -> str:
+        if self.skipped:
+            return f"model {self.name!r} is already loaded with these settings; nothing to do"
+        return (
+            f"stored {self.name!r}: {self.tokens:,} tokens, {self.edges:,} SIMILAR_TO edges, "
+            f"{self.variants:,} tokens in variant groups, in {self.seconds:.1f} s ({self.device})"
+        )
+
+
 @dataclass(repr=False)
 class Loaded(Record):
     """What a load did (``report``), and where to look at it: the Browser's address and a query to paste there."""
 
-    report: Any  # atlas.loaders.pipeline.LoadReport
+    report: LoadReport
     browser_url: str | None
     browser_query: str
 
     def __repr__(self) -> str:
-        r = self.report
-        return f"stored {r.name!r}: {r.tokens:,} tokens, {r.edges:,} SIMILAR_TO edges in {r.seconds:.1f} s"
+        return repr(self.report)
 
 
 @dataclass(repr=False)
@@ -723,7 +790,8 @@ class Context(Record):
     stored, the nearest tokens of the state among them (``atlas_by`` "state"), else its stored neighbours of the
     token's own id (``atlas_by`` "token"). ``comparisons`` (a word in two or more texts): per pair and layer,
     the ``cosine`` between the word's states and the tokens ``toward_a`` / ``toward_b`` whose cosine to one
-    state minus their cosine to the other is largest. ``seconds`` per text, after the model was read.
+    state minus their cosine to the other is largest. ``seconds`` per text, after the model was read. ``vectors``
+    (left out of ``to_dict()``): per text, the hidden states themselves, one row per entry of its ``states``.
     """
 
     model: str
@@ -736,8 +804,9 @@ class Context(Record):
     seconds: list[float]
     layer_atlas: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    saved: str | None = None
+    saved: str | None = None  # the Browser query of the saved states, when they were saved
     page: str | None = None  # the offline page, when it was asked for
+    vectors: list[np.ndarray] = field(default_factory=list)  # per text: (entries, d) float32
 
     SHOWN = 8  # nearest tokens per printed line
 

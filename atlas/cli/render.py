@@ -11,7 +11,7 @@ import click
 
 from atlas.core.token_text import aligned_table, escape_controls
 from atlas.core.units import duration
-from atlas.results import Graph, Table
+from atlas.results import Graph, Table, VectorsReport
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -49,19 +49,11 @@ def emit(graph: Graph, fmt: str, output: str) -> None:
         say(f"wrote {path} ({len(graph.nodes)} tokens, {len(graph.edges)} edges)")
 
 
-def tell_vectors(report) -> None:
+def tell_vectors(report: VectorsReport) -> None:
     """The notes and the outcome of storing a model's vectors, on stderr."""
     for note in report.notes:
         say(f"note: {note}")
-    if report.skipped:
-        say(
-            f"the vectors of {report.name!r} are stored already (vector index {report.index}); nothing to do (--replace rewrites them)"
-        )
-    else:
-        zero = f" ({report.zero:,} zero rows have none)" if report.zero else ""
-        say(
-            f"stored {report.stored:,} vectors of {report.name!r}{zero} and the vector index {report.index} in {report.seconds:.1f} s"
-        )
+    say(repr(report) + (" (--replace rewrites them)" if report.skipped else ""))
 
 
 class ProgressDisplay:
