@@ -59,6 +59,14 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _save(path: str, data: str | bytes) -> list[str]:
+    """Write one page or file to ``path`` (``-``: stdout); the files written, as every ``save()`` returns them."""
+    from atlas.files.output import STDOUT, write_output
+
+    write_output(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return [] if path == STDOUT else [path]
+
+
 class Table(Record):
     """Rows of dicts with a title; prints as an aligned table, converts to a list, JSON or a DataFrame."""
 
@@ -318,8 +326,8 @@ class Graph(Record):
     def model(self) -> str:
         return self.subgraph.model
 
-    @property
     def title(self) -> str:
+        """What the subgraph shows, e.g. ``prompt 'the cat sat'`` or ``atlas of 5 random words (seed 7), k=3``."""
         return self.subgraph.title
 
     @property
@@ -339,7 +347,8 @@ class Graph(Record):
     def save(self, path: str, format: str = "html", stdout=None) -> list[str]:
         """Write the graph as ``html``, ``graphml``, ``json``, ``csv`` or ``cypher`` to ``path`` (``-``: ``stdout``).
 
-        Returns the files written (csv writes PATH.nodes.csv and PATH.edges.csv).
+        Returns the files written, as every result's ``save()`` does: none for stdout, two for csv
+        (PATH.nodes.csv and PATH.edges.csv).
 
         >>> graph = atlas.prompt("the cat sat", k=3)
         >>> graph.save(str(folder / "prompt.graphml"), "graphml") == [str(folder / "prompt.graphml")]
@@ -371,7 +380,7 @@ class Graph(Record):
             import networkx as nx
         except ImportError:
             raise InvalidArgument("to_networkx() needs networkx; install it with `pip install networkx`") from None
-        graph = nx.DiGraph(model=self.model, title=self.title)
+        graph = nx.DiGraph(model=self.model, title=self.title())
         for node in self.nodes:
             graph.add_node(node.id, **{k: v for k, v in asdict(node).items() if k != "id"})
         for edge in self.edges:
@@ -387,7 +396,7 @@ class Graph(Record):
         ]
 
     def summary(self) -> str:
-        return f"{escape_controls(self.title)}: {len(self.nodes)} tokens, {len(self.edges)} edges"
+        return f"{escape_controls(self.title())}: {len(self.nodes)} tokens, {len(self.edges)} edges"
 
     def _repr_html_(self) -> str:
         """The graph in a notebook: the interactive page of ``save(path, "html")`` in a sandboxed iframe's ``srcdoc``.
@@ -474,13 +483,9 @@ class Map(Record):
 
         return render(self.map, format)
 
-    def save(self, path: str, format: str = "html") -> int:
-        """Write the map to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
-        data = self.render(format)
-        write_output(path, data)
-        return len(data)
+    def save(self, path: str, format: str = "html") -> list[str]:
+        """Write the map to ``path`` (``-``: stdout); returns the files written (none for stdout), as :meth:`Graph.save`."""
+        return _save(path, self.render(format))
 
     def to_dict(self) -> Any:
         vmap = self.map
@@ -669,13 +674,9 @@ class Comparison(Record):
 
         return render_page(self.page)
 
-    def save(self, path: str) -> int:
-        """Write the token's page to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
-        data = self.render_page().encode("utf-8")
-        write_output(path, data)
-        return len(data)
+    def save(self, path: str) -> list[str]:
+        """Write the token's page to ``path`` (``-``: stdout); returns the files written (none for stdout)."""
+        return _save(path, self.render_page())
 
     def title(self) -> str:
         f = self.figures
@@ -894,15 +895,12 @@ class Context(Record):
             ]
         )
 
-    def save(self, path: str) -> int:
-        """Write the offline page (asked for with ``page=True``) to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
+    def save(self, path: str) -> list[str]:
+        """Write the offline page (asked for with ``page=True``) to ``path`` (``-``: stdout); returns the files written
+        (none for stdout)."""
         if self.page is None:
             raise InvalidArgument("this result has no page; ask for it with atlas.context(..., page=True)")
-        data = self.page.encode("utf-8")
-        write_output(path, data)
-        return len(data)
+        return _save(path, self.page)
 
     def _repr_html_(self) -> str:
         if self.page is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import time
 from typing import Any
@@ -47,6 +49,15 @@ def emit(graph: Graph, fmt: str, output: str) -> None:
         return
     for path in graph.save(output, fmt, stdout=sys.stdout):
         say(f"wrote {path} ({len(graph.nodes)} tokens, {len(graph.edges)} edges)")
+
+
+def tell_written(paths: list[str], what: str = "", quiet: bool = False) -> None:
+    """Say each file a result's ``save()`` wrote, with its size (a stream or device has none), then ``what``."""
+    for path in paths:
+        size = os.stat(path)
+        sizes = [f"{size.st_size:,} bytes"] if stat.S_ISREG(size.st_mode) else []
+        shown = ", ".join(sizes + ([what] if what else []))
+        say(f"wrote {path}" + (f" ({shown})" if shown else ""), quiet)
 
 
 def tell_vectors(report: VectorsReport) -> None:
