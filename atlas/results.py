@@ -437,7 +437,7 @@ class Nearest(Table):
     def title(self) -> str:
         operands = ", ".join(terminal_text(t["text"]) for o in self.operands for t in o["tokens"])
         kept = (
-            f"the operands ({operands}) are left out, --keep-operands keeps them"
+            f"the operands ({operands}) are left out, keep_operands=True (--keep-operands) keeps them"
             if self.left_out
             else f"the operands ({operands}) are kept"
         )

@@ -116,7 +116,7 @@ def load(
                 raise ModelExists(
                     f"model {table.name!r} is already stored with other settings "
                     f"(k={existing.get('k')}, dtype={existing.get('dtype')}, source={existing.get('source')}); "
-                    "pass --replace to reload it or --name to store this one beside it"
+                    "pass replace=True (--replace) to reload it, or another name (--name) to store this one beside it"
                 )
             if existing.get("status") == "complete":
                 communities = None

@@ -77,23 +77,23 @@ def check_uri(uri: str) -> None:
     >>> check_uri("neo4j+s://example.org")
     >>> check_uri("bolt://")
     Traceback (most recent call last):
-    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)
+    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (uri=..., --uri or NEO4J_URI)
     """
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         raise InvalidArgument(
             f"{uri!r} is an HTTP address, but Neo4j is reached over Bolt: write it like {DEFAULT_URI} "
-            "(bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+            "(bolt:// or neo4j://, port 7687) as uri=..., --uri or NEO4J_URI"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         scheme = ""
     if scheme not in BOLT_SCHEMES:
-        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)")
     if not parts.hostname:
-        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)")
 
 
 def _tls_failed(exc: BaseException) -> bool:
@@ -121,7 +121,7 @@ class Store:
         check_uri(settings.uri)
         if settings.password is None:
             raise PasswordMissing(
-                f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD"
+                f"no Neo4j password given for {settings.uri}; give it (password=..., --password or NEO4J_PASSWORD)"
             )
         try:
             self.driver = neo4j.GraphDatabase.driver(
@@ -134,7 +134,7 @@ class Store:
             )
         except (ConfigurationError, ValueError):
             raise InvalidArgument(
-                f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)"
+                f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)"
             ) from None
         self._silent = False  # set once a connection got no reply in REPLY_SECONDS: every call then fails at once
         self._connections: weakref.WeakSet = weakref.WeakSet()
@@ -210,7 +210,7 @@ class Store:
         except AuthError:
             raise AuthenticationFailed(
                 f"Neo4j at {self.settings.uri} refused user {self.settings.user!r}: wrong password? "
-                "set --password or NEO4J_PASSWORD"
+                "set password=..., --password or NEO4J_PASSWORD"
             ) from None
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             if self._silent:
@@ -228,7 +228,7 @@ class Store:
             if exc.code == "Neo.ClientError.Database.DatabaseNotFound":
                 raise InvalidArgument(
                     f"Neo4j at {self.settings.uri} has no database {self.database!r}; "
-                    "set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
+                    "set database=..., --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
                 ) from None
             # Neo4j answers Neo.DatabaseError.* once its database has failed: a full disk shows as
             # TransactionCommitFailed ("Could not apply the transaction ... to the store"), then

@@ -244,7 +244,7 @@ def add_layer_atlases(store: Store, data: Context, base: dict | None = None) -> 
         data.notes.append(
             f"the layer atlas{'es' if len(unvectored) > 1 else ''} of layer{'s' if len(unvectored) > 1 else ''} "
             f"{shown} {'have' if len(unvectored) > 1 else 'has'} no vectors: its lines (@L) are its stored neighbours "
-            "of the token alone; load it with --vectors to rank the state itself against it"
+            "of the token alone; load it with vectors=True (--vectors) to rank the state itself against it"
         )
 
 
