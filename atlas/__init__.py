@@ -8,6 +8,7 @@ The library's face is :class:`Atlas`::
     atlas.load()                          # the bundled all-MiniLM-L6-v2: exact neighbours, analysed
     atlas.neighbours("cat", k=5)          # a table that prints, converts (to_dict, to_pandas) and saves
     atlas.near("king - man + woman")      # queen first
+    atlas["all-MiniLM-L6-v2"].hubs()      # a model's handle: the same methods, on that model
 
 The local Neo4j server is :mod:`atlas.db`. Below the face, packages import downwards
 only (an import-linter contract in pyproject.toml keeps it so): ``cli`` on ``api``, on
@@ -17,7 +18,7 @@ only (an import-linter contract in pyproject.toml keeps it so): ``cli`` on ``api
 (model files, outputs), on ``core`` (pure computation), on ``settings`` and ``errors``.
 """
 
-from atlas.api import Atlas, connection_settings
+from atlas.api import Atlas, Model, connection_settings
 from atlas.errors import (
     AnalysisMissing,
     AtlasError,
@@ -55,6 +56,7 @@ from atlas.results import (
     Models,
     Nearest,
     Neighbours,
+    Table,
     TokenTable,
     Untrained,
     VariantGroup,
@@ -84,6 +86,7 @@ __all__ = [
     "LoadReport",
     "Loaded",
     "Map",
+    "Model",
     "ModelBusy",
     "ModelExists",
     "ModelIncomplete",
@@ -99,6 +102,7 @@ __all__ = [
     "ReferenceEmpty",
     "Settings",
     "SourceNotFound",
+    "Table",
     "TokenNotFound",
     "TokenTable",
     "TokenizerUnavailable",
