@@ -41,6 +41,7 @@ from atlas.results import (
     Models,
     Nearest,
     Neighbours,
+    Rows,
     TokenTable,
     Untrained,
     VariantGroup,
@@ -1020,6 +1021,40 @@ class Atlas:
         props = self.store.require_model(model)
         total = int(props.get("vocab_size", 0))
         return Map(read_map(self.store, model, done=lambda n: progress("read", n, total)))
+
+    # -- Cypher ---------------------------------------------------------------------------------
+    def query(
+        self, cypher: str, parameters: dict[str, Any] | None = None, /, *, write: bool = False, **params: Any
+    ) -> Rows:
+        """Run a Cypher statement of your own on the graph and return its rows as a table.
+
+        Values go in as ``$parameters``, given as keywords (``name=model``) or as a dict (for a
+        name this method takes itself, like ``write``); never format them into the text. The
+        statement runs in a read transaction, where Neo4j refuses to write: a statement that
+        writes is refused with InvalidArgument unless ``write=True``, which runs it in a write
+        transaction (the driver may run it again if the transaction fails midway). Writes bypass
+        what keeps a model consistent (``atlas.models(verify=True)`` checks it). A statement
+        Neo4j cannot run raises InvalidArgument with the first line of its reason. The graph's
+        labels and properties are in the docs' graph page.
+
+        >>> largest = atlas.query(
+        ...     "MATCH (c:Community {model: $model}) RETURN c.id AS community, c.size AS tokens ORDER BY c.size DESC LIMIT 3",
+        ...     model=model,
+        ... )
+        >>> len(largest), largest.keys, largest[0]["tokens"] >= largest[2]["tokens"]
+        (3, ['community', 'tokens'], True)
+        >>> atlas.query("CREATE (:Note {text: $text})", text="hi")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        atlas.errors.InvalidArgument: the Cypher statement writes to the graph, and it ran in a read transaction, ...
+        """
+        _check.text(cypher, "cypher")
+        given = dict(parameters or {})
+        if any(not isinstance(key, str) for key in given):
+            raise InvalidArgument(f"parameter names must be texts, got {sorted(map(repr, given))}")
+        if not isinstance(write, bool):
+            raise InvalidArgument(f"write must be True or False, got {write!r}")
+        keys, rows = self.store.run_given(cypher, given | params, write=write)
+        return Rows(cypher, keys, rows)
 
     def browser_url(self) -> str | None:
         """Neo4j Browser's address on the server, or None when it serves none.

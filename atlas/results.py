@@ -88,7 +88,10 @@ class Table(Record):
     def html_rows(self) -> list[list[str]]:
         """The table's cells as they show in HTML: token text as on the pages (spaces as ``␣``), not yet escaped."""
         return [
-            [cell.html(row) if isinstance(cell, _TextCell) else str(cell(row)) for _, cell in self.columns()]
+            [
+                cell.html(row) if isinstance(cell, (_TextCell, _ValueCell)) else str(cell(row))
+                for _, cell in self.columns()
+            ]
             for row in self.rows
         ]
 
@@ -266,6 +269,76 @@ class TokenTable(Table):
 
     def ids(self) -> list[int]:
         return [r["id"] for r in self.rows]
+
+
+class _ValueCell:
+    """A cell of whatever a Cypher statement returned: text as a label is shown, nothing as "-", anything else as
+    Python writes it (a node as its properties), control characters made visible."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, row: dict) -> str:
+        value = row.get(self.key)
+        return terminal_text(value) if isinstance(value, str) else _written(value)
+
+    def html(self, row: dict) -> str:
+        value = row.get(self.key)
+        return escape_controls(value) if isinstance(value, str) else _written(value)
+
+
+def _written(value: Any) -> str:
+    return "-" if value is None else escape_controls(str(value))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can hold it: lists, tuples (a point's coordinates) and maps walked, numbers, text, booleans and
+    null kept, the rest (a date, a time) written as text."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+@dataclass(repr=False)
+class Rows(Table):
+    """What a Cypher statement returned (see :meth:`atlas.Atlas.query`): ``rows`` of dicts keyed by its ``keys``,
+    the columns in the order the statement returns them. A node comes as a dict of its properties, a relationship
+    as ``(start, type, end)``; ``to_pandas()`` keeps every value as the driver gave it, ``to_dict()`` writes
+    dates and times as text and a point as its coordinates.
+
+    >>> found = atlas.query("MATCH (m:Model {name: $name}) RETURN m.name AS name, m.k AS k", name=model)
+    >>> found.keys, found.to_dict() == [{"name": model, "k": 20}]
+    (['name', 'k'], True)
+    """
+
+    statement: str
+    keys: list[str]
+    rows: list[dict]
+
+    def title(self) -> str:
+        return f"{len(self.rows):,} {'row' if len(self.rows) == 1 else 'rows'}:"
+
+    def columns(self) -> list[Column]:
+        return [(key, _ValueCell(key)) for key in self.keys]
+
+    def to_dict(self) -> Any:
+        return [{key: _plain(row.get(key)) for key in self.keys} for row in self.rows]
+
+    def to_pandas(self):
+        """The rows as a pandas DataFrame with the statement's columns, values as the driver gave them (needs pandas).
+
+        >>> atlas.query("MATCH (m:Model {name: $name}) RETURN m.k AS k, m.dim AS dim", name=model).to_pandas().values.tolist()
+        [[20, 384]]
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(self.rows, columns=self.keys)
 
 
 _MEASURE_NAMES = {"pagerank": "PageRank", "core": "k-core number", "clustering": "local clustering coefficient"}

@@ -12,6 +12,7 @@ import doctest
 import inspect
 import io
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -40,6 +41,7 @@ ORDER = [
     "near",
     "context",
     "hubs",
+    "query",
     "untrained",
     "map",
     "browser_url",
@@ -206,6 +208,79 @@ def test_a_handle_is_checked_as_its_methods_are(neo4j_settings):
             face.hubs(3)
 
 
+# -- Cypher of one's own ----------------------------------------------------------------------
+
+
+def test_query_returns_a_table_of_the_statements_rows(api_minilm):
+    face, name, _ = api_minilm
+    found = face.query(
+        "MATCH (t:Token {model: $model}) WHERE t.id IN $ids RETURN t.id AS id, t.text AS text ORDER BY id",
+        model=name,
+        ids=[4937, 2862],
+    )
+    assert isinstance(found, results.Table) and found.keys == ["id", "text"]
+    assert found.to_dict() == [{"id": 2862, "text": "list"}, {"id": 4937, "text": "cat"}]
+    assert found.to_pandas().to_dict("records") == found.to_dict()
+    assert str(found).splitlines() == ["2 rows:", "id    text", '2862  "list"', '4937  "cat"']
+    assert "<td>cat</td>" in found._repr_html_()
+    assert json.loads(found.to_json()) == found.to_dict()
+
+
+def test_query_takes_parameters_as_a_dict_too(neo4j_settings):
+    with Atlas(settings=neo4j_settings) as face:
+        found = face.query("RETURN $write AS write, $n + 1 AS next", {"write": "a value"}, n=1)
+        assert found.to_dict() == [{"write": "a value", "next": 2}]
+        empty = face.query("MATCH (m:Model {name: $name}) RETURN m.name AS name", name="no such model")
+        assert len(empty) == 0 and list(empty.to_pandas().columns) == ["name"] and str(empty) == "0 rows:\nname"
+
+
+def test_query_values_that_json_lacks_are_written_as_text(neo4j_settings):
+    with Atlas(settings=neo4j_settings) as face:
+        found = face.query("RETURN date('2025-01-02') AS day, [point({x: 1, y: 2})] AS points, null AS nothing")
+    # a date as text, a point as its coordinates
+    assert found.to_dict() == [{"day": "2025-01-02", "points": [[1.0, 2.0]], "nothing": None}]
+    assert found.to_pandas()["day"][0].year == 2025  # the DataFrame keeps the driver's value
+    assert str(found).splitlines()[-1].endswith("-")  # null shows as "-"
+
+
+def test_a_bad_statement_is_one_line_that_says_so(neo4j_settings):
+    with Atlas(settings=neo4j_settings) as face:
+        with pytest.raises(atlas.InvalidArgument) as raised:
+            face.query("MATC (n) RETURN n")
+        assert re.fullmatch(
+            r"the Cypher statement does not parse: Invalid input 'MATC': .* \(line 1, column 1 \(offset: 0\)\)",
+            str(raised.value),
+        )
+        with pytest.raises(
+            atlas.InvalidArgument,
+            match=r"^the Cypher statement takes a parameter it was not given \(Expected parameter\(s\): model\); ",
+        ):
+            face.query("MATCH (m:Model {name: $model}) RETURN m")
+        with pytest.raises(atlas.InvalidArgument, match=r"^Neo4j refused the Cypher statement: / by zero$"):
+            face.query("RETURN 1 / $zero AS x", zero=0)
+        with pytest.raises(atlas.InvalidArgument, match=r"^cypher must be a text \(str\)"):
+            face.query(None)
+
+
+def test_a_write_is_refused_in_read_mode_and_nothing_is_written(neo4j_settings):
+    label = f"QueryProbe{uuid.uuid4().hex[:8]}"
+    count = f"MATCH (n:{label}) RETURN count(n) AS n"
+    with Atlas(settings=neo4j_settings) as face:
+        with pytest.raises(
+            atlas.InvalidArgument,
+            match=r"^the Cypher statement writes to the graph, and it ran in a read transaction, which may not; "
+            r"give write=True to run it in a write transaction$",
+        ):
+            face.query(f"CREATE (n:{label} {{text: $text}}) RETURN n", text="refused")
+        assert face.query(count)[0]["n"] == 0
+        try:
+            written = face.query(f"CREATE (n:{label} {{text: $text}}) RETURN n.text AS text", text="kept", write=True)
+            assert written.to_dict() == [{"text": "kept"}] and face.query(count)[0]["n"] == 1
+        finally:
+            face.query(f"MATCH (n:{label}) DETACH DELETE n", write=True)
+        assert face.query(count)[0]["n"] == 0
+
+
 # -- results ----------------------------------------------------------------------------------
 
 
@@ -256,7 +331,7 @@ def test_every_result_is_exported_and_documented():
         for name, member in inspect.getmembers(results, inspect.isclass)
         if member.__module__ == "atlas.results" and not name.startswith("_")
     ]
-    assert {"AnalysisReport", "VectorsReport", "LoadReport", "Comparison", "Context"} <= set(made_here)
+    assert {"AnalysisReport", "VectorsReport", "LoadReport", "Comparison", "Context", "Rows"} <= set(made_here)
     for name in made_here:
         assert name in atlas.__all__, name
         assert f"- {name}\n" in page, f"{name} is not in docs/api.md"

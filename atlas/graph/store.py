@@ -1,6 +1,7 @@
 """Neo4j: connecting, the schema, batched idempotent writes and the read queries.
 
-Every statement comes from ``cypher/`` by name; values enter only as parameters;
+Every statement of the project's comes from ``cypher/`` by name (:meth:`Store.run_given` runs
+one that a library user wrote); values enter only as parameters;
 every write batch is one ``execute_write`` transaction keyed by a uniqueness
 constraint, so a retried transaction changes nothing.
 """
@@ -110,6 +111,21 @@ def _tls_failed(exc: BaseException) -> bool:
         if len(seen) > 50:
             return False
     return False
+
+
+def _refused(exc: Neo4jError) -> str:
+    """Why Neo4j refused a statement a caller wrote, in one line, and what to do."""
+    reason = (exc.message or exc.code or "no reason given").splitlines()[0]
+    if exc.code == "Neo.ClientError.Statement.SyntaxError":
+        return f"the Cypher statement does not parse: {reason}"
+    if exc.code == "Neo.ClientError.Statement.ParameterMissing":
+        return f"the Cypher statement takes a parameter it was not given ({reason}); give each $parameter a value"
+    if exc.code == "Neo.ClientError.Statement.AccessMode":
+        return (
+            "the Cypher statement writes to the graph, and it ran in a read transaction, which may not; "
+            "give write=True to run it in a write transaction"
+        )
+    return f"Neo4j refused the Cypher statement: {reason}"
 
 
 class Store:
@@ -365,6 +381,28 @@ class Store:
                 with self.errors():
                     result = session.execute_write(work, rows)
                 yield result
+
+    def run_given(self, cypher: str, params: dict[str, Any], *, write: bool = False) -> tuple[list[str], list[dict]]:
+        """Run a statement the caller wrote (the one kind not read from ``cypher/``): its columns and its rows as dicts.
+
+        It runs in one read transaction, in which Neo4j refuses to write, or with ``write`` in a
+        write transaction; values enter only as ``params``. A statement Neo4j refuses (it does not
+        parse, lacks a parameter, writes in a read transaction, fails on its values) raises
+        InvalidArgument with the first line of Neo4j's reason.
+        """
+
+        def work(tx):
+            result = tx.run(cypher, params)
+            return list(result.keys()), [record.data() for record in result]
+
+        mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+        with self.errors(), self.driver.session(database=self.database, default_access_mode=mode) as session:
+            try:
+                return session.execute_write(work) if write else session.execute_read(work)
+            except Neo4jError as exc:
+                if not (exc.code or "").startswith("Neo.ClientError.Statement."):
+                    raise
+                raise InvalidArgument(_refused(exc)) from None
 
     def delete_batches(self, statement: str, /, done: Callable[[int], None] | None = None, **params: Any) -> int:
         """Run the named delete statement (it deletes up to ``$limit`` and returns ``deleted``) until it deletes nothing.
