@@ -1,10 +1,12 @@
 """What :class:`atlas.Atlas` returns: small typed results that print as the CLI prints them, convert and save.
 
 Every result has ``to_dict()`` (plain JSON-ready data, what the CLI's ``--json`` prints) and
-``to_json()``. Tables (neighbours, tokens, hubs, models, a variant group) have ``to_pandas()``
-(pandas is optional) and print as aligned text; a :class:`Graph` converts with
-``to_networkx()`` and saves in every export format; a :class:`Map` saves as the offline page
-or parquet. Token text is shown escaped, as on the terminal.
+``to_json()``. Tables (neighbours, tokens, hubs, models, a variant group, the rows of a
+query) have ``to_pandas()`` (pandas is optional) and print as aligned text; a :class:`Graph`
+converts with ``to_networkx()`` and saves in every export format; a :class:`Map` saves as the
+offline page or parquet; every ``save()`` returns the files it wrote. The reports of a load,
+an analysis and storing vectors print as one line. Token text is shown escaped, as on the
+terminal.
 
 In a notebook (``_repr_html_``) tables show as HTML tables, token text made visible as the
 pages show it and cut after :data:`atlas.pages.notebook.MAX_ROWS` rows; a graph or the map
