@@ -17,6 +17,9 @@ Results are the small typed objects of :mod:`atlas.results`; failures raise the
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +30,7 @@ from atlas.core import arguments as _check
 from atlas.core.progress import StageProgress
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
+    AnalysisReport,
     Comparison,
     Context,
     Deleted,
@@ -38,9 +42,11 @@ from atlas.results import (
     Nearest,
     Neighbours,
     RepeatCheck,
+    Rows,
     TokenTable,
     Untrained,
     VariantGroup,
+    VectorsReport,
 )
 from atlas.settings import (
     DEFAULT_DATABASE,
@@ -57,8 +63,6 @@ from atlas.settings import (
 
 if TYPE_CHECKING:
     from atlas.graph.store import Store
-    from atlas.graph.vectors import VectorsReport
-    from atlas.loaders.analyse import AnalysisReport
 
 Note = Callable[[str], None]  # a message for the user: what a long call found or did
 
@@ -147,6 +151,15 @@ class Atlas:
 
     def __repr__(self) -> str:
         return f"Atlas({self.settings.uri!r}, database={self.settings.database!r})"
+
+    def __getitem__(self, name: str) -> Model:
+        """The stored model ``name`` as a :class:`Model`: its methods are this one's, on that model.
+
+        >>> atlas[model].neighbours("cat", k=3).texts() == atlas.neighbours("cat", model, k=3).texts()
+        True
+        """
+        _check.text(name, "model")
+        return Model(self, name)
 
     # -- models ---------------------------------------------------------------------------
     def load(
@@ -492,7 +505,7 @@ class Atlas:
         >>> report.tokens, report.communities > 300, 0 < report.modularity < 1
         (30522, True, True)
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.loaders.analyse import analyse_stored
 
         return analyse_stored(self.store, model, resolution, seed, epochs, on_progress=on_progress)
@@ -503,7 +516,7 @@ class Atlas:
         >>> atlas.model()["k"], atlas.model()["status"]
         (20, 'complete')
         """
-        return self.store.require_model(name or self.default_model, allow_incomplete=allow_incomplete)
+        return self.store.require_model(self._model_name(name, "name"), allow_incomplete=allow_incomplete)
 
     def models(self, *, verify: bool = False) -> Models:
         """The stored models with their counts; ``verify`` checks each graph against what its load promised.
@@ -573,8 +586,8 @@ class Atlas:
         >>> report.stored, report.index == atlas.model()["vector_index"]
         (30522, True)
         """
-        model = model or self.default_model
-        from atlas.graph.vectors import store_vectors_from_source
+        model = self._model_name(model)
+        from atlas.loaders.vectors import store_vectors_from_source
 
         props = self.store.require_model(model)
         with _recorded_source(model, props):
@@ -614,7 +627,7 @@ class Atlas:
         >>> round(atlas.neighbours("cat", k=1)[0]["score"], 4)
         0.8153
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.views.lookup import find_token, find_token_by_id
         from atlas.views.stored_neighbours import neighbours
 
@@ -633,8 +646,7 @@ class Atlas:
         {'key': 'list', 'tokens': [{'id': 2862, 'text': 'list', 'raw': 'list'}, {'id': 9863, 'text': '##list', 'raw': '##list'}]}
         """
         _check.text(word, "word")
-        _check.text(model, "model", optional=True)
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.views.lookup import variant_group
 
         group = variant_group(self.store, model, word)
@@ -646,7 +658,7 @@ class Atlas:
         >>> atlas.rebuild_variants()
         30517
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.graph.writes import rebuild_variants
 
         return rebuild_variants(self.store, model)
@@ -668,8 +680,7 @@ class Atlas:
         [16129, 3642, 2869, 2024, 2025, 2641, 28547]
         """
         _check.text(text, "text")
-        _check.text(model, "model", optional=True)
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.core.prompt_tokens import token_table, tokenize
         from atlas.files.hidden_states import refuse_layer_atlas
         from atlas.files.model_files import read_rows
@@ -707,9 +718,8 @@ class Atlas:
         (12, 36, ['cat', 'sat', 'the'])
         """
         _check.text(text, "text")
-        _check.text(model, "model", optional=True)
         _check.integer(k, "k", 1)
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.core.prompt_tokens import tokenize
         from atlas.graph.writes import save_prompt
         from atlas.views.neighbourhoods import prompt_subgraph
@@ -748,7 +758,7 @@ class Atlas:
         >>> atlas.sample(words=["cat", "dog", "qqqzzzx"], k=3).missing
         ['qqqzzzx']
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.views.neighbourhoods import atlas_subgraph
 
         given = None if isinstance(words, int) else list(words)
@@ -799,26 +809,13 @@ class Atlas:
         ['queen', 'kings', 'monarch']
         """
         _check.text(expression, "expression")
-        _check.text(model, "model", optional=True)
         _check.integer(k, "k", 1)
-        model = model or self.default_model
-        from atlas.views.expression import near_subgraph, nearest_to
+        model = self._model_name(model)
+        from atlas.views.expression import nearest
 
-        store = self.store
-        props = store.require_model(model)
+        props = self.store.require_model(model)
         with _recorded_source(model, props):
-            result = nearest_to(store, model, expression, k, keep_operands=keep_operands, offline=offline)
-        found = result.as_json()
-        return Nearest(
-            model=model,
-            expression=result.expression,
-            operands=found["operands"],
-            left_out=found["left_out"],
-            rows=found["neighbours"],
-            compared=result.rows,
-            seconds=result.seconds,
-            graph=Graph(near_subgraph(store, result)) if graph else None,
-        )
+            return nearest(self.store, model, expression, k, keep_operands=keep_operands, offline=offline, graph=graph)
 
     def compare(
         self,
@@ -852,8 +849,7 @@ class Atlas:
             _check.integer(k, "k", 1)
         from atlas.views.compare import compare_models
 
-        found = compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
-        return Comparison(**found)
+        return compare_models(self.store, a, b, k, top=top, token=token, on_progress=on_progress)
 
     def context(
         self,
@@ -886,11 +882,10 @@ class Atlas:
         ('bank', 2)
         """
         texts = _check.texts(texts, "texts")
-        _check.text(model, "model", optional=True)
         _check.text(token, "token", optional=True)
         _check.integer(k, "k", 1, 1000)
         _check.layers_given(layers, optional=True)
-        model = model or self.default_model
+        model = self._model_name(model)
         from atlas.files.model_files import BUNDLED
         from atlas.views import context as views
 
@@ -909,34 +904,20 @@ class Atlas:
             )
         source = props["source"] if props is not None else BUNDLED
         state_model, vocab = self._state_model(model, props, source, device, dtype, offline)
-        data = views.explore(state_model, vocab, model, texts, token, layers, k)
+        result = views.explore(state_model, vocab, model, texts, token, layers, k)
         if props is not None:
-            views.add_layer_atlases(store, data, props)
+            views.add_layer_atlases(store, result, props)
         if save or page:
-            views.check_stored(store, model, data)
-        saved = None
+            views.check_stored(store, model, result)
         if save:
             from atlas.graph.context_save import save_context
 
-            saved = save_context(store, model, views.save_rows(data))
-        result = Context(
-            model,
-            data.word,
-            data.k,
-            data.layers,
-            data.model_layers,
-            data.texts,
-            data.comparisons,
-            data.seconds,
-            data.layer_atlas,
-            data.notes,
-            saved,
-        )
+            result.saved = save_context(store, model, views.save_rows(result))
         if page:
             from atlas.pages.context_page import render
 
-            ids = [n["id"] for t in data.texts for e in t["states"] for n in e["nearest"]]
-            ids += [e["id"] for t in data.texts for e in t["states"]]
+            ids = [n["id"] for t in result.texts for e in t["states"] for n in e["nearest"]]
+            ids += [e["id"] for t in result.texts for e in t["states"]]
             result.page = render(
                 result.to_dict(), views.map_positions(store, model, ids), views.map_backdrop(store, model)
             )
@@ -968,7 +949,7 @@ class Atlas:
         >>> len(top), top[0]["core"] >= top[2]["core"] > 0
         (3, True)
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         props = self.store.require_model(model)
         if props.get("analysis") != "complete":
             raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
@@ -1022,7 +1003,7 @@ class Atlas:
         >>> found.reference, found.reference_size, len(found)
         ('declared', 994, 3)
         """
-        model = model or self.default_model
+        model = self._model_name(model)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
         from atlas.loaders.untrained import check_count, score_stored
@@ -1067,20 +1048,55 @@ class Atlas:
         TF-IDF figure), with each community's label at its members' median place.
 
         >>> vocabulary = atlas.map()
-        >>> len(vocabulary), vocabulary.save(str(folder / "map.html")) > 2**20
+        >>> len(vocabulary), vocabulary.save(str(folder / "map.html")) == [str(folder / "map.html")]
         (30522, True)
+        >>> (folder / "map.html").stat().st_size > 2**20
+        True
         >>> atlas.map(layout="pca").map.title.startswith("PCA map")
         True
         """
         from atlas.views.vocabulary import LAYOUTS, read_map
 
-        _check.text(model, "model", optional=True)
+        model = self._model_name(model)
         _check.choice(layout, "layout", LAYOUTS)
-        model = model or self.default_model
         progress = on_progress or (lambda stage, done, total: None)
         props = self.store.require_model(model)
         total = int(props.get("vocab_size", 0))
         return Map(read_map(self.store, model, done=lambda n: progress("read", n, total), layout=layout))
+
+    # -- Cypher ---------------------------------------------------------------------------------
+    def query(
+        self, cypher: str, parameters: dict[str, Any] | None = None, /, *, write: bool = False, **params: Any
+    ) -> Rows:
+        """Run a Cypher statement of your own on the graph and return its rows as a table.
+
+        Values go in as ``$parameters``, given as keywords (``name=model``) or as a dict (for a
+        name this method takes itself, like ``write``); never format them into the text. The
+        statement runs in a read transaction, where Neo4j refuses to write: a statement that
+        writes is refused with InvalidArgument unless ``write=True``, which runs it in a write
+        transaction (the driver may run it again if the transaction fails midway). Writes bypass
+        what keeps a model consistent (``atlas.models(verify=True)`` checks it). A statement
+        Neo4j cannot run raises InvalidArgument with the first line of its reason. The graph's
+        labels and properties are in the docs' graph page.
+
+        >>> largest = atlas.query(
+        ...     "MATCH (c:Community {model: $model}) RETURN c.id AS community, c.size AS tokens ORDER BY c.size DESC LIMIT 3",
+        ...     model=model,
+        ... )
+        >>> len(largest), largest.keys, largest[0]["tokens"] >= largest[2]["tokens"]
+        (3, ['community', 'tokens'], True)
+        >>> atlas.query("CREATE (:Note {text: $text})", text="hi")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        atlas.errors.InvalidArgument: the Cypher statement writes to the graph, and it ran in a read transaction, ...
+        """
+        _check.text(cypher, "cypher")
+        given = dict(parameters or {})
+        if any(not isinstance(key, str) for key in given):
+            raise InvalidArgument(f"parameter names must be texts, got {sorted(map(repr, given))}")
+        if not isinstance(write, bool):
+            raise InvalidArgument(f"write must be True or False, got {write!r}")
+        keys, rows = self.store.run_given(cypher, given | params, write=write)
+        return Rows(cypher, keys, rows)
 
     def browser_url(self) -> str | None:
         """Neo4j Browser's address on the server, or None when it serves none.
@@ -1091,6 +1107,11 @@ class Atlas:
         return self.store.browser_url()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _model_name(self, model: str | None, parameter: str = "model") -> str:
+        """The model a method works on: ``model`` when given (a text), else this instance's default model."""
+        _check.text(model, parameter, optional=True)
+        return model or self.default_model
 
     def _corpus_props(self, model: str) -> dict | None:
         """The Model node's properties when ``model`` is a corpus atlas, else None."""
@@ -1130,6 +1151,78 @@ class Atlas:
         props = self.store.require_model(model)
         with _recorded_source(model, props):
             return props, read_tokenizer(props["source"], offline=offline)
+
+
+class Model:
+    """One stored model of an :class:`Atlas`, as sqlite-utils' ``db["table"]`` is one table: ``atlas["name"]``.
+
+    Each method of ``Atlas`` that works on one model (the ones with a ``model`` parameter:
+    ``neighbours``, ``variants``, ``tokens``, ``prompt``, ``sample``, ``near``, ``context``,
+    ``hubs``, ``untrained``, ``map``, ``analyse``, ``vectors``, ...) is a method here with that
+    parameter filled in, so ``atlas["all-MiniLM-L6-v2"].neighbours("cat")`` is
+    ``atlas.neighbours("cat", model="all-MiniLM-L6-v2")``; ``help()`` shows each with its
+    docstring. Besides them: :meth:`properties` (what ``atlas.model(name)`` returns),
+    :meth:`compare` with another model, and :meth:`delete`. Making the handle reads nothing:
+    a model that is not stored fails when a method is called, with ModelNotLoaded.
+
+    >>> minilm = atlas[model]
+    >>> minilm.near("king - man + woman", k=1).texts(), minilm.properties()["k"]
+    (['queen'], 20)
+    """
+
+    def __init__(self, atlas: Atlas, name: str):
+        self.atlas = atlas
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r})"
+
+    def properties(self, *, allow_incomplete: bool = False) -> dict:
+        """The Model node's properties (name, status, k, dim, source, analysis, ...): :meth:`Atlas.model`."""
+        return self.atlas.model(self.name, allow_incomplete=allow_incomplete)
+
+    def compare(self, other: str | Model, **options: Any) -> Comparison:
+        """This model compared with ``other`` (a name or a handle): :meth:`Atlas.compare` with its ``options``."""
+        return self.atlas.compare(self.name, other.name if isinstance(other, Model) else other, **options)
+
+    def delete(self, *, on_progress: StageProgress | None = None) -> Deleted:
+        """Delete this model from the graph: :meth:`Atlas.delete`."""
+        return self.atlas.delete(self.name, on_progress=on_progress)
+
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a name the handle lacks: says which methods it has."""
+        raise AttributeError(
+            f"a model handle has no attribute {name!r}; its methods are {', '.join(sorted(MODEL_METHODS))}, "
+            "properties, compare and delete"
+        )
+
+
+def _on_model(method: Callable) -> Callable:
+    """``method`` of Atlas as a method of :class:`Model`: its parameters but ``model``, which the handle fills in, and
+    its docstring up to its examples (they run once, on Atlas)."""
+    signature = inspect.signature(method)
+    shown = signature.replace(parameters=[p for name, p in signature.parameters.items() if name != "model"])
+
+    @functools.wraps(method)
+    def on_model(self: Model, *args: Any, **kwargs: Any) -> Any:
+        given = shown.bind(self, *args, **kwargs).arguments  # a wrong call fails as a call of the method would
+        given.pop("self")
+        return method(self.atlas, model=self.name, **given)
+
+    text = (inspect.getdoc(method) or "").split("\n\n")
+    told = list(itertools.takewhile(lambda paragraph: ">>>" not in paragraph, text))
+    on_model.__doc__ = "\n\n".join([*told, f":meth:`Atlas.{method.__name__}` on this model."])
+    on_model.__signature__ = shown  # type: ignore[attr-defined]
+    return on_model
+
+
+MODEL_METHODS = sorted(
+    name
+    for name, member in vars(Atlas).items()
+    if not name.startswith("_") and inspect.isfunction(member) and "model" in inspect.signature(member).parameters
+)
+for _name in MODEL_METHODS:
+    setattr(Model, _name, _on_model(getattr(Atlas, _name)))
 
 
 def _token_id(token: str | int) -> int:

@@ -46,7 +46,7 @@ class ModelIncomplete(AtlasError):
 
 
 class ModelExists(AtlasError):
-    """A complete model of that name is already stored and ``--replace`` was not given."""
+    """A complete model of that name is already stored and ``replace`` was not asked for."""
 
 
 class TokenNotFound(AtlasError):

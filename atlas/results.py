@@ -1,10 +1,12 @@
 """What :class:`atlas.Atlas` returns: small typed results that print as the CLI prints them, convert and save.
 
 Every result has ``to_dict()`` (plain JSON-ready data, what the CLI's ``--json`` prints) and
-``to_json()``. Tables (neighbours, tokens, hubs, models, a variant group) have ``to_pandas()``
-(pandas is optional) and print as aligned text; a :class:`Graph` converts with
-``to_networkx()`` and saves in every export format; a :class:`Map` saves as the offline page
-or parquet. Token text is shown escaped, as on the terminal.
+``to_json()``. Tables (neighbours, tokens, hubs, models, a variant group, the rows of a
+query) have ``to_pandas()`` (pandas is optional) and print as aligned text; a :class:`Graph`
+converts with ``to_networkx()`` and saves in every export format; a :class:`Map` saves as the
+offline page or parquet; every ``save()`` returns the files it wrote. The reports of a load,
+an analysis and storing vectors print as one line. Token text is shown escaped, as on the
+terminal.
 
 In a notebook (``_repr_html_``) tables show as HTML tables, token text made visible as the
 pages show it and cut after :data:`atlas.pages.notebook.MAX_ROWS` rows; a graph or the map
@@ -24,6 +26,8 @@ from atlas.core.token_text import aligned_table, display_text, escape_controls, 
 from atlas.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from atlas.core.vocabulary_map import VocabularyMap
 
 Column = tuple[str, Callable[[dict], Any]]  # (header, cell of a row)
@@ -57,6 +61,14 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _save(path: str, data: str | bytes) -> list[str]:
+    """Write one page or file to ``path`` (``-``: stdout); the files written, as every ``save()`` returns them."""
+    from atlas.files.output import STDOUT, write_output
+
+    write_output(path, data.encode("utf-8") if isinstance(data, str) else data)
+    return [] if path == STDOUT else [path]
+
+
 class Table(Record):
     """Rows of dicts with a title; prints as an aligned table, converts to a list, JSON or a DataFrame."""
 
@@ -78,7 +90,10 @@ class Table(Record):
     def html_rows(self) -> list[list[str]]:
         """The table's cells as they show in HTML: token text as on the pages (spaces as ``␣``), not yet escaped."""
         return [
-            [cell.html(row) if isinstance(cell, _TextCell) else str(cell(row)) for _, cell in self.columns()]
+            [
+                cell.html(row) if isinstance(cell, (_TextCell, _ValueCell)) else str(cell(row))
+                for _, cell in self.columns()
+            ]
             for row in self.rows
         ]
 
@@ -258,6 +273,76 @@ class TokenTable(Table):
         return [r["id"] for r in self.rows]
 
 
+class _ValueCell:
+    """A cell of whatever a Cypher statement returned: text as a label is shown, nothing as "-", anything else as
+    Python writes it (a node as its properties), control characters made visible."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __call__(self, row: dict) -> str:
+        value = row.get(self.key)
+        return terminal_text(value) if isinstance(value, str) else _written(value)
+
+    def html(self, row: dict) -> str:
+        value = row.get(self.key)
+        return escape_controls(value) if isinstance(value, str) else _written(value)
+
+
+def _written(value: Any) -> str:
+    return "-" if value is None else escape_controls(str(value))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can hold it: lists, tuples (a point's coordinates) and maps walked, numbers, text, booleans and
+    null kept, the rest (a date, a time) written as text."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+@dataclass(repr=False)
+class Rows(Table):
+    """What a Cypher statement returned (see :meth:`atlas.Atlas.query`): ``rows`` of dicts keyed by its ``keys``,
+    the columns in the order the statement returns them. A node comes as a dict of its properties, a relationship
+    as ``(start, type, end)``; ``to_pandas()`` keeps every value as the driver gave it, ``to_dict()`` writes
+    dates and times as text and a point as its coordinates.
+
+    >>> found = atlas.query("MATCH (m:Model {name: $name}) RETURN m.name AS name, m.k AS k", name=model)
+    >>> found.keys, found.to_dict() == [{"name": model, "k": 20}]
+    (['name', 'k'], True)
+    """
+
+    statement: str
+    keys: list[str]
+    rows: list[dict]
+
+    def title(self) -> str:
+        return f"{len(self.rows):,} {'row' if len(self.rows) == 1 else 'rows'}:"
+
+    def columns(self) -> list[Column]:
+        return [(key, _ValueCell(key)) for key in self.keys]
+
+    def to_dict(self) -> Any:
+        return [{key: _plain(row.get(key)) for key in self.keys} for row in self.rows]
+
+    def to_pandas(self):
+        """The rows as a pandas DataFrame with the statement's columns, values as the driver gave them (needs pandas).
+
+        >>> atlas.query("MATCH (m:Model {name: $name}) RETURN m.k AS k, m.dim AS dim", name=model).to_pandas().values.tolist()
+        [[20, 384]]
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("to_pandas() needs pandas; install it with `pip install pandas`") from None
+        return pd.DataFrame(self.rows, columns=self.keys)
+
+
 _MEASURE_NAMES = {"pagerank": "PageRank", "core": "k-core number", "clustering": "local clustering coefficient"}
 
 
@@ -316,8 +401,8 @@ class Graph(Record):
     def model(self) -> str:
         return self.subgraph.model
 
-    @property
     def title(self) -> str:
+        """What the subgraph shows, e.g. ``prompt 'the cat sat'`` or ``atlas of 5 random words (seed 7), k=3``."""
         return self.subgraph.title
 
     @property
@@ -337,7 +422,8 @@ class Graph(Record):
     def save(self, path: str, format: str = "html", stdout=None) -> list[str]:
         """Write the graph as ``html``, ``graphml``, ``json``, ``csv`` or ``cypher`` to ``path`` (``-``: ``stdout``).
 
-        Returns the files written (csv writes PATH.nodes.csv and PATH.edges.csv).
+        Returns the files written, as every result's ``save()`` does: none for stdout, two for csv
+        (PATH.nodes.csv and PATH.edges.csv).
 
         >>> graph = atlas.prompt("the cat sat", k=3)
         >>> graph.save(str(folder / "prompt.graphml"), "graphml") == [str(folder / "prompt.graphml")]
@@ -369,7 +455,7 @@ class Graph(Record):
             import networkx as nx
         except ImportError:
             raise InvalidArgument("to_networkx() needs networkx; install it with `pip install networkx`") from None
-        graph = nx.DiGraph(model=self.model, title=self.title)
+        graph = nx.DiGraph(model=self.model, title=self.title())
         for node in self.nodes:
             graph.add_node(node.id, **{k: v for k, v in asdict(node).items() if k != "id"})
         for edge in self.edges:
@@ -385,7 +471,7 @@ class Graph(Record):
         ]
 
     def summary(self) -> str:
-        return f"{escape_controls(self.title)}: {len(self.nodes)} tokens, {len(self.edges)} edges"
+        return f"{escape_controls(self.title())}: {len(self.nodes)} tokens, {len(self.edges)} edges"
 
     def _repr_html_(self) -> str:
         """The graph in a notebook: the interactive page of ``save(path, "html")`` in a sandboxed iframe's ``srcdoc``.
@@ -426,7 +512,7 @@ class Nearest(Table):
     def title(self) -> str:
         operands = ", ".join(terminal_text(t["text"]) for o in self.operands for t in o["tokens"])
         kept = (
-            f"the operands ({operands}) are left out, --keep-operands keeps them"
+            f"the operands ({operands}) are left out, keep_operands=True (--keep-operands) keeps them"
             if self.left_out
             else f"the operands ({operands}) are kept"
         )
@@ -472,13 +558,9 @@ class Map(Record):
 
         return render(self.map, format)
 
-    def save(self, path: str, format: str = "html") -> int:
-        """Write the map to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
-        data = self.render(format)
-        write_output(path, data)
-        return len(data)
+    def save(self, path: str, format: str = "html") -> list[str]:
+        """Write the map to ``path`` (``-``: stdout); returns the files written (none for stdout), as :meth:`Graph.save`."""
+        return _save(path, self.render(format))
 
     def to_dict(self) -> Any:
         vmap = self.map
@@ -524,17 +606,82 @@ class Map(Record):
         return page_iframe(self.render("html").decode("utf-8"), repr(self), MAP_HEIGHT, file_name="map.html")
 
 
+@dataclass(frozen=True, repr=False)
+class VectorsReport(Record):
+    """What storing a model's vectors did (see :meth:`atlas.Atlas.vectors`): how many tokens got a vector, how many
+    have none (a zero row), the vector index's name, and what could not be checked before writing (``notes``)."""
+
+    name: str
+    stored: int  # tokens given a vector
+    zero: int  # tokens left without one (a zero row)
+    index: str
+    seconds: float
+    skipped: bool  # the model's vectors were complete already
+    notes: tuple[str, ...] = ()  # what could not be checked before writing
+
+    def __repr__(self) -> str:
+        if self.skipped:
+            return f"the vectors of {self.name!r} are stored already (vector index {self.index}); nothing to do"
+        zero = f" ({self.zero:,} zero rows have none)" if self.zero else ""
+        return (
+            f"stored {self.stored:,} vectors of {self.name!r}{zero} and the vector index {self.index} "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class AnalysisReport(Record):
+    """What an analysis stored (see :meth:`atlas.Atlas.analyse`): the communities found among the model's tokens,
+    their modularity, and the skewness of the in-degree distribution (how much a few hubs dominate)."""
+
+    name: str
+    tokens: int
+    communities: int
+    modularity: float
+    cited_skewness: float
+    seconds: float
+
+    def __repr__(self) -> str:
+        return (
+            f"analysed {self.name!r}: {self.tokens:,} tokens in {self.communities:,} communities "
+            f"(modularity {self.modularity:.3f}), in-degree skewness {self.cited_skewness:.2f}, in {self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class LoadReport(Record):
+    """What a load stored: tokens, SIMILAR_TO edges, tokens in variant groups, where the neighbours were computed,
+    and, when asked for, how many communities the analysis found and what storing the vectors did."""
+
+    name: str
+    tokens: int
+    edges: int
+    variants: int
+    skipped: bool  # the same model was already complete: nothing was written
+    seconds: float
+    device: str  # where the neighbours were computed
+    communities: int | None = None  # None: no analysis ran
+    vectors: VectorsReport | None = None  # None: no vectors were asked for
+
+    def __repr__(self) -> str:
+        if self.skipped:
+            return f"model {self.name!r} is already loaded with these settings; nothing to do"
+        return (
+            f"stored {self.name!r}: {self.tokens:,} tokens, {self.edges:,} SIMILAR_TO edges, "
+            f"{self.variants:,} tokens in variant groups, in {self.seconds:.1f} s ({self.device})"
+        )
+
+
 @dataclass(repr=False)
 class Loaded(Record):
     """What a load did (``report``), and where to look at it: the Browser's address and a query to paste there."""
 
-    report: Any  # atlas.loaders.pipeline.LoadReport
+    report: LoadReport
     browser_url: str | None
     browser_query: str
 
     def __repr__(self) -> str:
-        r = self.report
-        return f"stored {r.name!r}: {r.tokens:,} tokens, {r.edges:,} SIMILAR_TO edges in {r.seconds:.1f} s"
+        return repr(self.report)
 
 
 @dataclass(repr=False)
@@ -602,13 +749,9 @@ class Comparison(Record):
 
         return render_page(self.page)
 
-    def save(self, path: str) -> int:
-        """Write the token's page to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
-        data = self.render_page().encode("utf-8")
-        write_output(path, data)
-        return len(data)
+    def save(self, path: str) -> list[str]:
+        """Write the token's page to ``path`` (``-``: stdout); returns the files written (none for stdout)."""
+        return _save(path, self.render_page())
 
     def title(self) -> str:
         f = self.figures
@@ -723,7 +866,8 @@ class Context(Record):
     stored, the nearest tokens of the state among them (``atlas_by`` "state"), else its stored neighbours of the
     token's own id (``atlas_by`` "token"). ``comparisons`` (a word in two or more texts): per pair and layer,
     the ``cosine`` between the word's states and the tokens ``toward_a`` / ``toward_b`` whose cosine to one
-    state minus their cosine to the other is largest. ``seconds`` per text, after the model was read.
+    state minus their cosine to the other is largest. ``seconds`` per text, after the model was read. ``vectors``
+    (left out of ``to_dict()``): per text, the hidden states themselves, one row per entry of its ``states``.
     """
 
     model: str
@@ -736,8 +880,9 @@ class Context(Record):
     seconds: list[float]
     layer_atlas: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    saved: str | None = None
+    saved: str | None = None  # the Browser query of the saved states, when they were saved
     page: str | None = None  # the offline page, when it was asked for
+    vectors: list[np.ndarray] = field(default_factory=list)  # per text: (entries, d) float32
 
     SHOWN = 8  # nearest tokens per printed line
 
@@ -825,15 +970,12 @@ class Context(Record):
             ]
         )
 
-    def save(self, path: str) -> int:
-        """Write the offline page (asked for with ``page=True``) to ``path`` (``-``: stdout); returns the bytes written."""
-        from atlas.files.output import write_output
-
+    def save(self, path: str) -> list[str]:
+        """Write the offline page (asked for with ``page=True``) to ``path`` (``-``: stdout); returns the files written
+        (none for stdout)."""
         if self.page is None:
             raise InvalidArgument("this result has no page; ask for it with atlas.context(..., page=True)")
-        data = self.page.encode("utf-8")
-        write_output(path, data)
-        return len(data)
+        return _save(path, self.page)
 
     def _repr_html_(self) -> str:
         if self.page is not None:

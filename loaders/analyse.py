@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,16 +15,7 @@ from atlas.graph.lease import Lease
 from atlas.graph.store import Store
 from atlas.graph.stored_graph import read_graph
 from atlas.graph.writes import write_analysis, write_mutual
-
-
-@dataclass(frozen=True)
-class AnalysisReport:
-    name: str
-    tokens: int
-    communities: int
-    modularity: float
-    cited_skewness: float
-    seconds: float
+from atlas.results import AnalysisReport
 
 
 def analyse_stored(

@@ -70,7 +70,7 @@ def load_embedding_table(
         raise EmbeddingsIncomplete(
             f"the input embedding of {source} has {matrix.shape[0]:,} rows but its tokenizer has "
             f"{len(ids) + unmatched:,} tokens: {unmatched:,} tokens have no vector (wrong weights for this tokenizer?); "
-            f"pass --allow-short-matrix to store only the {len(ids):,} tokens that have one"
+            f"pass allow_short_matrix=True (--allow-short-matrix) to store only the {len(ids):,} tokens that have one"
         )
     raw = [pieces[i] for i in ids]
     return EmbeddingTable(

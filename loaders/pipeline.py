@@ -33,13 +33,15 @@ from atlas.errors import (
 from atlas.graph.concurrent import write_concurrently
 from atlas.graph.lease import Lease
 from atlas.graph.store import REPLY_SECONDS, Store
-from atlas.graph.vectors import VectorsReport, check_room, matrix_blocks, store_vectors
+from atlas.graph.vectors import check_room
 from atlas.graph.verify import problems
 from atlas.graph.write_params import edge_params, token_rows, variant_rows
 from atlas.graph.writes import write_edge_batch, write_tokens, write_variants
+from atlas.results import LoadReport, VectorsReport
 
 from .analyse import analyse_and_store, analyse_stored
 from .source import EmbeddingTable
+from .vectors import matrix_blocks, store_vectors
 
 WRITERS = 2  # concurrent write transactions: Neo4j spreads them over its cores (about 1.4x one writer here)
 
@@ -51,19 +53,6 @@ class AnalysisSettings:
     resolution: float = analysis.RESOLUTION
     seed: int = 0
     epochs: int = analysis.EPOCHS
-
-
-@dataclass(frozen=True)
-class LoadReport:
-    name: str
-    tokens: int
-    edges: int
-    variants: int
-    skipped: bool  # the same model was already complete: nothing was written
-    seconds: float
-    device: str  # where the neighbours were computed
-    communities: int | None = None  # None: no analysis ran
-    vectors: VectorsReport | None = None  # None: no vectors were asked for
 
 
 def load(
@@ -128,7 +117,7 @@ def load(
                 raise ModelExists(
                     f"model {table.name!r} is already stored with other settings "
                     f"(k={existing.get('k')}, dtype={existing.get('dtype')}, source={existing.get('source')}); "
-                    "pass --replace to reload it or --name to store this one beside it"
+                    "pass replace=True (--replace) to reload it, or another name (--name) to store this one beside it"
                 )
             if existing.get("status") == "complete":
                 communities = None
@@ -320,7 +309,7 @@ def _analyse(store, table, neighbours, scores, variants, settings, batch_size, o
 
 
 def _store_vectors(store: Store, table: EmbeddingTable, on_progress: StageProgress, lease: Lease) -> VectorsReport:
-    """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.graph.vectors.store_vectors`)."""
+    """Store the table's rows as the tokens' vectors and index them (see :func:`atlas.loaders.vectors.store_vectors`)."""
     return store_vectors(
         store,
         table.name,

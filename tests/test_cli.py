@@ -93,7 +93,9 @@ def test_load_is_exact_by_default_and_says_the_dtype_it_picked_first(run, qwen_f
     assert lines[0] == choose_dtype("float32", "cpu").reason and lines[0].startswith("dtype float32: exact")
     assert lines[1].endswith("k=3, float32 on cpu")
     assert models_json(run)[model_name]["dtype"] == "float32"
-    auto = run("load", qwen_folder[0], "--name", model_name, "--k", 3, "--device", "cpu", "--dtype", "auto", "--replace")
+    auto = run(
+        "load", qwen_folder[0], "--name", model_name, "--k", 3, "--device", "cpu", "--dtype", "auto", "--replace"
+    )
     assert auto.exit_code == 0, auto.stderr
     choice = choose_dtype("auto", "cpu")
     lines = auto.stderr.splitlines()
@@ -281,21 +283,23 @@ def test_cuda_without_a_gpu(run, qwen_folder, model_name):
 
 def test_not_a_neo4j_uri(run):
     line = error_line(run("models", env={"NEO4J_URI": "foo://x"}))
-    assert line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+    assert (
+        line == "Error: 'foo://x' is not a Neo4j URI; write it like bolt://127.0.0.1:7687 (uri=..., --uri or NEO4J_URI)"
+    )
 
 
 def test_http_uri_is_refused_in_one_line(run):
     line = error_line(run("models", env={"NEO4J_URI": "http://127.0.0.1:7474"}))
     assert line == (
         "Error: 'http://127.0.0.1:7474' is an HTTP address, but Neo4j is reached over Bolt: write it like "
-        "bolt://127.0.0.1:7687 (bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+        "bolt://127.0.0.1:7687 (bolt:// or neo4j://, port 7687) as uri=..., --uri or NEO4J_URI"
     )
 
 
 @pytest.mark.parametrize("uri", ["bolt://", "neo4j://", "bolt://:7687"])
 def test_uri_without_a_host_is_refused(run, uri):
     line = error_line(run("models", env={"NEO4J_URI": uri}))
-    assert line == f"Error: {uri!r} names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)"
+    assert line == f"Error: {uri!r} names no host; write it like bolt://127.0.0.1:7687 (uri=..., --uri or NEO4J_URI)"
 
 
 @pytest.mark.parametrize(
@@ -328,7 +332,7 @@ def test_verbose_shows_the_driver_log(run):
 def test_missing_database(run):
     line = error_line(run("neighbours", "cat", env={"NEO4J_DATABASE": "nosuchdb"}))
     assert line.endswith(
-        "has no database 'nosuchdb'; set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
+        "has no database 'nosuchdb'; set database=..., --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
     )
 
 
@@ -338,7 +342,7 @@ def test_db_start_in_an_unusable_home(tmp_path):
     result = CliRunner().invoke(main, ["db", "start", "--home", str(home)], catch_exceptions=False)
     assert error_line(result) == (
         f"Error: cannot create the Neo4j home {home}: Not a directory; "
-        "choose a writable folder with --home or ATLAS_NEO4J_HOME"
+        "choose a writable folder (folder=..., --home or ATLAS_NEO4J_HOME)"
     )
 
 

@@ -190,8 +190,8 @@ def test_model_names_reach_the_terminal_escaped(run, hostile_model):
 @pytest.mark.parametrize(
     "name,why",
     [
-        ("", "a model name must be some text, not ''; give one with --name"),
-        ("  ", "a model name must be some text, not '  '; give one with --name"),
+        ("", "a model name must be some text, not ''; give one as name=... (--name)"),
+        ("  ", "a model name must be some text, not '  '; give one as name=... (--name)"),
         (HOSTILE_NAME, "holds control characters (\\x07\\n\\x1b); give a name without them"),
         (" padded", "the model name ' padded' starts or ends with a space; give it without them"),
     ],

@@ -169,7 +169,7 @@ def test_a_stored_layer_atlas_adds_its_view_and_the_others_are_a_note(context_mo
             assert found.notes == [
                 f"no layer atlas is stored for layer 0 (models named {context_model}@0 ...); only the static atlas is compared",
                 "the layer atlas of layer 6 has no vectors: its lines (@L) are its stored neighbours of the token alone; "
-                "load it with --vectors to rank the state itself against it",
+                "load it with vectors=True (--vectors) to rank the state itself against it",
             ]
             assert at[6]["atlas_by"] == "token"
             assert "@6" in str(found)

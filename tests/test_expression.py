@@ -43,7 +43,10 @@ def test_king_minus_man_plus_woman_is_queen(run, whole_minilm):
     assert result.stderr.startswith(
         f'nearest tokens to "king - man + woman" in {whole_minilm} (30,522 rows compared in '
     )
-    assert 'the operands ("king", "man", "woman") are left out, --keep-operands keeps them' in result.stderr
+    assert (
+        'the operands ("king", "man", "woman") are left out, keep_operands=True (--keep-operands) keeps them'
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(

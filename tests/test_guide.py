@@ -248,7 +248,8 @@ def test_port_in_use_says_to_pick_another():
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(
-            InvalidArgument, match=rf"^port {port} on 127.0.0.1 is already in use — pick another port with --port$"
+            InvalidArgument,
+            match=rf"^port {port} on 127.0.0.1 is already in use — pick another port \(port=\.\.\., --port\)$",
         ):
             browser.serve("127.0.0.1", port)
 
@@ -507,7 +508,7 @@ def test_a_host_that_is_not_loopback_is_refused_unless_allowed():
     assert result.stderr.splitlines() == [
         "Error: host 0.0.0.0 is not a loopback address: Neo4j Browser plays guides only from hosts its server allows "
         "(the local one allows localhost and 127.0.0.1), and anyone on the network could fetch the files; "
-        "serve on 127.0.0.1, or pass --allow-remote to serve on it anyway"
+        "serve on 127.0.0.1, or pass allow_remote=True (--allow-remote) to serve on it anyway"
     ]
     server, _ = browser.serve("0.0.0.0", 0, allow_remote=True)
     server.stop()

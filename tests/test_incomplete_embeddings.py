@@ -74,7 +74,7 @@ def test_matrix_shorter_than_the_tokenizer_is_refused(run, tmp_path, model_name)
     assert error_line(result) == (
         f"Error: the input embedding of {folder} has 1,000 rows but its tokenizer has {MINILM_TOKENS:,} tokens: "
         f"{MINILM_TOKENS - 1000:,} tokens have no vector (wrong weights for this tokenizer?); "
-        "pass --allow-short-matrix to store only the 1,000 tokens that have one"
+        "pass allow_short_matrix=True (--allow-short-matrix) to store only the 1,000 tokens that have one"
     )
     assert stored(run, model_name) is None
 

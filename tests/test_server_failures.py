@@ -146,7 +146,7 @@ def test_start_on_a_small_disk_is_refused(dev_server, tmpfs):
     print(f"\nrefused in {time.monotonic() - began:.1f} s")
     assert str(refused.value) == (
         f"only 400 MiB free on the disk of {home}, and Neo4j needs at least 1 GiB there to start; "
-        "free some space, or choose a home on another disk with --home or ATLAS_NEO4J_HOME"
+        "free some space, or choose a home on another disk (folder=..., --home or ATLAS_NEO4J_HOME)"
     )
     assert jvms_of(home) == []
     assert not (home / "run" / "neo4j.pid").exists()

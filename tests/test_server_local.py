@@ -310,7 +310,7 @@ def test_kept_password_is_only_sent_to_its_own_server(spare):
     server, _, _ = spare
     line = error_line(atlas("models", "--uri", "bolt://127.0.0.1:1", "--home", server.home))
     assert line == (
-        "Error: no Neo4j password given for bolt://127.0.0.1:1: give it with --password or NEO4J_PASSWORD "
+        "Error: no Neo4j password given for bolt://127.0.0.1:1: give it (password=..., --password or NEO4J_PASSWORD) "
         f"(the password kept in {password_file(server.home)} is only sent to its own server, {server.bolt_uri})"
     )
 
@@ -320,7 +320,7 @@ def test_no_password_and_no_local_server(tmp_path):
     line = error_line(atlas("models", "--uri", "bolt://127.0.0.1:7687", "--home", home))
     assert line == (
         f"Error: no Neo4j password given for bolt://127.0.0.1:7687, and no local server was set up in {home}: "
-        "start one with `atlas db start` (it makes a password and keeps it), or give one with --password or NEO4J_PASSWORD"
+        "start one with `atlas db start` (it makes a password and keeps it), or give one (password=..., --password or NEO4J_PASSWORD)"
     )
 
 
@@ -333,7 +333,7 @@ def test_home_without_a_password_file(spare):
     try:
         assert error_line(atlas("models", env=env)) == (
             f"Error: {kept} does not exist (the home was set up before token atlas kept its password): give the "
-            "password with --password or NEO4J_PASSWORD (token-atlas, unless you chose another), and replace it "
+            "password (password=..., --password or NEO4J_PASSWORD; token-atlas, unless you chose another), and replace it "
             "with a private one with `atlas db password --new`"
         )
         assert atlas("models", env={**env, "NEO4J_PASSWORD": old}).exit_code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from atlas.cli.options import json_option, neo4j_options, quiet_option
-from atlas.cli.render import ProgressDisplay, print_json, say
+from atlas.cli.render import ProgressDisplay, print_json, say, tell_written
 from atlas.errors import InvalidArgument
 
 
@@ -49,9 +49,7 @@ def compare(a, b, k, top, as_json, fmt, token, output, quiet, atlas):
     with ProgressDisplay(quiet) as progress:
         found = atlas.compare(a, b, k=k, top=top, token=token, on_progress=progress)
     if fmt == "html":
-        size = found.save(output)
-        if output != "-":
-            say(f"wrote {output} ({size:,} bytes)", quiet)
+        tell_written(found.save(output), quiet=quiet)
     elif as_json:
         print_json(found.to_dict())
     else:

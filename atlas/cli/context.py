@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from atlas.cli.options import json_option, model_option, neo4j_options, offline_option
-from atlas.cli.render import print_json, say
+from atlas.cli.render import print_json, say, tell_written
 from atlas.errors import InvalidArgument
 
 
@@ -69,9 +69,7 @@ def context(texts, word, layers, k, model, as_json, save, fmt, output, device, o
     for note in result.notes:
         say(f"note: {note}")
     if fmt == "html":
-        size = result.save(output)
-        if output != "-":
-            say(f"wrote {output} ({size:,} bytes)")
+        tell_written(result.save(output))
     if as_json:
         print_json(result.to_dict())
     elif fmt != "html" or output != "-":

@@ -15,7 +15,7 @@ from atlas.cli.options import (
     quiet_option,
     table_to_terminal,
 )
-from atlas.cli.render import ProgressDisplay, emit, say, show
+from atlas.cli.render import ProgressDisplay, emit, say, show, tell_written
 from atlas.core.token_text import escape_controls, terminal_text
 from atlas.errors import InvalidArgument
 
@@ -147,5 +147,4 @@ def map_command(model, fmt, output, layout, quiet, atlas):
     """
     with ProgressDisplay(quiet) as progress:
         vmap = atlas.map(model, layout=layout, on_progress=progress)
-    size = vmap.save(output, fmt)
-    say(f"wrote {output} ({size / 2**20:.1f} MB: {len(vmap):,} tokens, {len(vmap.map.communities):,} communities)")
+    tell_written(vmap.save(output, fmt), f"{len(vmap):,} tokens, {len(vmap.map.communities):,} communities")

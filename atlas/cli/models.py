@@ -181,13 +181,7 @@ def load(
 
 def _tell_loaded(loaded) -> None:
     report = loaded.report
-    if report.skipped:
-        say(f"model {report.name!r} is already loaded with these settings; nothing to do (--replace reloads it)")
-    else:
-        say(
-            f"stored {report.name!r}: {report.tokens:,} tokens, {report.edges:,} SIMILAR_TO edges, "
-            f"{report.variants:,} tokens in variant groups, in {report.seconds:.1f} s ({report.device})"
-        )
+    say(repr(report) + (" (--replace reloads it)" if report.skipped else ""))
     if report.communities is not None:
         say(f"analysed: {report.communities:,} communities; see every token on one page with:")
         say(f"  atlas map{model_flag(report.name)} -o map.html")
@@ -291,8 +285,5 @@ def analyse(model, resolution, seed, epochs, quiet, atlas):
     """
     with ProgressDisplay(quiet) as progress:
         report = atlas.analyse(model, resolution=resolution, seed=seed, epochs=epochs, on_progress=progress)
-    say(
-        f"analysed {model!r}: {report.tokens:,} tokens in {report.communities:,} communities "
-        f"(modularity {report.modularity:.3f}), in-degree skewness {report.cited_skewness:.2f}, in {report.seconds:.1f} s"
-    )
+    say(repr(report))
     say(f"see every token on one page with: atlas map{model_flag(model)} -o map.html")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 import time
 from typing import Any
@@ -11,7 +13,7 @@ import click
 
 from atlas.core.token_text import aligned_table, escape_controls
 from atlas.core.units import duration
-from atlas.results import Graph, Table
+from atlas.results import Graph, Table, VectorsReport
 
 
 def say(message: str, quiet: bool = False) -> None:
@@ -50,19 +52,20 @@ def emit(graph: Graph, fmt: str, output: str) -> None:
         say(f"wrote {path} ({len(graph.nodes)} tokens, {len(graph.edges)} edges)")
 
 
-def tell_vectors(report) -> None:
+def tell_written(paths: list[str], what: str = "", quiet: bool = False) -> None:
+    """Say each file a result's ``save()`` wrote, with its size (a stream or device has none), then ``what``."""
+    for path in paths:
+        size = os.stat(path)
+        sizes = [f"{size.st_size:,} bytes"] if stat.S_ISREG(size.st_mode) else []
+        shown = ", ".join(sizes + ([what] if what else []))
+        say(f"wrote {path}" + (f" ({shown})" if shown else ""), quiet)
+
+
+def tell_vectors(report: VectorsReport) -> None:
     """The notes and the outcome of storing a model's vectors, on stderr."""
     for note in report.notes:
         say(f"note: {note}")
-    if report.skipped:
-        say(
-            f"the vectors of {report.name!r} are stored already (vector index {report.index}); nothing to do (--replace rewrites them)"
-        )
-    else:
-        zero = f" ({report.zero:,} zero rows have none)" if report.zero else ""
-        say(
-            f"stored {report.stored:,} vectors of {report.name!r}{zero} and the vector index {report.index} in {report.seconds:.1f} s"
-        )
+    say(repr(report) + (" (--replace rewrites them)" if report.skipped else ""))
 
 
 class ProgressDisplay:

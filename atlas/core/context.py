@@ -157,7 +157,7 @@ def word_positions(text: str, offsets: Sequence[tuple[int, int]], word: str) -> 
     """
     word = word.strip()
     if not word:
-        raise InvalidArgument("--token needs a word; give one that occurs in the text")
+        raise InvalidArgument("token needs a word; give one that occurs in the text")
     found = []
     for match in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, flags=re.IGNORECASE):
         a, b = match.span()

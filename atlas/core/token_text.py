@@ -56,7 +56,7 @@ def check_model_name(name: str) -> str:
     atlas.errors.InvalidArgument: the model name 'esc\x1b]0;X\x07' holds control characters (\x07\x1b); give a name without them
     """
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgument(f"a model name must be some text, not {name!r}; give one with --name")
+        raise InvalidArgument(f"a model name must be some text, not {name!r}; give one as name=... (--name)")
     found = sorted(set(_CONTROL.findall(name)))
     if found:
         shown = "".join(escape_controls(c) for c in found)

@@ -1,6 +1,7 @@
 """Neo4j: connecting, the schema, batched idempotent writes and the read queries.
 
-Every statement comes from ``cypher/`` by name; values enter only as parameters;
+Every statement of the project's comes from ``cypher/`` by name (:meth:`Store.run_given` runs
+one that a library user wrote); values enter only as parameters;
 every write batch is one ``execute_write`` transaction keyed by a uniqueness
 constraint, so a retried transaction changes nothing.
 """
@@ -77,23 +78,23 @@ def check_uri(uri: str) -> None:
     >>> check_uri("neo4j+s://example.org")
     >>> check_uri("bolt://")
     Traceback (most recent call last):
-    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (--uri or NEO4J_URI)
+    atlas.errors.InvalidArgument: 'bolt://' names no host; write it like bolt://127.0.0.1:7687 (uri=..., --uri or NEO4J_URI)
     """
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
         raise InvalidArgument(
             f"{uri!r} is an HTTP address, but Neo4j is reached over Bolt: write it like {DEFAULT_URI} "
-            "(bolt:// or neo4j://, port 7687) with --uri or NEO4J_URI"
+            "(bolt:// or neo4j://, port 7687) as uri=..., --uri or NEO4J_URI"
         )
     try:
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     except ValueError:
         scheme = ""
     if scheme not in BOLT_SCHEMES:
-        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+        raise InvalidArgument(f"{uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)")
     if not parts.hostname:
-        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (--uri or NEO4J_URI)")
+        raise InvalidArgument(f"{uri!r} names no host; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)")
 
 
 def _tls_failed(exc: BaseException) -> bool:
@@ -112,6 +113,21 @@ def _tls_failed(exc: BaseException) -> bool:
     return False
 
 
+def _refused(exc: Neo4jError) -> str:
+    """Why Neo4j refused a statement a caller wrote, in one line, and what to do."""
+    reason = (exc.message or exc.code or "no reason given").splitlines()[0]
+    if exc.code == "Neo.ClientError.Statement.SyntaxError":
+        return f"the Cypher statement does not parse: {reason}"
+    if exc.code == "Neo.ClientError.Statement.ParameterMissing":
+        return f"the Cypher statement takes a parameter it was not given ({reason}); give each $parameter a value"
+    if exc.code == "Neo.ClientError.Statement.AccessMode":
+        return (
+            "the Cypher statement writes to the graph, and it ran in a read transaction, which may not; "
+            "give write=True to run it in a write transaction"
+        )
+    return f"Neo4j refused the Cypher statement: {reason}"
+
+
 class Store:
     """A connection to one Neo4j database, with the project's reads and writes."""
 
@@ -121,7 +137,7 @@ class Store:
         check_uri(settings.uri)
         if settings.password is None:
             raise PasswordMissing(
-                f"no Neo4j password given for {settings.uri}; give it with --password or NEO4J_PASSWORD"
+                f"no Neo4j password given for {settings.uri}; give it (password=..., --password or NEO4J_PASSWORD)"
             )
         try:
             self.driver = neo4j.GraphDatabase.driver(
@@ -134,7 +150,7 @@ class Store:
             )
         except (ConfigurationError, ValueError):
             raise InvalidArgument(
-                f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (--uri or NEO4J_URI)"
+                f"{settings.uri!r} is not a Neo4j URI; write it like {DEFAULT_URI} (uri=..., --uri or NEO4J_URI)"
             ) from None
         self._silent = False  # set once a connection got no reply in REPLY_SECONDS: every call then fails at once
         self._connections: weakref.WeakSet = weakref.WeakSet()
@@ -210,7 +226,7 @@ class Store:
         except AuthError:
             raise AuthenticationFailed(
                 f"Neo4j at {self.settings.uri} refused user {self.settings.user!r}: wrong password? "
-                "set --password or NEO4J_PASSWORD"
+                "set password=..., --password or NEO4J_PASSWORD"
             ) from None
         except (ServiceUnavailable, SessionExpired, OSError) as exc:
             if self._silent:
@@ -228,7 +244,7 @@ class Store:
             if exc.code == "Neo.ClientError.Database.DatabaseNotFound":
                 raise InvalidArgument(
                     f"Neo4j at {self.settings.uri} has no database {self.database!r}; "
-                    "set --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
+                    "set database=..., --database or NEO4J_DATABASE (Neo4j Community has one: neo4j)"
                 ) from None
             # Neo4j answers Neo.DatabaseError.* once its database has failed: a full disk shows as
             # TransactionCommitFailed ("Could not apply the transaction ... to the store"), then
@@ -365,6 +381,28 @@ class Store:
                 with self.errors():
                     result = session.execute_write(work, rows)
                 yield result
+
+    def run_given(self, cypher: str, params: dict[str, Any], *, write: bool = False) -> tuple[list[str], list[dict]]:
+        """Run a statement the caller wrote (the one kind not read from ``cypher/``): its columns and its rows as dicts.
+
+        It runs in one read transaction, in which Neo4j refuses to write, or with ``write`` in a
+        write transaction; values enter only as ``params``. A statement Neo4j refuses (it does not
+        parse, lacks a parameter, writes in a read transaction, fails on its values) raises
+        InvalidArgument with the first line of Neo4j's reason.
+        """
+
+        def work(tx):
+            result = tx.run(cypher, params)
+            return list(result.keys()), [record.data() for record in result]
+
+        mode = neo4j.WRITE_ACCESS if write else neo4j.READ_ACCESS
+        with self.errors(), self.driver.session(database=self.database, default_access_mode=mode) as session:
+            try:
+                return session.execute_write(work) if write else session.execute_read(work)
+            except Neo4jError as exc:
+                if not (exc.code or "").startswith("Neo.ClientError.Statement."):
+                    raise
+                raise InvalidArgument(_refused(exc)) from None
 
     def delete_batches(self, statement: str, /, done: Callable[[int], None] | None = None, **params: Any) -> int:
         """Run the named delete statement (it deletes up to ``$limit`` and returns ``deleted``) until it deletes nothing.

@@ -30,10 +30,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -41,17 +38,11 @@ import numpy as np
 
 from atlas.core.progress import StageProgress
 from atlas.core.units import size_bytes, size_text
-from atlas.errors import AtlasError, InvalidArgument, NoRoom
-from atlas.files.hidden_states import refuse_layer_atlas
-from atlas.files.model_files import embedding_rows
-from atlas.graph.concurrent import write_concurrently
-from atlas.graph.lease import Lease
+from atlas.errors import AtlasError, NoRoom
 from atlas.graph.store import Store
-from atlas.graph.write_params import batched
 from atlas.settings import LOOPBACK
 
 FLOATS_PER_BATCH = 2**20  # vector components per write transaction: 2,730 MiniLM rows, 682 of a 1536-wide model
-WRITERS = 2  # concurrent write transactions on disjoint tokens (about 1.3x one writer here)
 PAGE_CACHE = "server.memory.pagecache.size"
 DATA_FOLDER = "server.directories.data"
 INDEX_POLL = 2.0  # seconds between looks at a populating index
@@ -145,17 +136,6 @@ def check_room(store: Store, tokens: int, dim: int) -> list[str]:
 # --- writing them ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class VectorsReport:
-    name: str
-    stored: int  # tokens given a vector
-    zero: int  # tokens left without one (a zero row)
-    index: str
-    seconds: float
-    skipped: bool  # the model's vectors were complete already
-    notes: tuple[str, ...] = ()  # what could not be checked before writing
-
-
 def vector_rows(ids: np.ndarray, rows: np.ndarray) -> list[dict]:
     """Write rows ``{id, embedding}`` of unit rows, leaving out rows of zero norm.
 
@@ -169,119 +149,13 @@ def vector_rows(ids: np.ndarray, rows: np.ndarray) -> list[dict]:
     return [{"id": int(i), "embedding": vector.tolist()} for i, vector in zip(ids[keep].tolist(), unit)]
 
 
-def store_vectors_from_source(
-    store: Store,
-    model: str,
-    offline: bool = False,
-    replace: bool = False,
-    on_progress: StageProgress | None = None,
-) -> VectorsReport:
-    """Store the vectors of a stored model, reading its rows in blocks from its recorded source (see :func:`store_vectors`)."""
-    props = store.require_model(model)
-    refuse_layer_atlas(props, "`atlas vectors` (store them with `atlas load --layer L --vectors`)")
-    ids = np.array([r["id"] for r in store.read("tokens_all", model=model)], dtype=np.int64)  # (V,) sorted
-    with Lease(store, model) as lease:
-        return store_vectors(
-            store,
-            model,
-            int(props["dim"]),
-            ids,
-            lambda: _source_blocks(props, ids, offline),
-            replace,
-            on_progress,
-            lease,
-        )
-
-
-def _source_blocks(props: dict, ids: np.ndarray, offline: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(token ids, their rows)`` of the stored tokens, a block of matrix rows at a time."""
-    matrix = embedding_rows(props["source"], offline=offline, name=props.get("embedding_tensor"))
-    step = max(1, FLOATS_PER_BATCH // matrix.dims)
-    buffer = np.empty((step, matrix.dims), dtype=np.float32)  # (B, d)
-    for start in range(0, matrix.rows, step):
-        stop = min(start + step, matrix.rows)
-        lo, hi = np.searchsorted(ids, [start, stop])
-        if hi > lo:
-            block = matrix.read(start, stop, buffer)  # (stop - start, d)
-            yield ids[lo:hi], block[ids[lo:hi] - start]
-
-
-def matrix_blocks(ids: np.ndarray, matrix: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(token ids, rows)`` of an in-memory table (row i is token ids[i]), in write-sized blocks."""
-    step = max(1, FLOATS_PER_BATCH // max(1, matrix.shape[1]))
-    for start in range(0, len(ids), step):
-        yield ids[start : start + step], matrix[start : start + step]
-
-
-def store_vectors(
-    store: Store,
-    model: str,
-    dim: int,
-    ids: np.ndarray,
-    blocks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray]]],
-    replace: bool = False,
-    on_progress: StageProgress | None = None,
-    lease: Lease | None = None,
-) -> VectorsReport:
-    """Give every token ``ids`` of ``model`` its unit row as ``embedding`` and the model's label, then index them.
-
-    ``blocks()`` yields ``(token ids, rows (n, dim))``. Checks first that the page cache
-    and disk can hold the vectors (:func:`check_room`). The Model node says
-    ``vectors: 'writing'`` until every vector is written and the index is online, then
-    ``'complete'``; every write is idempotent, so an interrupted run is finished by
-    running it again, and a complete model is left as it is unless ``replace``.
-    """
-    began = time.perf_counter()
-    on_progress = on_progress or (lambda stage, done, total: None)
-    props = store.require_model(model)
-    label, index = vector_names(model)
-    if props.get("vectors") == "complete" and not replace:
-        return VectorsReport(
-            model, int(props.get("vectors_stored", 0)), int(props.get("vectors_zero", 0)), index, 0.0, True
-        )
-    if int(props.get("dim", dim)) != dim:
-        raise InvalidArgument(f"model {model!r} has {props.get('dim')} dimensions, but its rows have {dim}")
-    notes = check_room(store, len(ids), dim)
-    store.write("model_vectors", name=model, status="writing", props={"vector_label": label, "vector_index": index})
-    stored = zero = 0
-
-    def batches() -> Iterator[Callable[[], int]]:
-        nonlocal stored, zero
-        for block_ids, rows in blocks():
-            batch = vector_rows(np.asarray(block_ids), rows)
-            stored += len(batch)
-            zero += len(block_ids) - len(batch)
-            parts = list(batched(batch, max(1, FLOATS_PER_BATCH // dim))) or [[]]
-            for n, part in enumerate(parts):
-                tokens = len(block_ids) if n == len(parts) - 1 else 0  # the block counts as done with its last part
-                yield partial(_write_vectors, store, model, label, part, tokens)
-
-    on_progress("vectors", 0, len(ids))
-    write_concurrently(
-        batches(), WRITERS, lambda tokens: on_progress("vectors", tokens, len(ids))
-    )  # memory stays bounded
-    store.write_labelled("vectors_index_create", label, name=index, dim=dim)
-    _await_index(store, index, stored, on_progress)
-    if lease is not None and lease.lost:
-        raise AtlasError(
-            f"another load took over model {model!r} while its vectors were written; run `atlas vectors` again"
-        )
-    store.write(
-        "model_vectors",
-        name=model,
-        status="complete",
-        props={"vectors_stored": stored, "vectors_zero": zero, "vectors_at": datetime.now(timezone.utc).isoformat()},
-    )
-    return VectorsReport(model, stored, zero, index, time.perf_counter() - began, False, tuple(notes))
-
-
-def _write_vectors(store: Store, model: str, label: str, rows: list[dict], tokens: int) -> int:
+def write_vectors(store: Store, model: str, label: str, rows: list[dict], tokens: int) -> int:
     """Write one batch of :func:`vector_rows` in one transaction; returns ``tokens``, how many tokens it finishes."""
     store.write("vectors_write", model=model, label=label, rows=rows)
     return tokens
 
 
-def _await_index(store: Store, index: str, tokens: int, on_progress: StageProgress) -> None:
+def await_index(store: Store, index: str, tokens: int, on_progress: StageProgress) -> None:
     """Wait until the index is online, telling how many of ``tokens`` it holds (from its population percentage); AtlasError if it fails."""
     done = 0
     deadline = time.monotonic() + INDEX_TIMEOUT

@@ -189,7 +189,7 @@ def serve(
         raise InvalidArgument(
             f"host {host} is not a loopback address: Neo4j Browser plays guides only from hosts its server allows "
             "(the local one allows localhost and 127.0.0.1), and anyone on the network could fetch the files; "
-            "serve on 127.0.0.1, or pass --allow-remote to serve on it anyway"
+            "serve on 127.0.0.1, or pass allow_remote=True (--allow-remote) to serve on it anyway"
         )
     if not 0 <= port <= 65535:
         raise InvalidArgument(f"port must be between 0 and 65535, got {port}")
@@ -201,9 +201,13 @@ def serve(
         server = BrowserServer((host, port), idle_timeout, max_connections)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
-            raise InvalidArgument(f"port {port} on {host} is already in use — pick another port with --port") from None
+            raise InvalidArgument(
+                f"port {port} on {host} is already in use — pick another port (port=..., --port)"
+            ) from None
         reason = exc.strerror or str(exc)
-        raise InvalidArgument(f"cannot listen on {host}:{port} ({reason}) — pick another host with --host") from None
+        raise InvalidArgument(
+            f"cannot listen on {host}:{port} ({reason}) — pick another host (host=..., --host)"
+        ) from None
     server.start()
     return server, server.urls
 

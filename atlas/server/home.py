@@ -27,7 +27,7 @@ def make_home(home: Path) -> None:
             (home / folder).mkdir(exist_ok=True, mode=0o700)
     except OSError as exc:
         raise LauncherError(
-            f"cannot create the Neo4j home {home}: {exc.strerror}; choose a writable folder with --home or ATLAS_NEO4J_HOME"
+            f"cannot create the Neo4j home {home}: {exc.strerror}; choose a writable folder (folder=..., --home or ATLAS_NEO4J_HOME)"
         ) from None
 
 
@@ -51,7 +51,7 @@ def check_free_disk(home: Path, need: int) -> None:
     if free < need:
         raise LauncherError(
             f"only {size_text(free)} free on the disk of {home}, and Neo4j needs at least {size_text(need)} there "
-            "to start; free some space, or choose a home on another disk with --home or ATLAS_NEO4J_HOME"
+            "to start; free some space, or choose a home on another disk (folder=..., --home or ATLAS_NEO4J_HOME)"
         )
 
 

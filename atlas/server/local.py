@@ -219,11 +219,11 @@ def password_for(uri: str, home: Path) -> str:
     if ports is None:
         raise PasswordMissing(
             f"no Neo4j password given for {uri}, and no local server was set up in {home}: start one with "
-            "`atlas db start` (it makes a password and keeps it), or give one with --password or NEO4J_PASSWORD"
+            "`atlas db start` (it makes a password and keeps it), or give one (password=..., --password or NEO4J_PASSWORD)"
         )
     if not serves(home, uri):
         raise PasswordMissing(
-            f"no Neo4j password given for {uri}: give it with --password or NEO4J_PASSWORD "
+            f"no Neo4j password given for {uri}: give it (password=..., --password or NEO4J_PASSWORD) "
             f"(the password kept in {password_file(home)} is only sent to its own server, bolt://{HOST}:{ports['bolt']})"
         )
     return login_password(home, None)
@@ -256,7 +256,7 @@ def change_password(home: Path, current: str | None = None) -> str:
         except AuthError:
             pending.unlink(missing_ok=True)
             raise LauncherError(
-                f"Neo4j in {home} refused the current password; give it with --password or NEO4J_PASSWORD"
+                f"Neo4j in {home} refused the current password; give it (current=..., --password or NEO4J_PASSWORD)"
             ) from None
         except (DriverError, Neo4jError, OSError) as exc:
             pending.unlink(missing_ok=True)

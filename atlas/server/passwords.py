@@ -37,7 +37,7 @@ def login_password(home: Path, password: str | None) -> str:
     if password is None:
         raise PasswordMissing(
             f"{password_file(home)} does not exist (the home was set up before token atlas kept its password): "
-            "give the password with --password or NEO4J_PASSWORD (token-atlas, unless you chose another), and "
+            "give the password (password=..., --password or NEO4J_PASSWORD; token-atlas, unless you chose another), and "
             "replace it with a private one with `atlas db password --new`"
         )
     return password

@@ -31,6 +31,7 @@ from atlas.graph.lease import Lease
 from atlas.graph.queries import browser_line
 from atlas.graph.store import Store
 from atlas.graph.stored_graph import StoredGraph, read_graph
+from atlas.results import Comparison
 from atlas.views.lookup import find_token
 
 
@@ -57,10 +58,10 @@ def compare_models(
     token: str | None = None,
     batch_size: int = 10_000,
     on_progress: StageProgress | None = None,
-) -> dict:
+) -> Comparison:
     """Compare model ``a`` with model ``b`` at depth ``k``, store the comparison, and return its summary.
 
-    The summary (a dict, see :class:`atlas.results.Comparison`): the figures stored on the
+    The summary (see :class:`atlas.results.Comparison`): the figures stored on the
     Comparison node, the ``top`` tokens that changed most and least (special tokens left out),
     examples of unmatched tokens, the communities of ``a`` and how they held together in ``b``
     (None unless both are analysed), every matched pair as columns (``pairs``), and with
@@ -110,18 +111,18 @@ def compare_models(
     ordinary = np.flatnonzero(~special)
     most = ordinary[np.lexsort((matching.a_rows[ordinary], jaccard[ordinary], rbo[ordinary]))[:top]]
     least = ordinary[np.lexsort((matching.a_rows[ordinary], -jaccard[ordinary], -rbo[ordinary]))[:top]]
-    return {
-        "a": a,
-        "b": b,
-        "k": k,
-        "figures": figures,
-        "changed_most": [_pair(graph_a, graph_b, matching, jaccard, rbo, j) for j in most.tolist()],
-        "changed_least": [_pair(graph_a, graph_b, matching, jaccard, rbo, j) for j in least.tolist()],
-        "unmatched_a": _examples(graph_a, matching.unmatched_a, top),
-        "unmatched_b": _examples(graph_b, matching.unmatched_b, top),
-        "communities": communities,
-        "analysed": {a: props_a.get("analysis") == "complete", b: props_b.get("analysis") == "complete"},
-        "pairs": {
+    return Comparison(
+        a=a,
+        b=b,
+        k=k,
+        figures=figures,
+        changed_most=[_pair(graph_a, graph_b, matching, jaccard, rbo, j) for j in most.tolist()],
+        changed_least=[_pair(graph_a, graph_b, matching, jaccard, rbo, j) for j in least.tolist()],
+        unmatched_a=_examples(graph_a, matching.unmatched_a, top),
+        unmatched_b=_examples(graph_b, matching.unmatched_b, top),
+        communities=communities,
+        analysed={a: props_a.get("analysis") == "complete", b: props_b.get("analysis") == "complete"},
+        pairs={
             "a_id": graph_a.ids[matching.a_rows].tolist(),
             "b_id": graph_b.ids[matching.b_rows].tolist(),
             "text_a": [graph_a.text[r] for r in matching.a_rows.tolist()],
@@ -130,9 +131,9 @@ def compare_models(
             "jaccard": jaccard.tolist(),
             "rbo": rbo.tolist(),
         },
-        "page": None if token is None else _page(graph_a, graph_b, matching, jaccard, rbo, token, k),
-        "browser_query": browser_line("browser_compare", a=a, b=b),
-    }
+        page=None if token is None else _page(graph_a, graph_b, matching, jaccard, rbo, token, k),
+        browser_query=browser_line("browser_compare", a=a, b=b),
+    )
 
 
 def _figures(

@@ -2,7 +2,7 @@
 the states of a shared word compared across texts, and the stored layer atlases' view when there is one.
 
 The hidden states come from :mod:`atlas.files.text_states`, the numbers from
-:mod:`atlas.core.context`; this module puts them in plain rows (what ``--json`` prints
+:mod:`atlas.core.context`; this module puts them in plain rows (what ``to_dict()`` holds
 and the page draws) and reads the graph for what is stored about them.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,23 +27,7 @@ from atlas.core.context import (
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.files.text_states import StateModel, TextStates
 from atlas.graph.store import Store
-
-
-@dataclass
-class ContextData:
-    """What :func:`explore` found; see :class:`atlas.results.Context` for the fields."""
-
-    model: str
-    word: str | None
-    k: int
-    layers: list[int]
-    model_layers: int
-    texts: list[dict]
-    comparisons: list[dict]
-    seconds: list[float]  # per text, after the model was read
-    layer_atlas: list[dict] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    vectors: list[np.ndarray] = field(default_factory=list, repr=False)  # per text: (states, d), one row per entry
+from atlas.results import Context
 
 
 def vocabulary_of(state_model: StateModel) -> Vocabulary:
@@ -87,7 +70,7 @@ def explore(
     word: str | None,
     layers: str | Sequence[int] | None,
     k: int,
-) -> ContextData:
+) -> Context:
     """Run each text through the model and describe the states of its tokens (or of ``word``'s) at ``layers``."""
     texts = arguments.texts(list(texts), "texts")
     arguments.integer(k, "k", 1, 1000)
@@ -140,7 +123,7 @@ def explore(
             }
         )
     comparisons = compare(vocab, runs, found, chosen, k) if word is not None and len(texts) > 1 else []
-    return ContextData(model, word, k, chosen, state_model.layers, out, comparisons, seconds, notes=notes, vectors=kept)
+    return Context(model, word, k, chosen, state_model.layers, out, comparisons, seconds, notes=notes, vectors=kept)
 
 
 def compare(
@@ -206,7 +189,7 @@ def layer_atlas_mismatch(store: Store, props: dict, base: dict, layer: int, ids:
     return None
 
 
-def add_layer_atlases(store: Store, data: ContextData, base: dict | None = None) -> None:
+def add_layer_atlases(store: Store, data: Context, base: dict | None = None) -> None:
     """Where ``<model>@<L>`` is stored (a layer atlas: every token run alone to layer L), add to each state at L the
     layer atlas's view of it, as ``atlas``, and how it was found, as ``atlas_by``; note the layers that have none.
 
@@ -261,7 +244,7 @@ def add_layer_atlases(store: Store, data: ContextData, base: dict | None = None)
         data.notes.append(
             f"the layer atlas{'es' if len(unvectored) > 1 else ''} of layer{'s' if len(unvectored) > 1 else ''} "
             f"{shown} {'have' if len(unvectored) > 1 else 'has'} no vectors: its lines (@L) are its stored neighbours "
-            "of the token alone; load it with --vectors to rank the state itself against it"
+            "of the token alone; load it with vectors=True (--vectors) to rank the state itself against it"
         )
 
 
@@ -279,7 +262,7 @@ def map_backdrop(store: Store, model: str, most: int = 30_000) -> np.ndarray:
     return np.array([[r["x"], r["y"]] for r in rows], dtype=np.float32).reshape(-1, 2)
 
 
-def save_rows(data: ContextData) -> list[dict]:
+def save_rows(data: Context) -> list[dict]:
     """One row per saved state (see ``cypher/context_save.cypher``): its key, text, position, layer, token and nearest."""
     from atlas.core.context import context_key
 
@@ -301,7 +284,7 @@ def save_rows(data: ContextData) -> list[dict]:
     return rows
 
 
-def check_stored(store: Store, model: str, data: ContextData) -> None:
+def check_stored(store: Store, model: str, data: Context) -> None:
     """Every token a save or a page needs is stored in ``model``; TokenNotFound naming the first that is not."""
     from atlas.graph.store import require_ids
 

@@ -23,7 +23,7 @@ def corpus_tokens(store: Store, model: str, props: dict, text: str) -> tuple[lis
     if props.get("word_rule") != WORD_RULE:
         raise InvalidArgument(
             f"model {model!r} was cut by word rule {props.get('word_rule')!r}, which this version does not know: "
-            "load the corpus again with `atlas load --corpus ... --replace`"
+            "load the corpus again with replace=True (`atlas load --corpus ... --replace`)"
         )
     found = words(text)
     if not found:

@@ -23,6 +23,7 @@ from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
 from atlas.files.hidden_states import refuse_layer_atlas
 from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
 from atlas.graph.store import Store
+from atlas.results import Graph, Nearest
 from atlas.views.lookup import SUGGESTIONS, suggestions, word_texts
 from atlas.views.neighbourhoods import seeded_subgraph
 
@@ -49,18 +50,6 @@ class Near:
     neighbours: tuple[dict, ...]  # ({rank, id, text, score}, ...), best first
     rows: int  # matrix rows scored
     seconds: float  # time to score them
-
-    def as_json(self) -> dict:
-        return {
-            "model": self.model,
-            "expression": self.expression,
-            "operands": [
-                {"text": o.term.text, "weight": o.term.weight, "quoted": o.term.quoted, "tokens": list(o.tokens)}
-                for o in self.operands
-            ],
-            "left_out": list(self.left_out),
-            "neighbours": list(self.neighbours),
-        }
 
 
 def nearest_to(
@@ -97,6 +86,32 @@ def nearest_to(
     left_out = () if keep_operands else tuple(ids)
     neighbours = _stored_best(store, model, scores, int(k), left_out)
     return Near(model, describe(terms), tuple(operands), left_out, tuple(neighbours), matrix.rows, seconds)
+
+
+def nearest(
+    store: Store,
+    model: str,
+    expression: str,
+    k: int = 10,
+    keep_operands: bool = False,
+    offline: bool = False,
+    graph: bool = False,
+) -> Nearest:
+    """:func:`nearest_to` as the result :meth:`atlas.Atlas.near` returns; with ``graph``, the answer as a subgraph too."""
+    found = nearest_to(store, model, expression, k, keep_operands=keep_operands, offline=offline)
+    return Nearest(
+        model=model,
+        expression=found.expression,
+        operands=[
+            {"text": o.term.text, "weight": o.term.weight, "quoted": o.term.quoted, "tokens": list(o.tokens)}
+            for o in found.operands
+        ],
+        left_out=list(found.left_out),
+        rows=list(found.neighbours),
+        compared=found.rows,
+        seconds=found.seconds,
+        graph=Graph(near_subgraph(store, found)) if graph else None,
+    )
 
 
 def _resolve(store: Store, model: str, props: dict, terms: list[Term], offline: bool) -> list[Operand]:
