@@ -267,7 +267,7 @@ def test_cuda_without_a_gpu(run, qwen_folder, model_name):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     line = error_line(run("load", qwen_folder[0], "--name", model_name, "--device", "cuda", "--quiet"))
-    assert line == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu"
+    assert line == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use device cpu or auto"
 
 
 def test_not_a_neo4j_uri(run):

@@ -159,7 +159,11 @@ def block_rows_for_memory(vocab_size: int, dim: int, max_bytes: int, k: int = 20
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is usable, else ``cpu``."""
+    """Where to compute: ``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is refused.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
     if device not in DEVICES:
         raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cpu":
@@ -169,7 +173,7 @@ def resolve_device(device: str) -> str:
     if torch.cuda.is_available():
         return "cuda"
     if device == "cuda":
-        raise InvalidArgument("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu")
+        raise InvalidArgument("device 'cuda' was asked for but torch sees no CUDA GPU; use device cpu or auto")
     return "cpu"
 
 
