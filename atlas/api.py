@@ -19,12 +19,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas.core import arguments as _check
-from atlas.core.progress import StageProgress
+from atlas.core.progress import Note, StageProgress, ignore
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
     Comparison,
@@ -58,8 +58,6 @@ if TYPE_CHECKING:
     from atlas.graph.store import Store
     from atlas.graph.vectors import VectorsReport
     from atlas.loaders.analyse import AnalysisReport
-
-Note = Callable[[str], None]  # a message for the user: what a long call found or did
 
 
 def connection_settings(
@@ -207,7 +205,7 @@ class Atlas:
             offline=offline,
             allow_short_matrix=allow_short_matrix,
             on_progress=on_progress,
-            on_notice=on_warning,
+            on_warning=on_warning,
         )
         return self._store_table(
             table,
@@ -296,7 +294,7 @@ class Atlas:
         loaded = []
         while tables:
             table = tables.pop(0)  # a stored layer's states are let go before the next is stored
-            (on_note or (lambda message: None))(f"layer {table.layer}: model {table.name!r}")
+            (on_note or ignore)(f"layer {table.layer}: model {table.name!r}")
             loaded.append(
                 self._store_table(
                     table,
@@ -428,8 +426,8 @@ class Atlas:
         from atlas.loaders.pipeline import load as run_load
         from atlas.views.lookup import word_texts
 
-        note = on_note or (lambda message: None)
-        warn = on_warning or (lambda message: None)
+        note = on_note or ignore
+        warn = on_warning or ignore
         store = self.store
         if table.unmatched:
             warn(
@@ -542,7 +540,7 @@ class Atlas:
         """
         from atlas.graph.lease import Lease
 
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or ignore
         began = time.perf_counter()
         store = self.store
         store.require_model(name, allow_incomplete=True)
@@ -966,8 +964,7 @@ class Atlas:
         props = self.store.require_model(model)
         if props.get("analysis") != "complete":
             raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        limit = _check.integer(limit, "limit", 1)
         if by not in HUB_MEASURES:
             raise InvalidArgument(f"hubs are ranked by one of {', '.join(HUB_MEASURES)}; got {by!r}")
         if by != "cited" and not props.get("measures"):
@@ -1006,8 +1003,7 @@ class Atlas:
         ('declared', 994, 3)
         """
         model = model or self.default_model
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        limit = _check.integer(limit, "limit", 1)
         from atlas.loaders.untrained import score_stored
 
         props = self.store.require_model(model)
@@ -1034,7 +1030,7 @@ class Atlas:
         model = model or self.default_model
         from atlas.views.vocabulary import read_map
 
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or ignore
         props = self.store.require_model(model)
         total = int(props.get("vocab_size", 0))
         return Map(read_map(self.store, model, done=lambda n: progress("read", n, total)))

@@ -11,9 +11,9 @@ A thin face over :mod:`atlas.server.local`; ``home`` defaults to ``ATLAS_NEO4J_H
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
+from atlas.core.progress import Note
 from atlas.errors import PasswordMissing
 from atlas.server import local
 from atlas.server.local import LocalServer
@@ -51,7 +51,7 @@ def start(
     http_port: int = HTTP_PORT,
     heap: str = "2g",
     pagecache: str = "2g",
-    on_note: Callable[[str], None] | None = None,
+    on_note: Note | None = None,
 ) -> tuple[LocalServer, bool]:
     """Download (once), configure and start the local server in the background, or find it running.
 
@@ -65,7 +65,7 @@ def start(
         http_port=http_port,
         heap=heap,
         pagecache=pagecache,
-        say=on_note or (lambda message: None),
+        on_note=on_note,
     )
 
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from atlas.core import corpus as rule
-from atlas.core.progress import StageProgress
+from atlas.core.progress import Note, StageProgress, ignore
 from atlas.errors import InvalidArgument
 from atlas.files.corpus_text import CorpusText, read_corpus
 
@@ -99,7 +98,7 @@ def load_corpus_table(
     name: str | None = None,
     k: int = 20,
     on_progress: StageProgress | None = None,
-    on_note: Callable[[str], None] | None = None,
+    on_note: Note | None = None,
     stored: dict | None = None,
 ) -> EmbeddingTable:
     """Read the corpus at ``path`` and make its words' vectors as ``options`` say (checked before reading).
@@ -110,8 +109,8 @@ def load_corpus_table(
     table's matrix is zeros of the stored shape), since the load will find nothing to write.
     """
     options.check()
-    note = on_note or (lambda message: None)
-    tell = on_progress or (lambda stage, done, total: None)
+    note = on_note or ignore
+    tell = on_progress or ignore
     corpus = read_corpus(path)
     if corpus.latin1:
         shown = ", ".join(corpus.latin1[:3]) + (f" and {len(corpus.latin1) - 3} more" if len(corpus.latin1) > 3 else "")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from atlas.core import arguments
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.core.units import size_text
 from atlas.errors import InvalidArgument
 from atlas.files import hidden_states
@@ -91,7 +91,7 @@ def load_layer_tables(
     check_states_fit(len(static), static.dim, wanted, hidden_states.memory_available())
     template = hidden_states.special_template(load_tokenizer(str(folder)))
     model = load_model(folder, device=device)
-    tell = on_progress or (lambda stage, done, total: None)
+    tell = on_progress or ignore
     shown = 0
 
     def step(done: int, total: int) -> None:

@@ -228,7 +228,7 @@ def test_help_is_instant_and_complete():
 
 def test_bad_block_rows_writes_nothing(run, qwen_folder, model_name):
     line = error_line(run("load", qwen_folder[0], "--name", model_name, "--block-rows", 0, "--quiet"))
-    assert line == "Error: block rows must be at least 1, got 0"
+    assert line == "Error: block_rows must be at least 1, got 0"
     assert model_name not in models_json(run)
 
 

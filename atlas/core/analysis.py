@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from atlas.core.arguments import integer
+from atlas.core.progress import ignore
 from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
@@ -477,8 +479,7 @@ def layout(
     neighbours are kept.
     """
     check_neighbours(neighbours)
-    if epochs < 1:
-        raise InvalidArgument(f"the layout needs at least 1 epoch, got {epochs}")
+    integer(epochs, "epochs", 1)
     n, _k = neighbours.shape
     placed = has_edges(neighbours)
     xy = np.full((n, 2), np.nan, dtype=np.float32)
@@ -769,7 +770,7 @@ def analyse(
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
-    stage = stage or (lambda name: None)
+    stage = stage or ignore
     with gc_paused():
         stage("libraries" if compiled_before() else FIRST_IMPORT)
         import_libraries()

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atlas.core.arguments import integer
 from atlas.errors import InvalidArgument
 
 DTYPES = ("float32", "bfloat16")
@@ -135,8 +136,7 @@ def check_settings(block_rows: int, dtype: str) -> None:
     """Reject a block size or dtype :func:`iter_neighbours` cannot use."""
     if dtype not in DTYPES:
         raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if block_rows < 1:
-        raise InvalidArgument(f"block rows must be at least 1, got {block_rows}")
+    integer(block_rows, "block_rows", 1)
 
 
 def peak_bytes(vocab_size: int, dim: int, block_rows: int, k: int = 20) -> int:

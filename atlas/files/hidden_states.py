@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from atlas.core import arguments
+from atlas.core.progress import ignore
 from atlas.errors import InvalidArgument, SourceNotFound
 from atlas.files.model_files import BUNDLED, HUB_FILES, read_json, resolve
 
@@ -196,8 +197,7 @@ def layer_states(
     """
     import torch
 
-    if batch_size < 1:
-        raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
+    batch_size = arguments.integer(batch_size, "batch_size", 1)
     wanted = arguments.layers(layers, int(model.config.num_hidden_layers))
     tokens = np.asarray(ids, dtype=np.int64)  # (N,)
     device = next(model.parameters()).device
@@ -205,7 +205,7 @@ def layer_states(
     suffix = torch.tensor(template.suffix, dtype=torch.int64, device=device)
     at = template.position
     states = {layer: np.empty((len(tokens), model.config.hidden_size), dtype=np.float32) for layer in wanted}
-    tell = on_progress or (lambda done, total: None)
+    tell = on_progress or ignore
     with torch.no_grad():
         for start in range(0, len(tokens), batch_size):
             batch = torch.from_numpy(tokens[start : start + batch_size]).to(device)  # (B,)

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from atlas.core.progress import Note, ignore
 from atlas.errors import SourceNotFound
 from atlas.files.safetensors_header import header_length, parse_header, read_header, tensor_names
 
@@ -60,7 +61,6 @@ STALL_BYTES = 64 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 Progress = Callable[[int, int], None]  # (bytes so far, bytes in all)
-Notice = Callable[[str], None]  # told what the caller should know (ranges refused)
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def fetch_tensor(
     folder: Path,
     revision: str = "main",
     on_progress: Progress | None = None,
-    on_notice: Notice | None = None,
+    on_warning: Note | None = None,
     header: tuple[dict, int] | None = None,
 ) -> Fetched:
     """Fetch the one tensor ``tensor`` of the remote safetensors file ``filename`` into ``folder/filename``.
@@ -139,11 +139,11 @@ def fetch_tensor(
         if kept.get("tensor") == tensor and _tensor_sha256(target, tensor) == kept.get("sha256"):
             return Fetched(target, tensor, 0, bool(kept.get("ranged")), kept["sha256"])
         _salvage(target, kept, folder / (filename + ".part"))
-    tell = on_progress or (lambda done, total: None)
+    tell = on_progress or ignore
     found = header or remote_header(repo, filename, revision)
     if found is None:
-        if on_notice is not None:
-            on_notice(f"the server of {repo} does not send byte ranges: fetching the whole of {filename}")
+        if on_warning is not None:
+            on_warning(f"the server of {repo} does not send byte ranges: fetching the whole of {filename}")
         return fetch_whole(repo, filename, tensor, folder, revision, tell)
     remote, start = found
     info = remote.get(tensor)
@@ -206,11 +206,16 @@ def fetch_tensor(
 
 
 def fetch_whole(
-    repo: str, filename: str, tensor: str | None, folder: Path, revision: str = "main", tell: Progress | None = None
+    repo: str,
+    filename: str,
+    tensor: str | None,
+    folder: Path,
+    revision: str = "main",
+    on_progress: Progress | None = None,
 ) -> Fetched:
     """The whole remote file, checked against the hub's SHA-256 of it where the hub gives one (for a server that
     sends no ranges). ``tensor`` names the tensor whose SHA-256 is recorded (the file's first when None)."""
-    tell = tell or (lambda done, total: None)
+    tell = on_progress or ignore
     session = _session()
     response = session.get(_url(repo, filename, revision), stream=True, timeout=TIMEOUT)
     _check(response, repo, filename)

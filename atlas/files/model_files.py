@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from atlas.core.progress import Note
 from atlas.core.topk import resolve_device
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound, TokenizerUnavailable
 from atlas.files import hub_fetch
@@ -51,13 +52,13 @@ def resolve(
     offline: bool = False,
     weights: bool = False,
     on_progress: hub_fetch.Progress | None = None,
-    on_notice: hub_fetch.Notice | None = None,
+    on_warning: Note | None = None,
 ) -> Path:
     """A local folder holding the model's config and tokenizer (and, with ``weights``, its input embeddings).
 
     With ``weights``, a hub id's small files and, of its weights, only the input-embedding
     tensor are fetched into our cache (:mod:`atlas.files.hub_fetch`; ``on_progress(bytes,
-    total)`` follows the tensor, ``on_notice`` is told when the server sends no ranges), and
+    total)`` follows the tensor, ``on_warning`` is told when the server sends no ranges or a cached file is damaged), and
     that folder is used from then on. Otherwise a hub id is found in that folder or fetched
     into (or found in) the Hugging Face cache; ``offline`` uses the caches only.
     ``all-MiniLM-L6-v2`` is the bundled model.
@@ -81,14 +82,14 @@ def resolve(
                 f"the cached {', '.join(bad)} of {source!r} does not match what was fetched (changed or truncated); "
                 "load it without offline to fetch it again"
             )
-        if on_notice is not None:
-            on_notice(
+        if on_warning is not None:
+            on_warning(
                 f"the cached {', '.join(bad)} of {source} does not match what was fetched (changed or truncated): "
                 "fetching it again"
             )
-        return _fetch_for_embeddings(source, on_progress, on_notice)
+        return _fetch_for_embeddings(source, on_progress, on_warning)
     if weights and not offline:
-        return _fetch_for_embeddings(source, on_progress, on_notice)
+        return _fetch_for_embeddings(source, on_progress, on_warning)
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
 
@@ -120,7 +121,7 @@ def resolve(
         ) from None
 
 
-def _fetch_for_embeddings(source: str, on_progress, on_notice) -> Path:
+def _fetch_for_embeddings(source: str, on_progress: hub_fetch.Progress | None, on_warning: Note | None) -> Path:
     """Our cache folder of a hub model with its small files and its input-embedding tensor (see :mod:`atlas.files.hub_fetch`)."""
     from huggingface_hub.errors import HFValidationError
 
@@ -137,14 +138,14 @@ def _fetch_for_embeddings(source: str, on_progress, on_notice) -> Path:
         else:
             found = hub_fetch.remote_header(source, file)
             if found is None:
-                if on_notice is not None:
-                    on_notice(f"the server of {source} does not send byte ranges: fetching the whole of {file}")
-                hub_fetch.fetch_whole(source, file, None, folder, tell=on_progress)
+                if on_warning is not None:
+                    on_warning(f"the server of {source} does not send byte ranges: fetching the whole of {file}")
+                hub_fetch.fetch_whole(source, file, None, folder, on_progress=on_progress)
                 return folder
             name = _embedding_key(folder, tensor_names(found[0]))
         if name is None:
             raise SourceNotFound(f"cannot tell which tensor of {source!r} is its input embedding; give a model folder")
-        hub_fetch.fetch_tensor(source, file, name, folder, on_progress=on_progress, on_notice=on_notice, header=found)
+        hub_fetch.fetch_tensor(source, file, name, folder, on_progress=on_progress, on_warning=on_warning, header=found)
         return folder
     except HFValidationError:
         raise SourceNotFound(f"{source!r} is neither a folder nor a valid Hugging Face model id") from None

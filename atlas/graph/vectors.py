@@ -39,7 +39,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.core.units import size_bytes, size_text
 from atlas.errors import AtlasError, InvalidArgument, NoRoom
 from atlas.files.hidden_states import refuse_layer_atlas
@@ -232,7 +232,7 @@ def store_vectors(
     running it again, and a complete model is left as it is unless ``replace``.
     """
     began = time.perf_counter()
-    on_progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or ignore
     props = store.require_model(model)
     label, index = vector_names(model)
     if props.get("vectors") == "complete" and not replace:

@@ -15,7 +15,7 @@ caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser;
 server that does not come up is stopped again. The JVMs run with umask 077, so
 Neo4j's own files are private too, and a password never appears on a command line.
 ``stop`` stops only a server whose pid file it wrote. Messages for the user go to an
-optional ``say`` callback; nothing is printed.
+optional ``on_note`` callback; nothing is printed.
 
 The work is done by the modules beside this one: :mod:`atlas.server.provision` (the jars,
 Java, neo4j.conf), :mod:`atlas.server.processes` (the JVMs and their pid files),
@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from atlas.core.progress import Note, ignore
 from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
 from atlas.graph.queries import query
 from atlas.server.home import (
@@ -67,7 +68,7 @@ from atlas.server.processes import (
     stop_failed_start,
     terminate,
 )
-from atlas.server.provision import REMOTE_CONTENT_ALLOWLIST, Say, find_java, java_major_version, neo4j_conf, provision
+from atlas.server.provision import REMOTE_CONTENT_ALLOWLIST, find_java, java_major_version, neo4j_conf, provision
 from atlas.settings import (
     BOLT_PORT,
     DEFAULT_DATABASE,
@@ -109,7 +110,7 @@ def start(
     heap: str = "2g",
     pagecache: str = "2g",
     timeout: float = 180,
-    say: Say | None = None,
+    on_note: Note | None = None,
     *,
     java: str | Path | None = None,
     mvn: str | Path | None = None,
@@ -125,7 +126,7 @@ def start(
     ``java`` and ``mvn`` are executables (default: found on PATH); ``lib_dir`` is
     the jar folder (default ``home/lib``), so several homes can share one download.
     """
-    say = say or (lambda message: None)
+    note = on_note or ignore
     home = Path(home).expanduser().resolve()
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
@@ -141,34 +142,34 @@ def start(
                     f"the Neo4j server of {home} is already running at {running.bolt_uri} "
                     f"and {running.http_url} (pid {pid}); stop it before starting it on other ports"
                 )
-            say(f"Neo4j is already running (pid {pid})")
+            note(f"Neo4j is already running (pid {pid})")
             _wait_until_ready(running, login_password(home, password), timeout, started_now=False)
             return running, False
 
-        java_exe = find_java(java, say)
+        java_exe = find_java(java, note)
         for port in (bolt_port, http_port):
             check_port_free(port, home)
         check_free_disk(home, MIN_FREE if has_database(home) else MIN_FREE_FIRST)
-        provision(lib, mvn, say)
+        provision(lib, mvn, note)
         make_private(home)
 
         write_private(home / "conf" / "neo4j.conf", neo4j_conf(bolt_port, http_port, heap, pagecache))
         if not has_database(home):
             password = password or saved_password(home) or new_password()
             write_private(password_file(home), password)
-            say(f"setting the initial password (kept in {password_file(home)})")
+            note(f"setting the initial password (kept in {password_file(home)})")
             set_initial_password(java_exe, lib, home, password)
         else:
             password = login_password(home, password)
 
-        say(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
+        note(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
         server = launch(java_exe, lib, home, heap)
         try:
             _wait_until_ready(server, password, timeout, started_now=True)
         except BaseException:  # not ready, a wrong password, Ctrl-C: no half-started server stays behind
             stop_failed_start(server)
             raise
-        say(f"Neo4j is up: {server.browser_url}")
+        note(f"Neo4j is up: {server.browser_url}")
         return server, True
 
 
