@@ -4,7 +4,7 @@ The CLI, notebooks and scripts all go through it::
 
     from atlas import Atlas
 
-    with Atlas() as atlas:                      # NEO4J_URI etc., else the local server and its password file
+    with Atlas() as atlas:                      # the local server and its password file; uri=... for another
         atlas.load()                            # the bundled all-MiniLM-L6-v2, analysed
         print(atlas.neighbours("cat", k=5))
         atlas.prompt("HTML coders are not considered programmers").save("prompt.html")
@@ -17,7 +17,6 @@ Results are the small typed objects of :mod:`atlas.results`; failures raise the
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -50,8 +49,8 @@ from atlas.settings import (
     HUB_MEASURES,
     RESOLUTION,
     Settings,
-    default_home,
     model_flag,
+    server_home,
 )
 
 if TYPE_CHECKING:
@@ -67,11 +66,13 @@ def connection_settings(
     database: str | None = None,
     home: str | Path | None = None,
 ) -> Settings:
-    """Where Neo4j is and how to log in, found as the CLI finds it.
+    """Where Neo4j is and how to log in, found as the CLI finds it from its options.
 
-    Each value not given comes from the environment (``NEO4J_URI``, ``NEO4J_USER``,
-    ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``, ``ATLAS_NEO4J_HOME``), else the default. Without
-    a password, the local server's password file is read when ``uri`` is that server.
+    Each value not given is the default: the local server of ``home`` (``atlas db start``)
+    at ``bolt://127.0.0.1:7687``, user and database ``neo4j``. Without a password, the local
+    server's password file is read when ``uri`` is that server. The environment is not read
+    (the ``atlas`` command reads ``NEO4J_URI`` and the rest into its options); a script that
+    wants it passes it: ``Atlas(os.environ.get("NEO4J_URI"), password=os.environ.get("NEO4J_PASSWORD"))``.
 
     >>> connection_settings("bolt://127.0.0.1:1", password="secret").uri
     'bolt://127.0.0.1:1'
@@ -79,23 +80,21 @@ def connection_settings(
     from atlas.graph.store import check_uri
     from atlas.server import local
 
-    uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_URI
-    user = user or os.environ.get("NEO4J_USER") or DEFAULT_USER
-    database = database or os.environ.get("NEO4J_DATABASE") or DEFAULT_DATABASE
-    home = Path(home or os.environ.get("ATLAS_NEO4J_HOME") or default_home())
+    uri = uri or DEFAULT_URI
+    folder = server_home(home)
     check_uri(uri)
-    password = password or os.environ.get("NEO4J_PASSWORD") or None  # an empty NEO4J_PASSWORD counts as none
-    if not password:
-        password = local.password_for(uri, home)
-    local_home = home.expanduser().resolve() if local.serves(home, uri) else None
-    return Settings(uri, user, password, database, local_home)
+    if not password:  # an empty password (an empty NEO4J_PASSWORD) counts as none
+        password = local.password_for(uri, folder)
+    local_home = folder if local.serves(folder, uri) else None
+    return Settings(uri, user or DEFAULT_USER, password, database or DEFAULT_DATABASE, local_home)
 
 
 class Atlas:
     """Token atlases in one Neo4j database: load models, look at them, analyse, export.
 
-    ``Atlas()`` connects the way the ``atlas`` command does (see :func:`connection_settings`);
-    give ``uri``, ``user``, ``password``, ``database`` or ``home`` to override, or ``settings``.
+    ``Atlas()`` connects to the local server with its kept password, as the ``atlas`` command
+    does without options (see :func:`connection_settings`); give ``uri``, ``user``,
+    ``password``, ``database`` or ``home`` for another, or ``settings``.
     The connection opens on first use; ``close()`` (or a ``with`` block) ends it. Methods
     work on ``model`` unless told another: by default the bundled all-MiniLM-L6-v2.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from atlas.settings import DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, RESOLUTION, Settings, default_home
+from atlas.settings import DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, RESOLUTION, Settings, default_home, server_home
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -19,6 +19,7 @@ def home_option(command):
         type=click.Path(file_okay=False, path_type=Path),
         default=default_home(),
         show_default=True,
+        callback=lambda context, parameter, value: server_home(value),
         help="Folder of the local Neo4j server: its jars, configuration, data, logs and password file.",
     )(command)
 

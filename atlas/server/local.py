@@ -79,6 +79,7 @@ from atlas.settings import (
     MIN_FREE,
     NEO4J_VERSION,
     password_file,
+    server_home,
 )
 
 __all__ = [
@@ -127,7 +128,7 @@ def start(
     the jar folder (default ``home/lib``), so several homes can share one download.
     """
     note = on_note or ignore
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
     make_home(home)
@@ -179,7 +180,7 @@ def stop(home: Path, timeout: float = 60) -> bool:
     Returns False if none was running. Only the pid in ``home/run/neo4j.pid`` is
     signalled, and only if that process is a Neo4j server of ``home``.
     """
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     if not (home / "run").is_dir():
         return False
     with locked(home / "run" / "launcher.lock"):
@@ -192,7 +193,7 @@ def stop(home: Path, timeout: float = 60) -> bool:
 
 def status(home: Path) -> LocalServer | None:
     """The running server of ``home``, or None if none is running."""
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     pid = read_pid(home)
     if pid is None or not is_server_of(pid, home):
         return None
@@ -201,7 +202,7 @@ def status(home: Path) -> LocalServer | None:
 
 def serves(home: Path, uri: str) -> bool:
     """True if ``uri`` is the Bolt address of the local server of ``home`` (as its neo4j.conf says)."""
-    ports = conf_ports(Path(home).expanduser().resolve())
+    ports = conf_ports(server_home(home))
     parts = urlsplit(uri)
     try:
         port = parts.port or BOLT_PORT
@@ -215,7 +216,7 @@ def password_for(uri: str, home: Path) -> str:
 
     The file's password is never sent anywhere else.
     """
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     ports = conf_ports(home)
     if ports is None:
         raise PasswordMissing(
@@ -239,7 +240,7 @@ def change_password(home: Path, current: str | None = None) -> str:
     import neo4j
     from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     with locked(home / "run" / "launcher.lock"):
         server = status(home)
         if server is None:
