@@ -4,7 +4,7 @@ The library's face is :class:`Atlas`::
 
     from atlas import Atlas
 
-    atlas = Atlas()                       # connects as the `atlas` command does
+    atlas = Atlas()                       # the local server (`atlas db start`); uri=... for another
     atlas.load()                          # the bundled all-MiniLM-L6-v2: exact neighbours, analysed
     atlas.neighbours("cat", k=5)          # a table that prints, converts (to_dict, to_pandas) and saves
     atlas.near("king - man + woman")      # queen first
@@ -18,6 +18,7 @@ on ``settings`` and ``errors``.
 """
 
 from atlas.api import Atlas, connection_settings
+from atlas.core.load_options import CorpusOptions, LoadOptions
 from atlas.errors import (
     AnalysisMissing,
     AtlasError,
@@ -64,6 +65,7 @@ __all__ = [
     "Atlas",
     "AtlasError",
     "AuthenticationFailed",
+    "CorpusOptions",
     "DatabaseFailed",
     "Deleted",
     "EmbeddingsIncomplete",
@@ -73,6 +75,7 @@ __all__ = [
     "Hubs",
     "InvalidArgument",
     "LauncherError",
+    "LoadOptions",
     "Loaded",
     "Map",
     "ModelBusy",

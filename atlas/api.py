@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas.core import arguments as _check
+from atlas.core.load_options import CorpusOptions, LoadOptions
 from atlas.core.progress import Note, StageProgress, ignore
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
@@ -148,39 +149,23 @@ class Atlas:
     def load(
         self,
         source: str | None = None,
+        options: LoadOptions | None = None,
         *,
-        name: str | None = None,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        offline: bool = False,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
-        allow_short_matrix: bool = False,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> Loaded:
         """Compute the exact top-``k`` cosine neighbours of every token of ``source`` and store them, then analyse them.
 
         ``source`` is a Hugging Face model id or folder (default: the bundled all-MiniLM-L6-v2).
-        ``name`` (default: the source's) is some text without control characters or spaces at
-        its ends.
+        ``options`` is a :class:`~atlas.core.load_options.LoadOptions`; its fields may also be
+        given as keywords (``name=``, ``k=``, ``dtype=``, ``analyse=``, ...), which replace its
+        values. They are checked before the model is read. ``name`` defaults to the source's.
         ``dtype="auto"`` computes in bfloat16 where the hardware multiplies it faster than float32
-        (a GPU, or a CPU with bfloat16 instructions) and in float32 elsewhere; ``"bfloat16"`` picks
-        candidates at low precision and re-scores them in float32, and where it would be slower
-        float32 is used instead (``on_warning`` says so). The Model node records the dtype used.
-        ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
-        ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
-        A matrix with fewer rows than the tokenizer has tokens is refused unless
-        ``allow_short_matrix``, which leaves those tokens out.
+        and in float32 elsewhere; an explicit ``"bfloat16"`` where it would be slower computes in
+        float32 (``on_warning`` says so). A matrix with fewer rows than the tokenizer has tokens is
+        refused unless ``allow_short_matrix``, which leaves those tokens out.
         ``on_progress(stage, done, total)`` follows each stage (for a hub id first "fetch", in
         bytes of its input embedding); ``on_note`` hears what is loaded, ``on_warning`` what is
         left out and when the hub sends a whole file instead of the embedding's bytes.
@@ -192,63 +177,30 @@ class Atlas:
         >>> print(loaded.browser_query)  # doctest: +ELLIPSIS
         MATCH (t:Token {model: '...', text: 'cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n
         """
-        from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders import load_embedding_table
 
-        if name is not None:
-            check_model_name(name)  # before reading the model: an empty name is no name
+        options = LoadOptions.given(options, settings)
         table = load_embedding_table(
             source or BUNDLED,
-            name=name,
-            offline=offline,
-            allow_short_matrix=allow_short_matrix,
+            name=options.name,
+            offline=options.offline,
+            allow_short_matrix=options.allow_short_matrix,
             on_progress=on_progress,
             on_warning=on_warning,
         )
-        return self._store_table(
-            table,
-            k=k,
-            replace=replace,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            block_rows=block_rows,
-            max_memory=max_memory,
-            analyse=analyse,
-            resolution=resolution,
-            seed=seed,
-            epochs=epochs,
-            vectors=vectors,
-            on_progress=on_progress,
-            on_note=on_note,
-            on_warning=on_warning,
-        )
+        return self._store_table(table, options, on_progress, on_note, on_warning)
 
     def load_layers(
         self,
         layers: str | int | Sequence[int | str],
         source: str | None = None,
+        options: LoadOptions | None = None,
         *,
-        name: str | None = None,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        state_batch: int = 512,
-        offline: bool = False,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
-        allow_short_matrix: bool = False,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> list[Loaded]:
         """Load layer atlases: the vocabulary of ``source`` at each of ``layers``, stored as model ``<name>@<layer>``.
 
@@ -259,7 +211,7 @@ class Atlas:
         embedding layer's output, L the output of block L); a layer outside the model's
         range is refused before anything is read or stored. ``state_batch`` tokens go
         through the model at once, on ``device``. The Model node records ``layer`` and
-        ``method`` (how the states were made). The other arguments are :meth:`load`'s.
+        ``method`` (how the states were made). ``options`` and the keywords are :meth:`load`'s.
 
         >>> [loaded] = atlas.load_layers("6", name=model, k=5, analyse=False)
         >>> loaded.report.name == f"{model}@6", loaded.report.tokens
@@ -273,20 +225,18 @@ class Atlas:
         atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
         """
         _check.layers_given(layers)
-        from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders.layers import load_layer_tables
 
-        if name is not None:
-            check_model_name(name)
+        options = LoadOptions.given(options, settings)
         tables = load_layer_tables(
             source or BUNDLED,
             layers,
-            name,
-            offline=offline,
-            device=device,
-            batch_size=state_batch,
-            allow_short_matrix=allow_short_matrix,
+            options.name,
+            offline=options.offline,
+            device=options.device,
+            batch_size=options.state_batch,
+            allow_short_matrix=options.allow_short_matrix,
             on_progress=on_progress,
             before_states=self._refuse_busy,
         )
@@ -294,66 +244,30 @@ class Atlas:
         while tables:
             table = tables.pop(0)  # a stored layer's states are let go before the next is stored
             (on_note or ignore)(f"layer {table.layer}: model {table.name!r}")
-            loaded.append(
-                self._store_table(
-                    table,
-                    k=k,
-                    replace=replace,
-                    device=device,
-                    dtype=dtype,
-                    batch_size=batch_size,
-                    block_rows=block_rows,
-                    max_memory=max_memory,
-                    analyse=analyse,
-                    resolution=resolution,
-                    seed=seed,
-                    epochs=epochs,
-                    vectors=vectors,
-                    on_progress=on_progress,
-                    on_note=on_note,
-                    on_warning=on_warning,
-                )
-            )
+            loaded.append(self._store_table(table, options, on_progress, on_note, on_warning))
         return loaded
 
     def load_corpus(
         self,
         path: str | Path,
+        options: LoadOptions | None = None,
         *,
-        method: str = "word2vec",
-        name: str | None = None,
-        min_count: int = 5,
-        chunks: int = 10,
-        vector_size: int = 100,
-        window: int = 5,
-        train_epochs: int = 5,
-        skip_gram: bool = False,
-        train_seed: int = 0,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "auto",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
+        corpus: CorpusOptions | None = None,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> Loaded:
         """Load a corpus atlas: the words of the text corpus at ``path`` (a ``.txt`` file or a folder of them) as tokens.
 
-        ``method="word2vec"`` trains gensim's Word2Vec on the corpus's lines (CBOW, or
-        ``skip_gram``; ``vector_size``, ``window``, ``train_epochs``, ``train_seed``; one worker
-        thread, so a re-run gives the same vectors); ``method="tfidf"`` is the article's TF-IDF
-        over ``chunks`` equal chunks (tf = count / chunk length, idf = ln(N / df); a word in
+        ``corpus`` is a :class:`~atlas.core.load_options.CorpusOptions`, whose fields may also be
+        given as keywords. ``method="word2vec"`` trains gensim's Word2Vec on the corpus's lines
+        (CBOW, or ``skip_gram``; ``vector_size``, ``window``, ``train_epochs``, ``train_seed``; one
+        worker thread, so a re-run gives the same vectors); ``method="tfidf"`` is the article's
+        TF-IDF over ``chunks`` equal chunks (tf = count / chunk length, idf = ln(N / df); a word in
         every chunk has a zero vector and no neighbours). Words are cut by
         :func:`atlas.core.corpus.words` and kept when counted at least ``min_count`` times.
-        ``name`` defaults to ``<file or folder>-<method>``. The other arguments are
+        ``name`` defaults to ``<file or folder>-<method>``. ``options`` and the other keywords are
         :meth:`load`'s; the Model node records the method, the corpus (files, words, SHA-256)
         and every option, and re-running the same load does nothing.
 
@@ -364,62 +278,30 @@ class Atlas:
         >>> atlas.delete(model + "-lee").nodes > 1906
         True
         """
-        from atlas.core.token_text import check_model_name
-        from atlas.loaders.corpus import CorpusOptions, load_corpus_table
+        from atlas.core.load_options import split
+        from atlas.loaders.corpus import default_corpus_name, load_corpus_table
 
-        if name is not None:
-            check_model_name(name)
-        options = CorpusOptions(method, min_count, chunks, vector_size, window, train_epochs, skip_gram, train_seed)
-        if name is None:
-            from atlas.loaders.corpus import default_corpus_name
-
-            name = default_corpus_name(path, method)
-        stored = None if replace or vectors else self.store.model(name)  # complete and the same: nothing to train
+        ours, its = split(settings, LoadOptions, CorpusOptions)
+        options, corpus = LoadOptions.given(options, ours), CorpusOptions.given(corpus, its)
+        name = options.name or default_corpus_name(path, corpus.method)
+        stored = (
+            None if options.replace or options.vectors else self.store.model(name)
+        )  # complete and the same: nothing to train
         table = load_corpus_table(
-            path, options, name=name, k=k, on_progress=on_progress, on_note=on_note, stored=stored
+            path, corpus, name=name, k=options.k, on_progress=on_progress, on_note=on_note, stored=stored
         )
-        return self._store_table(
-            table,
-            k=k,
-            replace=replace,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            block_rows=block_rows,
-            max_memory=max_memory,
-            analyse=analyse,
-            resolution=resolution,
-            seed=seed,
-            epochs=epochs,
-            vectors=vectors,
-            on_progress=on_progress,
-            on_note=on_note,
-            on_warning=on_warning,
-        )
+        return self._store_table(table, options, on_progress, on_note, on_warning)
 
     def _store_table(
         self,
         table: Any,  # atlas.loaders.source.EmbeddingTable
-        *,
-        k: int,
-        replace: bool,
-        device: str,
-        dtype: str,
-        batch_size: int,
-        block_rows: int,
-        max_memory: str | int | None,
-        analyse: bool,
-        resolution: float,
-        seed: int,
-        epochs: int,
-        vectors: bool,
+        options: LoadOptions,
         on_progress: StageProgress | None,
         on_note: Note | None,
         on_warning: Note | None,
     ) -> Loaded:
-        """Store ``table``'s neighbours (and with ``analyse`` its analysis): the part of a load after reading the model."""
+        """Store ``table``'s neighbours (and unless told not to, its analysis): the part of a load after reading the model."""
         from atlas.core.topk import block_rows_for_memory, choose_dtype, resolve_device
-        from atlas.core.units import parse_bytes
         from atlas.graph.queries import browser_line
         from atlas.loaders.pipeline import AnalysisSettings
         from atlas.loaders.pipeline import load as run_load
@@ -433,25 +315,26 @@ class Atlas:
                 f"the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
                 "they have no vectors and are not stored"
             )
-        if max_memory:
-            limit = max_memory if isinstance(max_memory, int) else parse_bytes(max_memory)
-            block_rows = block_rows_for_memory(len(table), table.dim, limit, k)
-        used = resolve_device(device)
-        choice = choose_dtype(dtype, used)
+        limit = options.memory_limit()
+        block_rows = (
+            options.block_rows if limit is None else block_rows_for_memory(len(table), table.dim, limit, options.k)
+        )
+        used = resolve_device(options.device)
+        choice = choose_dtype(options.dtype, used)
         (warn if choice.overridden else note)(choice.reason)
-        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {choice.dtype} on {used}")
+        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={options.k}, {choice.dtype} on {used}")
         report = run_load(
             store,
             table,
-            k,
-            replace=replace,
+            options.k,
+            replace=options.replace,
             device=used,
             dtype=choice.dtype,
-            any_stored_dtype=dtype == "auto",
+            any_stored_dtype=options.dtype == "auto",
             block_rows=block_rows,
-            batch_size=batch_size,
-            analyse=AnalysisSettings(resolution, seed, epochs) if analyse else None,
-            vectors=vectors,
+            batch_size=options.batch_size,
+            analyse=AnalysisSettings(options.resolution, options.seed, options.epochs) if options.analyse else None,
+            vectors=options.vectors,
             on_progress=on_progress,
         )
         cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space

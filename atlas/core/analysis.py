@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from atlas.core.arguments import integer
+from atlas.core.arguments import integer, number
 from atlas.core.progress import ignore
 from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 from atlas.errors import InvalidArgument
@@ -218,8 +218,7 @@ def communities(
     The same neighbour lists, resolution and seed give the same labels.
     """
     check_neighbours(neighbours)
-    if not resolution > 0:
-        raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
+    number(resolution, "resolution", above=0)
     if iterations == 0:
         raise InvalidArgument("Leiden needs at least 1 pass, or a negative number to run until it settles")
     edges, directions = pairs if pairs is not None else pair_directions(neighbours)

@@ -36,13 +36,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atlas.core.arguments import integer
+from atlas.core.arguments import choice, integer
+from atlas.core.load_options import DEVICES, DTYPE_CHOICES, DTYPES
 from atlas.errors import InvalidArgument
 
-DTYPES = ("float32", "bfloat16")
-DTYPE_CHOICES = ("auto", *DTYPES)  # what a load may ask for: "auto" picks one of DTYPES by the hardware
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU instructions that make torch's bfloat16 products fast
-DEVICES = ("auto", "cpu", "cuda")
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # slab threads
 FLOOR_ROWS = 512  # rows per window of the lower-bound pass
 SLAB_ENTRIES = 2**20  # strip entries per sifting task
@@ -134,8 +132,7 @@ def check_matrix(matrix: np.ndarray) -> None:
 
 def check_settings(block_rows: int, dtype: str) -> None:
     """Reject a block size or dtype :func:`iter_neighbours` cannot use."""
-    if dtype not in DTYPES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    choice(dtype, "dtype", DTYPES)
     integer(block_rows, "block_rows", 1)
 
 
@@ -164,9 +161,7 @@ def resolve_device(device: str) -> str:
     >>> resolve_device("cpu")
     'cpu'
     """
-    if device not in DEVICES:
-        raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cpu":
+    if choice(device, "device", DEVICES) == "cpu":
         return "cpu"
     import torch
 
@@ -212,9 +207,7 @@ def choose_dtype(dtype: str, device: str, flags: frozenset[str] | None = None) -
     >>> choose_dtype("auto", "cpu", frozenset({"avx2", "amx_bf16"})).dtype
     'bfloat16'
     """
-    if dtype not in DTYPE_CHOICES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
-    if dtype == "float32":
+    if choice(dtype, "dtype", DTYPE_CHOICES) == "float32":
         return DtypeChoice("float32", "dtype float32 (as asked): exact")
     if device == "cuda":
         fast, where = True, "the GPU multiplies bfloat16 natively"

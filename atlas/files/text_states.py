@@ -22,7 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from atlas.core.topk import DTYPES, resolve_device
+from atlas.core.arguments import choice
+from atlas.core.load_options import DTYPES
+from atlas.core.topk import resolve_device
 from atlas.core.variants import detect_family, readable_text
 from atlas.errors import InvalidArgument
 from atlas.files.model_files import load_model, load_tokenizer, quiet_transformers, read_json, resolve
@@ -128,8 +130,7 @@ def open_model(source: str, offline: bool = False, device: str = "auto", dtype: 
     Raises EmbeddingsIncomplete when the folder lacks some of the model's weights (a load
     fetches only the input embedding of a hub model: the layers are not there).
     """
-    if dtype not in DTYPES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    choice(dtype, "dtype", DTYPES)
     device = resolve_device(device)
     folder = resolve(source, offline, weights=True)
     read_json(folder / "config.json")
