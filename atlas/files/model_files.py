@@ -8,7 +8,8 @@ the raw tensors), so rows come out of a 151,936 x 1,536 bfloat16 matrix without 
 and a truncated or corrupt file is named in one line. Only telling which tensor is the
 input embedding needs transformers (the model is built on the ``meta`` device, which
 allocates nothing); the load records that name on the Model node so the fast commands
-need not ask again.
+need not ask again. :func:`load_model` reads a whole model, for its hidden states (layer
+atlases, contexts) and for a checkpoint without safetensors.
 """
 
 from __future__ import annotations
