@@ -4,7 +4,7 @@ The library's face is :class:`Atlas`::
 
     from atlas import Atlas
 
-    atlas = Atlas()                       # connects as the `atlas` command does
+    atlas = Atlas()                       # the local server (`atlas db start`); uri=... for another
     atlas.load()                          # the bundled all-MiniLM-L6-v2: exact neighbours, analysed
     atlas.neighbours("cat", k=5)          # a table that prints, converts (to_dict, to_pandas) and saves
     atlas.near("king - man + woman")      # queen first
@@ -19,6 +19,7 @@ only (an import-linter contract in pyproject.toml keeps it so): ``cli`` on ``api
 """
 
 from atlas.api import Atlas, Model, connection_settings
+from atlas.core.load_options import CorpusOptions, LoadOptions
 from atlas.errors import (
     AnalysisMissing,
     AtlasError,
@@ -78,6 +79,7 @@ __all__ = [
     "AuthenticationFailed",
     "Comparison",
     "Context",
+    "CorpusOptions",
     "DatabaseFailed",
     "Deleted",
     "EmbeddingsIncomplete",
@@ -87,6 +89,7 @@ __all__ = [
     "Hubs",
     "InvalidArgument",
     "LauncherError",
+    "LoadOptions",
     "LoadReport",
     "Loaded",
     "Map",

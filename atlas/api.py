@@ -4,7 +4,7 @@ The CLI, notebooks and scripts all go through it::
 
     from atlas import Atlas
 
-    with Atlas() as atlas:                      # NEO4J_URI etc., else the local server and its password file
+    with Atlas() as atlas:                      # the local server and its password file; uri=... for another
         atlas.load()                            # the bundled all-MiniLM-L6-v2, analysed
         print(atlas.neighbours("cat", k=5))
         atlas.prompt("HTML coders are not considered programmers").save("prompt.html")
@@ -20,14 +20,14 @@ import contextlib
 import functools
 import inspect
 import itertools
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from atlas.core import arguments as _check
-from atlas.core.progress import StageProgress
+from atlas.core.load_options import CorpusOptions, LoadOptions
+from atlas.core.progress import Note, StageProgress, ignore
 from atlas.errors import AnalysisMissing, InvalidArgument, SourceNotFound
 from atlas.results import (
     AnalysisReport,
@@ -57,14 +57,12 @@ from atlas.settings import (
     HUB_MEASURES,
     RESOLUTION,
     Settings,
-    default_home,
     model_flag,
+    server_home,
 )
 
 if TYPE_CHECKING:
     from atlas.graph.store import Store
-
-Note = Callable[[str], None]  # a message for the user: what a long call found or did
 
 
 def connection_settings(
@@ -74,11 +72,13 @@ def connection_settings(
     database: str | None = None,
     home: str | Path | None = None,
 ) -> Settings:
-    """Where Neo4j is and how to log in, found as the CLI finds it.
+    """Where Neo4j is and how to log in, found as the CLI finds it from its options.
 
-    Each value not given comes from the environment (``NEO4J_URI``, ``NEO4J_USER``,
-    ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``, ``ATLAS_NEO4J_HOME``), else the default. Without
-    a password, the local server's password file is read when ``uri`` is that server.
+    Each value not given is the default: the local server of ``home`` (``atlas db start``)
+    at ``bolt://127.0.0.1:7687``, user and database ``neo4j``. Without a password, the local
+    server's password file is read when ``uri`` is that server. The environment is not read
+    (the ``atlas`` command reads ``NEO4J_URI`` and the rest into its options); a script that
+    wants it passes it: ``Atlas(os.environ.get("NEO4J_URI"), password=os.environ.get("NEO4J_PASSWORD"))``.
 
     >>> connection_settings("bolt://127.0.0.1:1", password="secret").uri
     'bolt://127.0.0.1:1'
@@ -86,23 +86,21 @@ def connection_settings(
     from atlas.graph.store import check_uri
     from atlas.server import local
 
-    uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_URI
-    user = user or os.environ.get("NEO4J_USER") or DEFAULT_USER
-    database = database or os.environ.get("NEO4J_DATABASE") or DEFAULT_DATABASE
-    home = Path(home or os.environ.get("ATLAS_NEO4J_HOME") or default_home())
+    uri = uri or DEFAULT_URI
+    folder = server_home(home)
     check_uri(uri)
-    password = password or os.environ.get("NEO4J_PASSWORD") or None  # an empty NEO4J_PASSWORD counts as none
-    if not password:
-        password = local.password_for(uri, home)
-    local_home = home.expanduser().resolve() if local.serves(home, uri) else None
-    return Settings(uri, user, password, database, local_home)
+    if not password:  # an empty password (an empty NEO4J_PASSWORD) counts as none
+        password = local.password_for(uri, folder)
+    local_home = folder if local.serves(folder, uri) else None
+    return Settings(uri, user or DEFAULT_USER, password, database or DEFAULT_DATABASE, local_home)
 
 
 class Atlas:
     """Token atlases in one Neo4j database: load models, look at them, analyse, export.
 
-    ``Atlas()`` connects the way the ``atlas`` command does (see :func:`connection_settings`);
-    give ``uri``, ``user``, ``password``, ``database`` or ``home`` to override, or ``settings``.
+    ``Atlas()`` connects to the local server with its kept password, as the ``atlas`` command
+    does without options (see :func:`connection_settings`); give ``uri``, ``user``,
+    ``password``, ``database`` or ``home`` for another, or ``settings``.
     The connection opens on first use; ``close()`` (or a ``with`` block) ends it. Methods
     work on ``model`` unless told another: by default the bundled all-MiniLM-L6-v2.
 
@@ -165,41 +163,26 @@ class Atlas:
     def load(
         self,
         source: str | None = None,
+        options: LoadOptions | None = None,
         *,
-        name: str | None = None,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "float32",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        offline: bool = False,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
-        allow_short_matrix: bool = False,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> Loaded:
         """Compute the exact top-``k`` cosine neighbours of every token of ``source`` and store them, then analyse them.
 
         ``source`` is a Hugging Face model id or folder (default: the bundled all-MiniLM-L6-v2).
-        ``name`` (default: the source's) is some text without control characters or spaces at
-        its ends.
+        ``options`` is a :class:`~atlas.core.load_options.LoadOptions`; its fields may also be
+        given as keywords (``name=``, ``k=``, ``dtype=``, ``analyse=``, ...), which replace its
+        values. They are checked before the model is read. ``name`` defaults to the source's.
         ``dtype="float32"`` (the default) is exact. ``"bfloat16"`` picks candidates at low precision
         and re-scores them in float32: faster where the hardware multiplies bfloat16 natively (a
         GPU, or a CPU with bfloat16 instructions), but a neighbour can be missed (0.27 % of
         MiniLM's); where it would be slower float32 is used instead (``on_warning`` says so).
-        ``"auto"`` picks bfloat16 where it is faster, else float32. The Model node records the
-        dtype used.
-        ``max_memory`` ("2GB" or bytes) bounds the neighbour computation (sets ``block_rows``).
-        ``analyse`` runs the analysis (communities, hubs, mutual pairs, map) at the end.
-        A matrix with fewer rows than the tokenizer has tokens is refused unless
-        ``allow_short_matrix``, which leaves those tokens out.
+        ``"auto"`` picks bfloat16 where it is faster, else float32. A matrix with fewer rows than
+        the tokenizer has tokens is refused unless ``allow_short_matrix``, which leaves those
+        tokens out.
         ``on_progress(stage, done, total)`` follows each stage (for a hub id first "fetch", in
         bytes of its input embedding); ``on_note`` hears what is loaded, ``on_warning`` what is
         left out and when the hub sends a whole file instead of the embedding's bytes.
@@ -211,63 +194,30 @@ class Atlas:
         >>> print(loaded.browser_query)  # doctest: +ELLIPSIS
         MATCH (t:Token {model: '...', text: 'cat'})-[r:SIMILAR_TO]->(n:Token) RETURN t, r, n
         """
-        from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders import load_embedding_table
 
-        if name is not None:
-            check_model_name(name)  # before reading the model: an empty name is no name
+        options = LoadOptions.given(options, settings)
         table = load_embedding_table(
             source or BUNDLED,
-            name=name,
-            offline=offline,
-            allow_short_matrix=allow_short_matrix,
+            name=options.name,
+            offline=options.offline,
+            allow_short_matrix=options.allow_short_matrix,
             on_progress=on_progress,
-            on_notice=on_warning,
-        )
-        return self._store_table(
-            table,
-            k=k,
-            replace=replace,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            block_rows=block_rows,
-            max_memory=max_memory,
-            analyse=analyse,
-            resolution=resolution,
-            seed=seed,
-            epochs=epochs,
-            vectors=vectors,
-            on_progress=on_progress,
-            on_note=on_note,
             on_warning=on_warning,
         )
+        return self._store_table(table, options, on_progress, on_note, on_warning)
 
     def load_layers(
         self,
         layers: str | int | Sequence[int | str],
         source: str | None = None,
+        options: LoadOptions | None = None,
         *,
-        name: str | None = None,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "float32",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        state_batch: int = 512,
-        offline: bool = False,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
-        allow_short_matrix: bool = False,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> list[Loaded]:
         """Load layer atlases: the vocabulary of ``source`` at each of ``layers``, stored as model ``<name>@<layer>``.
 
@@ -278,7 +228,7 @@ class Atlas:
         embedding layer's output, L the output of block L); a layer outside the model's
         range is refused before anything is read or stored. ``state_batch`` tokens go
         through the model at once, on ``device``. The Model node records ``layer`` and
-        ``method`` (how the states were made). The other arguments are :meth:`load`'s.
+        ``method`` (how the states were made). ``options`` and the keywords are :meth:`load`'s.
 
         >>> [loaded] = atlas.load_layers("6", name=model, k=5, analyse=False)
         >>> loaded.report.name == f"{model}@6", loaded.report.tokens
@@ -292,87 +242,49 @@ class Atlas:
         atlas.errors.InvalidArgument: layer 9 is out of range: 'all-MiniLM-L6-v2' has layers 0..6 (0 is the embedding layer's output, L the output of block L)
         """
         _check.layers_given(layers)
-        from atlas.core.token_text import check_model_name
         from atlas.files.model_files import BUNDLED
         from atlas.loaders.layers import load_layer_tables
 
-        if name is not None:
-            check_model_name(name)
+        options = LoadOptions.given(options, settings)
         tables = load_layer_tables(
             source or BUNDLED,
             layers,
-            name,
-            offline=offline,
-            device=device,
-            batch_size=state_batch,
-            allow_short_matrix=allow_short_matrix,
+            options.name,
+            offline=options.offline,
+            device=options.device,
+            batch_size=options.state_batch,
+            allow_short_matrix=options.allow_short_matrix,
             on_progress=on_progress,
             before_states=self._refuse_busy,
         )
         loaded = []
         while tables:
             table = tables.pop(0)  # a stored layer's states are let go before the next is stored
-            (on_note or (lambda message: None))(f"layer {table.layer}: model {table.name!r}")
-            loaded.append(
-                self._store_table(
-                    table,
-                    k=k,
-                    replace=replace,
-                    device=device,
-                    dtype=dtype,
-                    batch_size=batch_size,
-                    block_rows=block_rows,
-                    max_memory=max_memory,
-                    analyse=analyse,
-                    resolution=resolution,
-                    seed=seed,
-                    epochs=epochs,
-                    vectors=vectors,
-                    on_progress=on_progress,
-                    on_note=on_note,
-                    on_warning=on_warning,
-                )
-            )
+            (on_note or ignore)(f"layer {table.layer}: model {table.name!r}")
+            loaded.append(self._store_table(table, options, on_progress, on_note, on_warning))
         return loaded
 
     def load_corpus(
         self,
         path: str | Path,
+        options: LoadOptions | None = None,
         *,
-        method: str = "word2vec",
-        name: str | None = None,
-        min_count: int = 5,
-        chunks: int = 10,
-        vector_size: int = 100,
-        window: int = 5,
-        train_epochs: int = 5,
-        skip_gram: bool = False,
-        train_seed: int = 0,
-        k: int = 20,
-        replace: bool = False,
-        device: str = "auto",
-        dtype: str = "float32",
-        batch_size: int = 20_000,
-        block_rows: int = 1024,
-        max_memory: str | int | None = None,
-        analyse: bool = True,
-        resolution: float = RESOLUTION,
-        seed: int = 0,
-        epochs: int = EPOCHS,
-        vectors: bool = False,
+        corpus: CorpusOptions | None = None,
         on_progress: StageProgress | None = None,
         on_note: Note | None = None,
         on_warning: Note | None = None,
+        **settings: Any,
     ) -> Loaded:
         """Load a corpus atlas: the words of the text corpus at ``path`` (a ``.txt`` file or a folder of them) as tokens.
 
-        ``method="word2vec"`` trains gensim's Word2Vec on the corpus's lines (CBOW, or
-        ``skip_gram``; ``vector_size``, ``window``, ``train_epochs``, ``train_seed``; one worker
-        thread, so a re-run gives the same vectors); ``method="tfidf"`` is the article's TF-IDF
-        over ``chunks`` equal chunks (tf = count / chunk length, idf = ln(N / df); a word in
+        ``corpus`` is a :class:`~atlas.core.load_options.CorpusOptions`, whose fields may also be
+        given as keywords. ``method="word2vec"`` trains gensim's Word2Vec on the corpus's lines
+        (CBOW, or ``skip_gram``; ``vector_size``, ``window``, ``train_epochs``, ``train_seed``; one
+        worker thread, so a re-run gives the same vectors); ``method="tfidf"`` is the article's
+        TF-IDF over ``chunks`` equal chunks (tf = count / chunk length, idf = ln(N / df); a word in
         every chunk has a zero vector and no neighbours). Words are cut by
         :func:`atlas.core.corpus.words` and kept when counted at least ``min_count`` times.
-        ``name`` defaults to ``<file or folder>-<method>``. The other arguments are
+        ``name`` defaults to ``<file or folder>-<method>``. ``options`` and the other keywords are
         :meth:`load`'s; the Model node records the method, the corpus (files, words, SHA-256)
         and every option, and re-running the same load does nothing.
 
@@ -383,94 +295,63 @@ class Atlas:
         >>> atlas.delete(model + "-lee").nodes > 1906
         True
         """
-        from atlas.core.token_text import check_model_name
-        from atlas.loaders.corpus import CorpusOptions, load_corpus_table
+        from atlas.core.load_options import split
+        from atlas.loaders.corpus import default_corpus_name, load_corpus_table
 
-        if name is not None:
-            check_model_name(name)
-        options = CorpusOptions(method, min_count, chunks, vector_size, window, train_epochs, skip_gram, train_seed)
-        if name is None:
-            from atlas.loaders.corpus import default_corpus_name
-
-            name = default_corpus_name(path, method)
-        stored = None if replace or vectors else self.store.model(name)  # complete and the same: nothing to train
+        ours, its = split(settings, LoadOptions, CorpusOptions)
+        options, corpus = LoadOptions.given(options, ours), CorpusOptions.given(corpus, its)
+        name = options.name or default_corpus_name(path, corpus.method)
+        stored = (
+            None if options.replace or options.vectors else self.store.model(name)
+        )  # complete and the same: nothing to train
         table = load_corpus_table(
-            path, options, name=name, k=k, on_progress=on_progress, on_note=on_note, stored=stored
+            path, corpus, name=name, k=options.k, on_progress=on_progress, on_note=on_note, stored=stored
         )
-        return self._store_table(
-            table,
-            k=k,
-            replace=replace,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            block_rows=block_rows,
-            max_memory=max_memory,
-            analyse=analyse,
-            resolution=resolution,
-            seed=seed,
-            epochs=epochs,
-            vectors=vectors,
-            on_progress=on_progress,
-            on_note=on_note,
-            on_warning=on_warning,
-        )
+        return self._store_table(table, options, on_progress, on_note, on_warning)
 
     def _store_table(
         self,
         table: Any,  # atlas.loaders.source.EmbeddingTable
-        *,
-        k: int,
-        replace: bool,
-        device: str,
-        dtype: str,
-        batch_size: int,
-        block_rows: int,
-        max_memory: str | int | None,
-        analyse: bool,
-        resolution: float,
-        seed: int,
-        epochs: int,
-        vectors: bool,
+        options: LoadOptions,
         on_progress: StageProgress | None,
         on_note: Note | None,
         on_warning: Note | None,
     ) -> Loaded:
-        """Store ``table``'s neighbours (and with ``analyse`` its analysis): the part of a load after reading the model."""
+        """Store ``table``'s neighbours (and unless told not to, its analysis): the part of a load after reading the model."""
         from atlas.core.topk import block_rows_for_memory, choose_dtype, resolve_device
-        from atlas.core.units import parse_bytes
         from atlas.graph.queries import browser_line
         from atlas.loaders.pipeline import AnalysisSettings
         from atlas.loaders.pipeline import load as run_load
         from atlas.views.lookup import word_texts
 
-        note = on_note or (lambda message: None)
-        warn = on_warning or (lambda message: None)
+        note = on_note or ignore
+        warn = on_warning or ignore
         store = self.store
         if table.unmatched:
             warn(
                 f"the tokenizer has {table.unmatched:,} tokens past the matrix's {table.matrix_rows:,} rows; "
                 "they have no vectors and are not stored"
             )
-        if max_memory:
-            limit = max_memory if isinstance(max_memory, int) else parse_bytes(max_memory)
-            block_rows = block_rows_for_memory(len(table), table.dim, limit, k)
-        used = resolve_device(device)
-        choice = choose_dtype(dtype, used)
+        limit = options.memory_limit()
+        block_rows = (
+            options.block_rows if limit is None else block_rows_for_memory(len(table), table.dim, limit, options.k)
+        )
+        used = resolve_device(options.device)
+        choice = choose_dtype(options.dtype, used)
         (warn if choice.overridden else note)(choice.reason)
-        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={k}, {choice.dtype} on {used}")
+        note(f"{len(table):,} tokens x {table.dim} dims ({table.family}); k={options.k}, {choice.dtype} on {used}")
         report = run_load(
             store,
             table,
-            k,
-            replace=replace,
+            options.k,
+            replace=options.replace,
             device=used,
             dtype=choice.dtype,
-            any_stored_dtype=dtype == "auto",
+            any_stored_dtype=options.dtype == "auto",
             block_rows=block_rows,
-            batch_size=batch_size,
-            analyse=AnalysisSettings(resolution, seed, epochs) if analyse else None,
-            vectors=vectors,
+            batch_size=options.batch_size,
+            analyse=AnalysisSettings(options.resolution, options.seed, options.epochs) if options.analyse else None,
+            vectors=options.vectors,
             on_progress=on_progress,
         )
         cat = word_texts("cat", table.family)[0]  # " cat" where word-start tokens carry a space
@@ -561,7 +442,7 @@ class Atlas:
         """
         from atlas.graph.lease import Lease
 
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or ignore
         began = time.perf_counter()
         store = self.store
         store.require_model(name, allow_incomplete=True)
@@ -953,8 +834,7 @@ class Atlas:
         props = self.store.require_model(model)
         if props.get("analysis") != "complete":
             raise AnalysisMissing(f"model {model!r} has no analysis yet; run `atlas analyse{model_flag(model)}`")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        limit = _check.integer(limit, "limit", 1)
         if by not in HUB_MEASURES:
             raise InvalidArgument(f"hubs are ranked by one of {', '.join(HUB_MEASURES)}; got {by!r}")
         if by != "cited" and not props.get("measures"):
@@ -1004,8 +884,7 @@ class Atlas:
         ('declared', 994, 3)
         """
         model = self._model_name(model)
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgument(f"limit must be at least 1, got {limit!r}")
+        limit = _check.integer(limit, "limit", 1)
         from atlas.loaders.untrained import check_count, score_stored
 
         verify_top = check_count(verify_top)
@@ -1059,7 +938,7 @@ class Atlas:
 
         model = self._model_name(model)
         _check.choice(layout, "layout", LAYOUTS)
-        progress = on_progress or (lambda stage, done, total: None)
+        progress = on_progress or ignore
         props = self.store.require_model(model)
         total = int(props.get("vocab_size", 0))
         return Map(read_map(self.store, model, done=lambda n: progress("read", n, total), layout=layout))

@@ -1,7 +1,7 @@
 """The local Neo4j server, for the library's users: start, stop, status and its password.
 
-A thin face over :mod:`atlas.server.local`; ``home`` defaults to ``ATLAS_NEO4J_HOME``, else
-``~/.cache/token-atlas/neo4j-<version>``::
+A thin face over :mod:`atlas.server.local`; ``home`` defaults to
+``~/.cache/token-atlas/neo4j-<version>`` (the ``atlas db`` commands also read ``ATLAS_NEO4J_HOME``)::
 
     import atlas.db
     server = atlas.db.start()        # downloads Neo4j Community from Maven Central once
@@ -10,14 +10,13 @@ A thin face over :mod:`atlas.server.local`; ``home`` defaults to ``ATLAS_NEO4J_H
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from pathlib import Path
 
+from atlas.core.progress import Note
 from atlas.errors import PasswordMissing
 from atlas.server import local
 from atlas.server.local import LocalServer
-from atlas.settings import BOLT_PORT, HTTP_PORT, default_home, password_file
+from atlas.settings import BOLT_PORT, HTTP_PORT, password_file, server_home
 
 __all__ = [
     "LocalServer",
@@ -35,12 +34,12 @@ __all__ = [
 
 
 def home(folder: str | Path | None = None) -> Path:
-    """The local server's folder: ``folder``, else ``ATLAS_NEO4J_HOME``, else the default.
+    """The local server's folder: ``folder`` (made absolute), else the default.
 
     >>> str(home("/tmp/x"))
     '/tmp/x'
     """
-    return Path(folder or os.environ.get("ATLAS_NEO4J_HOME") or default_home())
+    return server_home(folder)
 
 
 def start(
@@ -51,7 +50,7 @@ def start(
     http_port: int = HTTP_PORT,
     heap: str = "2g",
     pagecache: str = "2g",
-    on_note: Callable[[str], None] | None = None,
+    on_note: Note | None = None,
 ) -> tuple[LocalServer, bool]:
     """Download (once), configure and start the local server in the background, or find it running.
 
@@ -65,7 +64,7 @@ def start(
         http_port=http_port,
         heap=heap,
         pagecache=pagecache,
-        say=on_note or (lambda message: None),
+        on_note=on_note,
     )
 
 

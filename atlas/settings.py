@@ -49,6 +49,15 @@ def default_home() -> Path:
     return Path.home() / ".cache" / "token-atlas" / f"neo4j-{NEO4J_VERSION}"
 
 
+def server_home(folder: str | Path | None = None) -> Path:
+    """The local server's home: ``folder`` (``~`` expanded, made absolute), else :func:`default_home`.
+
+    >>> str(server_home("/tmp/x/../y")), server_home() == default_home()
+    ('/tmp/y', True)
+    """
+    return Path(folder).expanduser().resolve() if folder else default_home()
+
+
 def password_file(home: Path) -> Path:
     """Where the local server of ``home`` keeps the password of user neo4j (readable by its owner only)."""
     return Path(home) / "password"
@@ -58,8 +67,8 @@ def password_file(home: Path) -> Path:
 class Settings:
     """Where Neo4j is and how to log in.
 
-    There is no default password: the CLI takes it from ``--password``/``NEO4J_PASSWORD``
-    or from the local server's password file. ``local_home`` is the home of the local
+    There is no default password: it is given, or read from the local server's password
+    file (the CLI also takes it from ``--password``/``NEO4J_PASSWORD``). ``local_home`` is the home of the local
     server when ``uri`` is that server, so failures can be explained from its disk.
     """
 

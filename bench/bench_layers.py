@@ -28,11 +28,11 @@ QWEN_VOCAB = 151_936
 
 def minilm(device: str, batch: int) -> None:
     from atlas.files import hidden_states
-    from atlas.files.model_files import BUNDLED, load_tokenizer, resolve
+    from atlas.files.model_files import BUNDLED, load_model, load_tokenizer, resolve
 
     folder = resolve(BUNDLED)
     began = time.perf_counter()
-    model = hidden_states.load_model(folder, device)
+    model = load_model(folder, device=device)
     template = hidden_states.special_template(load_tokenizer(str(folder)))
     loaded = time.perf_counter() - began
     began = time.perf_counter()

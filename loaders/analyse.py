@@ -9,7 +9,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from atlas.core import analysis
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.errors import ModelBusy
 from atlas.graph.lease import Lease
 from atlas.graph.store import Store
@@ -33,7 +33,7 @@ def analyse_stored(
     Holds the model's lease while it runs (or uses ``lease``, one the caller holds).
     """
     began = time.perf_counter()
-    on_progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or ignore
     props = store.require_model(name)
     with nullcontext(lease) if lease is not None else Lease(store, name) as held:
         total = int(props.get("vocab_size", 0))

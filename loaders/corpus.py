@@ -21,68 +21,19 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from atlas.core import corpus as rule
-from atlas.core.progress import StageProgress
+from atlas.core.load_options import CorpusOptions
+from atlas.core.progress import Note, StageProgress, ignore
 from atlas.errors import InvalidArgument
 from atlas.files.corpus_text import CorpusText, read_corpus
 
 from .source import EmbeddingTable
 
-METHODS = ("word2vec", "tfidf")
 FAMILY = "other"  # words are their own text: no space marks, no ## pieces; variant keys fold case
-
-
-@dataclass(frozen=True)
-class CorpusOptions:
-    """How a corpus becomes vectors; every field is recorded on the Model node (``corpus_`` + name).
-
-    ``method``: ``"word2vec"`` or ``"tfidf"``. ``min_count``: a word counted fewer times is
-    left out (both methods). TF-IDF: ``chunks`` equal documents. word2vec: ``vector_size``
-    dimensions, ``window`` words either side, ``train_epochs`` passes, ``skip_gram``
-    (default CBOW), ``train_seed``.
-    """
-
-    method: str = "word2vec"
-    min_count: int = 5
-    chunks: int = 10
-    vector_size: int = 100
-    window: int = 5
-    train_epochs: int = 5
-    skip_gram: bool = False
-    train_seed: int = 0
-
-    def check(self) -> None:
-        if self.method not in METHODS:
-            raise InvalidArgument(f"unknown corpus method {self.method!r}: use one of {', '.join(METHODS)}")
-        for field, least in [("min_count", 1), ("vector_size", 1), ("window", 1), ("train_epochs", 1)]:
-            if getattr(self, field) < least:
-                raise InvalidArgument(f"{field} must be at least {least}, got {getattr(self, field)}")
-        if self.chunks < 2:
-            raise InvalidArgument(f"chunks must be at least 2 (documents to compare a word across), got {self.chunks}")
-
-    def recorded(self) -> dict:
-        """The options that shape this method's vectors, as Model-node properties."""
-        used = {"min_count"} | (
-            {"chunks"}
-            if self.method == "tfidf"
-            else {"vector_size", "window", "train_epochs", "skip_gram", "train_seed"}
-        )
-        return {f"corpus_{key}": value for key, value in asdict(self).items() if key in used}
-
-    def describe(self) -> str:
-        if self.method == "tfidf":
-            return f"TF-IDF over {self.chunks} equal chunks, idf = ln(N/df), words counted >= {self.min_count}"
-        kind = "skip-gram" if self.skip_gram else "CBOW"
-        return (
-            f"word2vec {kind}, {self.vector_size} dims, window {self.window}, {self.train_epochs} epochs, "
-            f"seed {self.train_seed}, words counted >= {self.min_count}"
-        )
 
 
 def default_corpus_name(path: str | Path, method: str) -> str:
@@ -99,19 +50,18 @@ def load_corpus_table(
     name: str | None = None,
     k: int = 20,
     on_progress: StageProgress | None = None,
-    on_note: Callable[[str], None] | None = None,
+    on_note: Note | None = None,
     stored: dict | None = None,
 ) -> EmbeddingTable:
-    """Read the corpus at ``path`` and make its words' vectors as ``options`` say (checked before reading).
+    """Read the corpus at ``path`` and make its words' vectors as ``options`` say (checked when they were made).
 
     ``k`` is the load's: a corpus with fewer than ``k + 1`` words is refused here, naming it.
     ``stored`` is the Model node of ``name`` when one exists: when it is complete and records
     this corpus (same bytes), these options and ``k``, the vectors are not made again (the
     table's matrix is zeros of the stored shape), since the load will find nothing to write.
     """
-    options.check()
-    note = on_note or (lambda message: None)
-    tell = on_progress or (lambda stage, done, total: None)
+    note = on_note or ignore
+    tell = on_progress or ignore
     corpus = read_corpus(path)
     if corpus.latin1:
         shown = ", ".join(corpus.latin1[:3]) + (f" and {len(corpus.latin1) - 3} more" if len(corpus.latin1) > 3 else "")

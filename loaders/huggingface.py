@@ -6,12 +6,11 @@ tensor is read from the safetensors files, and the tokenizer names every row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from atlas.core.progress import StageProgress
+from atlas.core.progress import Note, StageProgress
 from atlas.core.variants import detect_family, readable_text
 from atlas.errors import EmbeddingsIncomplete
 from atlas.files.model_files import BUNDLED, embedding_tensor_name, load_tokenizer, read_embedding_matrix, resolve
@@ -34,7 +33,7 @@ def load_embedding_table(
     offline: bool = False,
     allow_short_matrix: bool = False,
     on_progress: StageProgress | None = None,
-    on_notice: Callable[[str], None] | None = None,
+    on_warning: Note | None = None,
 ) -> EmbeddingTable:
     """Read a model's input embeddings and the token string of every row.
 
@@ -44,7 +43,7 @@ def load_embedding_table(
     past its end are left out instead (``unmatched`` counts them).
 
     For a hub id, ``on_progress("fetch", bytes, total bytes)`` follows the fetch of its input
-    embedding, and ``on_notice`` is told when the server sends the whole file instead.
+    embedding, and ``on_warning`` is told when the server sends the whole file instead.
     """
     fetched = 0
 
@@ -54,7 +53,7 @@ def load_embedding_table(
             on_progress("fetch", have - fetched, total)
         fetched = have
 
-    folder = resolve(source, offline, weights=True, on_progress=fetching, on_notice=on_notice)
+    folder = resolve(source, offline, weights=True, on_progress=fetching, on_warning=on_warning)
     if source != BUNDLED and Path(source).expanduser().is_dir():
         source = str(folder.resolve())  # recorded absolute, so the tokenizer is found from any working folder
     tokenizer = load_tokenizer(str(folder))

@@ -14,37 +14,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from atlas.core import arguments
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.core.units import size_text
 from atlas.errors import InvalidArgument
 from atlas.files import hidden_states
-from atlas.files.model_files import BUNDLED, load_tokenizer
+from atlas.files.hidden_states import layer_name
+from atlas.files.model_files import BUNDLED, load_model, load_tokenizer
 
 from .huggingface import default_name, load_embedding_table
 from .source import EmbeddingTable
 
 STAGE = "layer states"  # the progress stage of the forward passes
-
-
-def layer_name(name: str, layer: int) -> str:
-    """The name a layer atlas is stored under.
-
-    >>> layer_name("all-MiniLM-L6-v2", 6)
-    'all-MiniLM-L6-v2@6'
-    """
-    return f"{name}@{layer}"
-
-
-def parse_layers(spec: str | int | Sequence[int | str], count: int, model: str = "the model") -> list[int]:
-    """The layers ``spec`` names, checked against a model with ``count`` blocks (layers 0..count).
-
-    ``spec`` is a layer, a list of them, a comma list ``"0,3,6"``, a range ``"0-6"``, or ``"all"`` (0..count):
-    the forms :func:`atlas.core.arguments.layers` takes everywhere.
-
-    >>> parse_layers("all", 3), parse_layers("6, 0", 6), parse_layers([2, "4"], 6)
-    ([0, 1, 2, 3], [0, 6], [2, 4])
-    """
-    return arguments.layers(spec, count, model)
 
 
 def check_states_fit(tokens: int, dim: int, layers: Sequence[int], available: int | None) -> None:
@@ -93,7 +73,7 @@ def load_layer_tables(
     ``before_states(names)`` is told the tables' names once the layers are checked and before
     any state is computed (a caller refuses there a name that another load is writing).
 
-    ``layers`` as :func:`parse_layers` takes them; they are checked before the model is
+    ``layers`` as :func:`atlas.core.arguments.layers` takes them; they are checked before the model is
     read. The whole model is read (for a hub id, every weight is fetched). ``batch_size``
     tokens go through the model at once, on ``device``; ``on_progress("layer states",
     done, total)`` follows the tokens. Memory: the asked layers' states, N x d float32 each,
@@ -101,7 +81,7 @@ def load_layer_tables(
     """
     folder = hidden_states.model_folder(source, offline)
     base = name or default_name(source)
-    wanted = parse_layers(layers, hidden_states.layer_count(folder), repr(base))
+    wanted = arguments.layers(layers, hidden_states.layer_count(folder), repr(base))
     if before_states is not None:
         before_states([layer_name(base, layer) for layer in wanted])
     local = source == BUNDLED or Path(source).expanduser().is_dir()
@@ -110,8 +90,8 @@ def load_layer_tables(
         static = dataclasses.replace(static, source=source)  # a hub snapshot is recorded by its id
     check_states_fit(len(static), static.dim, wanted, hidden_states.memory_available())
     template = hidden_states.special_template(load_tokenizer(str(folder)))
-    model = hidden_states.load_model(folder, device)
-    tell = on_progress or (lambda stage, done, total: None)
+    model = load_model(folder, device=device)
+    tell = on_progress or ignore
     shown = 0
 
     def step(done: int, total: int) -> None:

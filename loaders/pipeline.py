@@ -17,14 +17,13 @@ from functools import partial
 
 import numpy as np
 
-from atlas.core import analysis
+from atlas.core import analysis, arguments
 from atlas.core.principal import principal_plane
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.core.token_text import check_model_name
 from atlas.core.topk import DTYPES, NeighbourBlocks, iter_neighbours
 from atlas.errors import (
     DatabaseFailed,
-    InvalidArgument,
     ModelExists,
     ModelInconsistent,
     Neo4jNotAnswering,
@@ -85,10 +84,9 @@ def load(
     """
     check_model_name(table.name)
     began = time.perf_counter()
-    if batch_size < 1:
-        raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
+    batch_size = arguments.integer(batch_size, "batch_size", 1)
     blocks = iter_neighbours(table.matrix, k, block_rows=block_rows, device=device, dtype=dtype)  # checks the rest
-    on_progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or ignore
     props = {
         "source": table.source,
         "dim": table.dim,

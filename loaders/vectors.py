@@ -10,7 +10,7 @@ from functools import partial
 
 import numpy as np
 
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.errors import AtlasError, InvalidArgument
 from atlas.files.hidden_states import refuse_layer_atlas
 from atlas.files.model_files import embedding_rows
@@ -87,7 +87,7 @@ def store_vectors(
     running it again, and a complete model is left as it is unless ``replace``.
     """
     began = time.perf_counter()
-    on_progress = on_progress or (lambda stage, done, total: None)
+    on_progress = on_progress or ignore
     props = store.require_model(model)
     label, index = vector_names(model)
     if props.get("vectors") == "complete" and not replace:

@@ -9,12 +9,12 @@ import re
 import numpy as np
 import pytest
 
+from atlas.core.arguments import layers as parse_layers
 from atlas.core.context import (
     Vocabulary,
     cosine,
     nearest,
     own_cosine,
-    parse_layers,
     separating,
     word_positions,
     word_state,

@@ -354,7 +354,7 @@ def test_stop_does_not_wait_for_silent_connections():
     "kwargs, message",
     [
         ({"idle_timeout": 0}, "the idle timeout must be more than 0 seconds, got 0"),
-        ({"max_connections": 0}, "the server must take at least 1 connection at a time, got 0"),
+        ({"max_connections": 0}, "max_connections must be at least 1, got 0"),
     ],
 )
 def test_limits_must_be_positive(kwargs, message):

@@ -174,7 +174,7 @@ def test_a_server_without_ranges_sends_the_whole_file_and_says_so(hub, single_fi
     said: list[str] = []
     folder = hub_fetch.fetch_small_files(REPO)
     tensor = embedding_tensor_name(single_file)
-    fetched = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder, on_notice=said.append)
+    fetched = hub_fetch.fetch_tensor(REPO, "model.safetensors", tensor, folder, on_warning=said.append)
     assert said == [f"the server of {REPO} does not send byte ranges: fetching the whole of model.safetensors"]
     assert not fetched.ranged and fetched.transferred == (single_file / "model.safetensors").stat().st_size
     assert (folder / "model.safetensors").read_bytes() == (single_file / "model.safetensors").read_bytes()
@@ -243,7 +243,7 @@ def test_a_damaged_cache_is_fetched_again_and_said(hub, single_file, how):
         load_embedding_table(REPO, name="hub", offline=True)
     said: list[str] = []
     before = server.requests["model.safetensors"]
-    again = load_embedding_table(REPO, name="hub", on_notice=said.append)
+    again = load_embedding_table(REPO, name="hub", on_warning=said.append)
     assert said == [
         f"the cached model.safetensors of {REPO} does not match what was fetched (changed or truncated): "
         "fetching it again"
@@ -252,7 +252,7 @@ def test_a_damaged_cache_is_fetched_again_and_said(hub, single_file, how):
     assert cached.read_bytes() == whole
     np.testing.assert_array_equal(again.matrix, first.matrix)
     said.clear()
-    load_embedding_table(REPO, name="hub", on_notice=said.append)  # sound again: used as it is, nothing said
+    load_embedding_table(REPO, name="hub", on_warning=said.append)  # sound again: used as it is, nothing said
     assert said == []
 
 

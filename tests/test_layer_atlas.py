@@ -16,8 +16,7 @@ from click.testing import CliRunner
 from conftest import error_line
 
 from atlas.cli import main
-from atlas.files import hidden_states
-from atlas.files.model_files import BUNDLED, resolve
+from atlas.files.model_files import BUNDLED, load_model, resolve
 from atlas.graph.store import Store
 
 CHECKED = [101, 1996, 4937, 7592, 2154]  # [CLS], the, cat, hello, day
@@ -49,7 +48,7 @@ def layer_six(neo4j_settings):
 @pytest.fixture(scope="module")
 def reference_states():
     """Every MiniLM token's state at layer 6, from transformers directly: (30522, 384) float32."""
-    model = hidden_states.load_model(resolve(BUNDLED))
+    model = load_model(resolve(BUNDLED))
     out = []
     with torch.no_grad():
         for start in range(0, 30522, 2048):

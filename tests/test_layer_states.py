@@ -12,10 +12,11 @@ import torch
 from safetensors.torch import save_file
 from tiny_models import tiny_qwen
 
+from atlas.core.arguments import layers as parse_layers
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound
 from atlas.files import hidden_states
-from atlas.files.model_files import BUNDLED, load_tokenizer, resolve
-from atlas.loaders.layers import load_layer_tables, parse_layers
+from atlas.files.model_files import BUNDLED, load_model, load_tokenizer, resolve
+from atlas.loaders.layers import load_layer_tables
 
 MINILM_IDS = [0, 100, 101, 102, 1996, 4937, 7592, 30521]  # [PAD], [UNK], [CLS], [SEP], the, cat, hello, the last
 
@@ -24,7 +25,7 @@ MINILM_IDS = [0, 100, 101, 102, 1996, 4937, 7592, 30521]  # [PAD], [UNK], [CLS],
 def minilm():
     folder = resolve(BUNDLED)
     tokenizer = load_tokenizer(str(folder))
-    return hidden_states.load_model(folder), tokenizer, hidden_states.special_template(tokenizer)
+    return load_model(folder), tokenizer, hidden_states.special_template(tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def qwen(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-qwen")
     _, n_tokens = tiny_qwen(folder)
     tokenizer = load_tokenizer(str(folder))
-    return folder, hidden_states.load_model(folder), hidden_states.special_template(tokenizer), n_tokens
+    return folder, load_model(folder), hidden_states.special_template(tokenizer), n_tokens
 
 
 def test_minilm_runs_each_token_between_cls_and_sep(minilm):
@@ -121,7 +122,7 @@ def test_layer_tables_are_the_static_tables_twins(qwen):
     assert first.source == str(folder.resolve()) and first.tensor is None
     assert first.method.startswith("each token alone with no special tokens, hidden state at layer 0, float32")
     with torch.no_grad():
-        model = hidden_states.load_model(folder)
+        model = load_model(folder)
         rows = model.get_input_embeddings().weight[:n_tokens].numpy()
     np.testing.assert_array_equal(first.matrix, rows)
     assert last.matrix.shape == rows.shape and not np.allclose(last.matrix, rows, atol=1e-3)
@@ -151,9 +152,10 @@ def test_weights_without_the_blocks_are_refused(qwen, tmp_path):
         tmp_path / "model.safetensors",
     )
     with pytest.raises(
-        EmbeddingsIncomplete, match=r"lack \d+ of the model's tensors .*layer states need the whole model"
+        EmbeddingsIncomplete,
+        match=r"lack \d+ of the model's tensors .*so its layers would be random; give a folder with the whole model",
     ):
-        hidden_states.load_model(tmp_path)
+        load_model(tmp_path)
 
 
 def test_a_hub_model_not_in_the_cache_is_one_line_offline():

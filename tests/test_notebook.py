@@ -48,7 +48,7 @@ def test_the_notebook_is_stored_without_outputs():
 def test_the_notebook_runs_on_the_model_it_is_given():
     first = next(c for c in read_notebook().cells if c.cell_type == "code")
     assert 'MODEL = os.environ.get("ATLAS_MODEL", "all-MiniLM-L6-v2")' in first.source
-    assert "Atlas(model=MODEL)" in first.source
+    assert "model=MODEL)" in first.source
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,17 @@ import sys
 
 import click
 
-from atlas.cli.options import analysis_options, json_option, model_option, neo4j_options, offline_option, quiet_option
+from atlas.cli.options import (
+    analysis_options,
+    fields_options,
+    json_option,
+    model_option,
+    neo4j_options,
+    offline_option,
+    quiet_option,
+)
 from atlas.cli.render import ProgressDisplay, print_json, print_table, say, tell_vectors
+from atlas.core.load_options import CorpusOptions, LoadOptions
 from atlas.core.units import duration
 from atlas.errors import InvalidArgument
 from atlas.settings import model_flag
@@ -15,46 +24,7 @@ from atlas.settings import model_flag
 
 @click.command()
 @click.argument("source", required=False)
-@click.option(
-    "--name",
-    help="Name to store the model under (default: all-MiniLM-L6-v2 for the bundled model, else the source): "
-    "some text, without control characters or spaces at its ends.",
-)
-@click.option("--k", "k", default=20, show_default=True, type=int, help="Neighbours per token.")
-@click.option("--replace", is_flag=True, help="Delete the stored model of that name first, then load.")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True, help="Where to compute."
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(["float32", "bfloat16", "auto"]),
-    default="float32",
-    show_default=True,
-    help="float32 is exact; bfloat16 picks candidates at low precision and re-scores them in float32 (can miss a "
-    "neighbour: 0.27 % of MiniLM's), faster only on a GPU or a CPU with bfloat16 instructions (elsewhere float32 "
-    "is used, and said); auto picks bfloat16 where it is faster, else float32.",
-)
-@click.option(
-    "--batch-size", default=20_000, show_default=True, type=int, help="Tokens or edges per write transaction."
-)
-@click.option("--block-rows", default=1024, show_default=True, type=int, help="Rows per similarity block.")
-@click.option("--max-memory", help="Bound the neighbour computation's working memory, e.g. 2GB (sets --block-rows).")
-@offline_option
-@click.option(
-    "--no-analysis",
-    is_flag=True,
-    help="Store the graph only; `atlas analyse` adds communities, hubs and the map later.",
-)
-@click.option(
-    "--vectors",
-    is_flag=True,
-    help="Also store each token's unit embedding and a vector index on it (see `atlas vectors`).",
-)
-@click.option(
-    "--allow-short-matrix",
-    is_flag=True,
-    help="Load a matrix with fewer rows than the tokenizer has tokens, leaving out the tokens past its end.",
-)
+@fields_options(LoadOptions, "settings")
 @click.option(
     "--layer",
     "layers",
@@ -68,52 +38,10 @@ from atlas.settings import model_flag
     help="Load a corpus atlas instead: the words of this .txt file or folder of .txt files, "
     "with --method's vectors (default name: FOLDER-METHOD).",
 )
-@click.option(
-    "--method",
-    default="word2vec",
-    show_default=True,
-    help="With --corpus: word2vec (gensim's, trained on the corpus) or tfidf (the article's, over --chunks).",
-)
-@click.option("--min-count", default=5, show_default=True, type=int, help="With --corpus: keep words seen this often.")
-@click.option("--chunks", default=10, show_default=True, type=int, help="tfidf: equal chunks taken as documents.")
-@click.option("--vector-size", default=100, show_default=True, type=int, help="word2vec: dimensions.")
-@click.option("--window", default=5, show_default=True, type=int, help="word2vec: context words either side.")
-@click.option("--train-epochs", default=5, show_default=True, type=int, help="word2vec: passes over the corpus.")
-@click.option("--skip-gram", is_flag=True, help="word2vec: skip-gram instead of CBOW.")
-@click.option("--train-seed", default=0, show_default=True, type=int, help="word2vec: seed of the training.")
-@analysis_options
+@fields_options(CorpusOptions, "corpus_settings")
 @quiet_option
 @neo4j_options
-def load(
-    source,
-    name,
-    k,
-    replace,
-    device,
-    dtype,
-    batch_size,
-    block_rows,
-    max_memory,
-    offline,
-    no_analysis,
-    vectors,
-    allow_short_matrix,
-    layers,
-    corpus,
-    method,
-    min_count,
-    chunks,
-    vector_size,
-    window,
-    train_epochs,
-    skip_gram,
-    train_seed,
-    resolution,
-    seed,
-    epochs,
-    quiet,
-    atlas,
-):
+def load(source, settings, layers, corpus, corpus_settings, quiet, atlas):
     """Compute the exact top-k cosine neighbours of every token of SOURCE and store them in Neo4j, then analyse them.
 
     SOURCE is a Hugging Face model id (e.g. deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B) or a local
@@ -133,48 +61,15 @@ def load(
         raise InvalidArgument(
             "give either SOURCE (a model) or --corpus (a text corpus), not both; --layer needs a model"
         )
+    options = LoadOptions(**settings)
     with ProgressDisplay(quiet) as progress:
-        options = dict(
-            name=name,
-            k=k,
-            replace=replace,
-            device=device,
-            dtype=dtype,
-            batch_size=batch_size,
-            block_rows=block_rows,
-            max_memory=max_memory,
-            offline=offline,
-            analyse=not no_analysis,
-            resolution=resolution,
-            seed=seed,
-            epochs=epochs,
-            vectors=vectors,
-            allow_short_matrix=allow_short_matrix,
-            on_progress=progress,
-            on_note=lambda message: say(message, quiet),
-            on_warning=say,
-        )
+        said = dict(on_progress=progress, on_note=lambda message: say(message, quiet), on_warning=say)
         if corpus is not None:
-            for key in ("offline", "allow_short_matrix"):
-                options.pop(key)
-            done = [
-                atlas.load_corpus(
-                    corpus,
-                    method=method,
-                    min_count=min_count,
-                    chunks=chunks,
-                    vector_size=vector_size,
-                    window=window,
-                    train_epochs=train_epochs,
-                    skip_gram=skip_gram,
-                    train_seed=train_seed,
-                    **options,
-                )
-            ]
+            done = [atlas.load_corpus(corpus, options, corpus=CorpusOptions(**corpus_settings), **said)]
         elif layers:
-            done = atlas.load_layers(",".join(layers), source, **options)
+            done = atlas.load_layers(",".join(layers), source, options, **said)
         else:
-            done = [atlas.load(source, **options)]
+            done = [atlas.load(source, options, **said)]
     for loaded in done:
         _tell_loaded(loaded)
 

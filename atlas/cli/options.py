@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import click
 
-from atlas.settings import DEFAULT_MODEL, EPOCHS, EXPORT_FORMATS, RESOLUTION, Settings, default_home
+from atlas.core.load_options import LoadOptions
+from atlas.settings import DEFAULT_MODEL, EXPORT_FORMATS, Settings, default_home, server_home
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -19,6 +21,7 @@ def home_option(command):
         type=click.Path(file_okay=False, path_type=Path),
         default=default_home(),
         show_default=True,
+        callback=lambda context, parameter, value: server_home(value),
         help="Folder of the local Neo4j server: its jars, configuration, data, logs and password file.",
     )(command)
 
@@ -50,19 +53,42 @@ def neo4j_options(command):
     return wrapper
 
 
+def field_option(options: type, name: str):
+    """The option of field ``name`` of an options dataclass (:mod:`atlas.core.load_options`): its default and help,
+    and where the field says so its flag, choices and environment variable."""
+    (found,) = [f for f in dataclasses.fields(options) if f.name == name]
+    meta, default = found.metadata, found.default
+    flag = meta.get("flag") or "--" + name.replace("_", "-")
+    if default is True:  # on unless the flag turns it off
+        return click.option(flag, name, is_flag=True, flag_value=False, default=True, help=meta["flag_help"])
+    if default is False:
+        return click.option(flag, name, is_flag=True, default=False, envvar=meta.get("envvar"), help=meta["help"])
+    kind = click.Choice(meta["choices"]) if "choices" in meta else type(default) if default is not None else str
+    return click.option(flag, name, default=default, show_default=default is not None, type=kind, help=meta["help"])
+
+
+def fields_options(options: type, into: str):
+    """One option per field of the options dataclass ``options``; the command gets their values as one dict, ``into``,
+    to make the options object of (``options(**values)``) where they apply."""
+    names = [f.name for f in dataclasses.fields(options)]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            return command(*args, **{into: {name: kwargs.pop(name) for name in names}}, **kwargs)
+
+        for name in reversed(names):
+            wrapper = field_option(options, name)(wrapper)
+        return wrapper
+
+    return decorate
+
+
 def analysis_options(command):
-    """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (load and analyse)."""
-    command = click.option("--epochs", default=EPOCHS, show_default=True, type=int, help="UMAP layout epochs.")(command)
-    command = click.option("--seed", default=0, show_default=True, type=int, help="Seed of communities and layout.")(
-        command
-    )
-    return click.option(
-        "--resolution",
-        default=RESOLUTION,
-        show_default=True,
-        type=float,
-        help="Leiden resolution: higher gives more, smaller communities.",
-    )(command)
+    """``--resolution``, ``--seed`` and ``--epochs`` of the analysis (``atlas analyse``; the load has them all)."""
+    for name in ("epochs", "seed", "resolution"):
+        command = field_option(LoadOptions, name)(command)
+    return command
 
 
 def model_option(command):
@@ -76,9 +102,7 @@ def quiet_option(command):
 
 
 def offline_option(command):
-    return click.option(
-        "--offline", is_flag=True, envvar="HF_HUB_OFFLINE", help="Use only the local Hugging Face cache."
-    )(command)
+    return field_option(LoadOptions, "offline")(command)
 
 
 def json_option(help: str = "Print JSON."):

@@ -102,7 +102,7 @@ def db_password(home, new, current):
 
     if new:
         local_db.new_password(home, current or None)
-        say(f"Neo4j has a new password for user neo4j, kept in {password_file(Path(home).expanduser().resolve())}")
+        say(f"Neo4j has a new password for user neo4j, kept in {password_file(home)}")
         return
     click.echo(local_db.password(home))
 

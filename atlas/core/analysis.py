@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from atlas.core.arguments import integer, number
+from atlas.core.progress import ignore
 from atlas.core.variants import SPACE_FAMILIES, has_byte_escape, is_word
 from atlas.errors import InvalidArgument
 from atlas.settings import EPOCHS, RESOLUTION
@@ -216,8 +218,7 @@ def communities(
     The same neighbour lists, resolution and seed give the same labels.
     """
     check_neighbours(neighbours)
-    if not resolution > 0:
-        raise InvalidArgument(f"the resolution must be above 0, got {resolution}")
+    number(resolution, "resolution", above=0)
     if iterations == 0:
         raise InvalidArgument("Leiden needs at least 1 pass, or a negative number to run until it settles")
     edges, directions = pairs if pairs is not None else pair_directions(neighbours)
@@ -477,8 +478,7 @@ def layout(
     neighbours are kept.
     """
     check_neighbours(neighbours)
-    if epochs < 1:
-        raise InvalidArgument(f"the layout needs at least 1 epoch, got {epochs}")
+    integer(epochs, "epochs", 1)
     n, _k = neighbours.shape
     placed = has_edges(neighbours)
     xy = np.full((n, 2), np.nan, dtype=np.float32)
@@ -769,7 +769,7 @@ def analyse(
     check_graph(neighbours, scores)
     if not (len(texts) == len(special) == len(keys) == neighbours.shape[0]):
         raise InvalidArgument("texts, special and keys must have one entry per row of the graph")
-    stage = stage or (lambda name: None)
+    stage = stage or ignore
     with gc_paused():
         stage("libraries" if compiled_before() else FIRST_IMPORT)
         import_libraries()

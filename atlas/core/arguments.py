@@ -86,17 +86,36 @@ def integer(value: Any, parameter: str, low: int | None = None, high: int | None
     return number
 
 
-def choice(value: Any, parameter: str, options: Sequence[str]) -> str:
-    """``value`` when it is one of ``options``; InvalidArgument naming ``parameter`` and the options otherwise.
+def number(value: Any, parameter: str, above: float | None = None) -> float:
+    """``value`` as a float when it is a real number (not a bool or str), above ``above`` when given.
 
-    >>> choice("pca", "layout", ("umap", "pca"))
-    'pca'
-    >>> choice("tsne", "layout", ("umap", "pca"))
+    >>> number(20, "resolution", above=0)
+    20.0
+    >>> number(0, "resolution", above=0)
     Traceback (most recent call last):
-    atlas.errors.InvalidArgument: layout must be one of 'umap', 'pca', got 'tsne' (str)
+    atlas.errors.InvalidArgument: resolution must be above 0, got 0
     """
-    if not isinstance(value, str) or value not in options:
-        raise InvalidArgument(f"{parameter} must be one of {', '.join(map(repr, options))}, got {_kind(value)}")
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidArgument(f"{parameter} must be a number, got {_kind(value)}")
+    number = float(value)
+    if above is not None and not number > above:
+        raise InvalidArgument(f"{parameter} must be above {above:g}, got {value}")
+    return number
+
+
+def choice(value: Any, parameter: str, choices: Sequence[str]) -> str:
+    """``value`` when it is one of ``choices``.
+
+    >>> choice("cuda", "device", ("auto", "cpu", "cuda"))
+    'cuda'
+    >>> choice("gpu", "device", ("auto", "cpu", "cuda"))
+    Traceback (most recent call last):
+    atlas.errors.InvalidArgument: device must be one of auto, cpu, cuda, got 'gpu'
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidArgument(f"{parameter} must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 

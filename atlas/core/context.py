@@ -172,20 +172,6 @@ def word_state(states: np.ndarray, positions: Sequence[int]) -> np.ndarray:
     return states[:, list(positions), :].mean(axis=1)
 
 
-def parse_layers(spec: str | int | Sequence[int | str] | None, layers: int, model: str = "the model") -> list[int]:
-    """The layers asked for, in order without repeats: ``"all"`` / None, ``"0,3,6"``, ``"0-6"``, a layer or a list
-    (the forms :func:`atlas.core.arguments.layers` takes everywhere).
-
-    Layer 0 is the embedding layer's output, ``layers`` the last block's.
-
-    >>> parse_layers("6,0,3,3", 6), parse_layers("all", 2), parse_layers([1], 6), parse_layers("0-6", 6)
-    ([0, 3, 6], [0, 1, 2], [1], [0, 1, 2, 3, 4, 5, 6])
-    """
-    from atlas.core import arguments
-
-    return arguments.layers(spec, layers, model)
-
-
 def context_key(model: str, text: str, position: int, layer: int) -> str:
     """The key of one saved state: the same model, text, position and layer give the same key.
 

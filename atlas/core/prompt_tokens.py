@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from atlas.core.arguments import integer
 from atlas.core.variants import detect_family, readable_text
 from atlas.errors import InvalidArgument
 
@@ -75,8 +76,7 @@ def token_table(
     >>> token_table([PromptToken(0, 7, "a"), PromptToken(1, 9, "Ġb", " b")], rows, edge=2)[1]
     {'position': 1, 'id': 9, 'token': ' b', 'first': [6.0, 7.0], 'last': [10.0, 11.0]}
     """
-    if edge < 1:
-        raise InvalidArgument(f"the number of vector components to show must be at least 1, got {edge}")
+    edge = integer(edge, "components", 1)
     if isinstance(matrix_rows, np.ndarray):
         if matrix_rows.ndim != 2 or matrix_rows.shape[0] != len(tokens):
             raise InvalidArgument(

@@ -36,13 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from atlas.core.arguments import choice, integer
+from atlas.core.load_options import DEVICES, DTYPE_CHOICES, DTYPES
 from atlas.errors import InvalidArgument
 
-DTYPES = ("float32", "bfloat16")
 MISSES = "a neighbour whose bfloat16 score falls below the candidates is missed (MiniLM: 0.27 % of them)"
-DTYPE_CHOICES = ("auto", *DTYPES)  # what a load may ask for: "auto" picks one of DTYPES by the hardware
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")  # CPU instructions that make torch's bfloat16 products fast
-DEVICES = ("auto", "cpu", "cuda")
 WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1  # slab threads
 FLOOR_ROWS = 512  # rows per window of the lower-bound pass
 SLAB_ENTRIES = 2**20  # strip entries per sifting task
@@ -134,10 +133,8 @@ def check_matrix(matrix: np.ndarray) -> None:
 
 def check_settings(block_rows: int, dtype: str) -> None:
     """Reject a block size or dtype :func:`iter_neighbours` cannot use."""
-    if dtype not in DTYPES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    if block_rows < 1:
-        raise InvalidArgument(f"block rows must be at least 1, got {block_rows}")
+    choice(dtype, "dtype", DTYPES)
+    integer(block_rows, "block_rows", 1)
 
 
 def peak_bytes(vocab_size: int, dim: int, block_rows: int, k: int = 20) -> int:
@@ -160,17 +157,19 @@ def block_rows_for_memory(vocab_size: int, dim: int, max_bytes: int, k: int = 20
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` becomes ``cuda`` when a GPU is usable, else ``cpu``."""
-    if device not in DEVICES:
-        raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "cpu":
+    """Where to compute: ``auto`` becomes ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without one is refused.
+
+    >>> resolve_device("cpu")
+    'cpu'
+    """
+    if choice(device, "device", DEVICES) == "cpu":
         return "cpu"
     import torch
 
     if torch.cuda.is_available():
         return "cuda"
     if device == "cuda":
-        raise InvalidArgument("device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu")
+        raise InvalidArgument("device 'cuda' was asked for but torch sees no CUDA GPU; use device cpu or auto")
     return "cpu"
 
 
@@ -212,8 +211,7 @@ def choose_dtype(dtype: str, device: str, flags: frozenset[str] | None = None) -
     >>> choose_dtype("auto", "cpu", frozenset({"avx2", "amx_bf16"})).dtype
     'bfloat16'
     """
-    if dtype not in DTYPE_CHOICES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPE_CHOICES)}, got {dtype!r}")
+    choice(dtype, "dtype", DTYPE_CHOICES)
     if device == "cuda":
         fast, where = True, "the GPU multiplies bfloat16 natively"
     else:

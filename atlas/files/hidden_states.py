@@ -17,16 +17,16 @@ are dropped when the batch is done.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from atlas.core.topk import resolve_device
-from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound
+from atlas.core import arguments
+from atlas.core.progress import ignore
+from atlas.errors import InvalidArgument, SourceNotFound
 from atlas.files.model_files import BUNDLED, HUB_FILES, read_json, resolve
 
 Progress = Callable[[int, int], None]  # (tokens done so far, all tokens)
@@ -116,6 +116,15 @@ def model_folder(source: str, offline: bool = False) -> Path:
         ) from None
 
 
+def layer_name(model: str, layer: int) -> str:
+    """The name the layer atlas of ``model`` at ``layer`` is stored under.
+
+    >>> layer_name("all-MiniLM-L6-v2", 6)
+    'all-MiniLM-L6-v2@6'
+    """
+    return f"{model}@{layer}"
+
+
 def refuse_layer_atlas(props: dict, what: str) -> None:
     """InvalidArgument when ``props`` (a Model node's) are a layer atlas's: ``what`` reads its source's input
     embeddings, which are not that model's vectors.
@@ -160,66 +169,6 @@ def layer_count(folder: Path) -> int:
     return count
 
 
-def check_layers(layers: Sequence[int], count: int, model: str = "the model") -> list[int]:
-    """The layers asked for, sorted and without repeats; InvalidArgument naming the valid range when one is outside 0..count.
-
-    >>> check_layers([6, 0, 6], 6)
-    [0, 6]
-    """
-    wanted = sorted(set(int(layer) for layer in layers))
-    if not wanted:
-        raise InvalidArgument("no layer given; give --layer L with L in 0..N (0 is the embedding layer's output)")
-    outside = [layer for layer in wanted if not 0 <= layer <= count]
-    if outside:
-        raise InvalidArgument(
-            f"layer {outside[0]} is out of range: {model} has layers 0..{count} "
-            "(0 is the embedding layer's output, L the output of block L)"
-        )
-    return wanted
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """transformers' load report and progress bars are not ours to print."""
-    from transformers.utils import logging as transformers_logging
-
-    verbosity = transformers_logging.get_verbosity()
-    bars = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-        if bars:
-            transformers_logging.enable_progress_bar()
-
-
-def load_model(folder: Path, device: str = "cpu") -> Any:
-    """The whole transformers model in ``folder`` (``AutoModel``: no task head), float32, in eval mode, on ``device``
-    (``auto``: a CUDA GPU when torch sees one).
-
-    Raises EmbeddingsIncomplete when a weight is missing from the checkpoint (transformers
-    would fill it at random), e.g. a hub download holding only the input embedding.
-    """
-    import torch
-    from transformers import AutoModel
-
-    with quiet_transformers():
-        try:
-            model, info = AutoModel.from_pretrained(str(folder), dtype=torch.float32, output_loading_info=True)
-        except Exception as exc:
-            raise SourceNotFound(f"cannot load the model in {folder}: {exc}".splitlines()[0]) from None
-    missing = sorted(set(info.get("missing_keys", ())))
-    if missing:
-        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise EmbeddingsIncomplete(
-            f"the weights in {folder} lack {len(missing):,} of the model's tensors ({shown}); "
-            "layer states need the whole model: give a folder with all its weights"
-        )
-    return model.to(resolve_device(device)).eval()
-
-
 def method(template: SpecialTemplate, layer: int) -> str:
     """How the states of ``layer`` were made, in one line (recorded on the Model node).
 
@@ -248,16 +197,15 @@ def layer_states(
     """
     import torch
 
-    if batch_size < 1:
-        raise InvalidArgument(f"batch size must be at least 1, got {batch_size}")
-    wanted = check_layers(layers, int(model.config.num_hidden_layers))
+    batch_size = arguments.integer(batch_size, "batch_size", 1)
+    wanted = arguments.layers(layers, int(model.config.num_hidden_layers))
     tokens = np.asarray(ids, dtype=np.int64)  # (N,)
     device = next(model.parameters()).device
     prefix = torch.tensor(template.prefix, dtype=torch.int64, device=device)
     suffix = torch.tensor(template.suffix, dtype=torch.int64, device=device)
     at = template.position
     states = {layer: np.empty((len(tokens), model.config.hidden_size), dtype=np.float32) for layer in wanted}
-    tell = on_progress or (lambda done, total: None)
+    tell = on_progress or ignore
     with torch.no_grad():
         for start in range(0, len(tokens), batch_size):
             batch = torch.from_numpy(tokens[start : start + batch_size]).to(device)  # (B,)

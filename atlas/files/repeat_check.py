@@ -42,8 +42,8 @@ import numpy as np
 
 from atlas.core.topk import resolve_device
 from atlas.errors import InvalidArgument, NoTokenHead, PromptUnavailable, SourceNotFound
-from atlas.files.hidden_states import quiet_transformers, special_template
-from atlas.files.model_files import read_json
+from atlas.files.hidden_states import special_template
+from atlas.files.model_files import quiet_transformers, read_json
 
 TOKEN = "{token}"  # where the candidate goes, in the prompt as it is recorded
 PLAIN_PREAMBLE = "This device repeats its input exactly, as these identical trials show."

@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from atlas.core.arguments import choice
+from atlas.core.load_options import DTYPES
+from atlas.core.topk import resolve_device
 from atlas.core.variants import detect_family, readable_text
-from atlas.errors import EmbeddingsIncomplete, InvalidArgument, SourceNotFound
-from atlas.files.hidden_states import quiet_transformers
-from atlas.files.model_files import load_tokenizer, read_json, resolve
-
-DTYPES = ("float32", "bfloat16")
+from atlas.errors import InvalidArgument
+from atlas.files.model_files import load_model, load_tokenizer, quiet_transformers, read_json, resolve
 
 
 @dataclass(frozen=True)
@@ -124,54 +124,16 @@ def forward_states(model: Any, ids: list[int], device: str) -> np.ndarray:
         return torch.stack([h[0] for h in out.hidden_states]).float().cpu().numpy()
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` is cuda when torch sees a GPU, else cpu; cuda without a GPU is refused."""
-    import torch
-
-    if device not in ("auto", "cpu", "cuda"):
-        raise InvalidArgument(f"device must be auto, cpu or cuda, got {device!r}")
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument("--device cuda: torch sees no GPU here; use --device cpu")
-    return device
-
-
 def open_model(source: str, offline: bool = False, device: str = "auto", dtype: str = "float32") -> StateModel:
     """Read the whole model at ``source`` (a folder, a cached hub id, or the bundled MiniLM) to run texts through.
 
     Raises EmbeddingsIncomplete when the folder lacks some of the model's weights (a load
     fetches only the input embedding of a hub model: the layers are not there).
     """
-    if dtype not in DTYPES:
-        raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    choice(dtype, "dtype", DTYPES)
     device = resolve_device(device)
     folder = resolve(source, offline, weights=True)
     read_json(folder / "config.json")
     tokenizer = load_tokenizer(str(folder))
-    import torch
-    from transformers import AutoModel
-    from transformers.utils import logging as transformers_logging
-
-    verbosity = transformers_logging.get_verbosity()
-    bars = transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()  # its load report and progress bar are not ours to print
-    transformers_logging.disable_progress_bar()
-    try:
-        model, info = AutoModel.from_pretrained(str(folder), dtype=getattr(torch, dtype), output_loading_info=True)
-    except Exception as exc:
-        raise SourceNotFound(f"cannot read the model in {folder}: {exc}".splitlines()[0]) from None
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-        if bars:
-            transformers_logging.enable_progress_bar()
-    missing = sorted(
-        k for k in info.get("missing_keys", ()) if not k.startswith("pooler.")
-    )  # BERT's pooler is not a layer
-    if missing:
-        raise EmbeddingsIncomplete(
-            f"the weights in {folder} lack {len(missing):,} of the model's tensors (first: {missing[0]!r}), so its "
-            "layers would be random; give a folder with the whole model (a load fetches only the input embedding)"
-        )
-    model.eval()
-    return StateModel(folder, model.to(device), tokenizer, device)
+    model = load_model(folder, dtype, device)
+    return StateModel(folder, model, tokenizer, device)

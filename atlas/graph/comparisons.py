@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from atlas.core.overlap import WAYS, Matching
+from atlas.core.progress import ignore
 from atlas.graph.store import Store
 from atlas.graph.write_params import batched
 
@@ -54,7 +55,7 @@ def write_comparison(
 ) -> None:
     """Store the comparison of model ``a`` with model ``b``: ``rows`` (see :func:`same_token_rows`) as SAME_TOKEN
     links, ``props`` on the Comparison node; replaces an earlier comparison of the two."""
-    done = done or (lambda n: None)
+    done = done or ignore
     store.ensure_schema()
     store.write("comparison_delete", a=a, b=b)
     store.delete_batches("comparison_tokens_delete_batch", a=a, b=b, limit=batch_size)

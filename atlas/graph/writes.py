@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from atlas.core.analysis import Analysis
+from atlas.core.progress import ignore
 from atlas.core.prompt_tokens import PromptToken
 from atlas.errors import InvalidArgument
 from atlas.graph.queries import browser_line
@@ -53,7 +54,7 @@ def rebuild_variants(store: Store, name: str, batch_size: int = 20_000) -> int:
     ids = np.array([t["id"] for t in tokens], dtype=np.int64)
     rows = variant_rows(ids, [t["raw"] for t in tokens], [bool(t["special"]) for t in tokens], props["family"])
     store.ensure_schema()
-    write_variants(store, name, rows, batch_size, lambda n: None)
+    write_variants(store, name, rows, batch_size, ignore)
     return len(rows)
 
 
@@ -83,7 +84,7 @@ def write_analysis(
     figures. Every write is idempotent, so an interrupted analysis is finished by
     running it again.
     """
-    done = done or (lambda n: None)
+    done = done or ignore
     store.ensure_schema()
     store.write("model_analysis", name=model, status="running", props={})
     batches = list(batched(analysis_token_rows(ids, result), batch_size))

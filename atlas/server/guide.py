@@ -27,6 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from atlas.core.arguments import integer
 from atlas.errors import InvalidArgument
 from atlas.graph.queries import resource_text
 
@@ -195,8 +196,7 @@ def serve(
         raise InvalidArgument(f"port must be between 0 and 65535, got {port}")
     if not idle_timeout > 0:
         raise InvalidArgument(f"the idle timeout must be more than 0 seconds, got {idle_timeout}")
-    if max_connections < 1:
-        raise InvalidArgument(f"the server must take at least 1 connection at a time, got {max_connections}")
+    integer(max_connections, "max_connections", 1)
     try:
         server = BrowserServer((host, port), idle_timeout, max_connections)
     except OSError as exc:

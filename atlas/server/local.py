@@ -15,7 +15,7 @@ caller, and waits until Bolt accepts the password and HTTP serves Neo4j Browser;
 server that does not come up is stopped again. The JVMs run with umask 077, so
 Neo4j's own files are private too, and a password never appears on a command line.
 ``stop`` stops only a server whose pid file it wrote. Messages for the user go to an
-optional ``say`` callback; nothing is printed.
+optional ``on_note`` callback; nothing is printed.
 
 The work is done by the modules beside this one: :mod:`atlas.server.provision` (the jars,
 Java, neo4j.conf), :mod:`atlas.server.processes` (the JVMs and their pid files),
@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from atlas.core.progress import Note, ignore
 from atlas.errors import InvalidArgument, LauncherError, PasswordMissing
 from atlas.graph.queries import query
 from atlas.server.home import (
@@ -67,7 +68,7 @@ from atlas.server.processes import (
     stop_failed_start,
     terminate,
 )
-from atlas.server.provision import REMOTE_CONTENT_ALLOWLIST, Say, find_java, java_major_version, neo4j_conf, provision
+from atlas.server.provision import REMOTE_CONTENT_ALLOWLIST, find_java, java_major_version, neo4j_conf, provision
 from atlas.settings import (
     BOLT_PORT,
     DEFAULT_DATABASE,
@@ -78,6 +79,7 @@ from atlas.settings import (
     MIN_FREE,
     NEO4J_VERSION,
     password_file,
+    server_home,
 )
 
 __all__ = [
@@ -109,7 +111,7 @@ def start(
     heap: str = "2g",
     pagecache: str = "2g",
     timeout: float = 180,
-    say: Say | None = None,
+    on_note: Note | None = None,
     *,
     java: str | Path | None = None,
     mvn: str | Path | None = None,
@@ -125,8 +127,8 @@ def start(
     ``java`` and ``mvn`` are executables (default: found on PATH); ``lib_dir`` is
     the jar folder (default ``home/lib``), so several homes can share one download.
     """
-    say = say or (lambda message: None)
-    home = Path(home).expanduser().resolve()
+    note = on_note or ignore
+    home = server_home(home)
     lib = Path(lib_dir).expanduser().resolve() if lib_dir is not None else home / "lib"
     _check_arguments(password, bolt_port, http_port, heap, pagecache)
     make_home(home)
@@ -141,34 +143,34 @@ def start(
                     f"the Neo4j server of {home} is already running at {running.bolt_uri} "
                     f"and {running.http_url} (pid {pid}); stop it before starting it on other ports"
                 )
-            say(f"Neo4j is already running (pid {pid})")
+            note(f"Neo4j is already running (pid {pid})")
             _wait_until_ready(running, login_password(home, password), timeout, started_now=False)
             return running, False
 
-        java_exe = find_java(java, say)
+        java_exe = find_java(java, note)
         for port in (bolt_port, http_port):
             check_port_free(port, home)
         check_free_disk(home, MIN_FREE if has_database(home) else MIN_FREE_FIRST)
-        provision(lib, mvn, say)
+        provision(lib, mvn, note)
         make_private(home)
 
         write_private(home / "conf" / "neo4j.conf", neo4j_conf(bolt_port, http_port, heap, pagecache))
         if not has_database(home):
             password = password or saved_password(home) or new_password()
             write_private(password_file(home), password)
-            say(f"setting the initial password (kept in {password_file(home)})")
+            note(f"setting the initial password (kept in {password_file(home)})")
             set_initial_password(java_exe, lib, home, password)
         else:
             password = login_password(home, password)
 
-        say(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
+        note(f"starting Neo4j {NEO4J_VERSION} on bolt://{HOST}:{bolt_port}")
         server = launch(java_exe, lib, home, heap)
         try:
             _wait_until_ready(server, password, timeout, started_now=True)
         except BaseException:  # not ready, a wrong password, Ctrl-C: no half-started server stays behind
             stop_failed_start(server)
             raise
-        say(f"Neo4j is up: {server.browser_url}")
+        note(f"Neo4j is up: {server.browser_url}")
         return server, True
 
 
@@ -178,7 +180,7 @@ def stop(home: Path, timeout: float = 60) -> bool:
     Returns False if none was running. Only the pid in ``home/run/neo4j.pid`` is
     signalled, and only if that process is a Neo4j server of ``home``.
     """
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     if not (home / "run").is_dir():
         return False
     with locked(home / "run" / "launcher.lock"):
@@ -191,7 +193,7 @@ def stop(home: Path, timeout: float = 60) -> bool:
 
 def status(home: Path) -> LocalServer | None:
     """The running server of ``home``, or None if none is running."""
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     pid = read_pid(home)
     if pid is None or not is_server_of(pid, home):
         return None
@@ -200,7 +202,7 @@ def status(home: Path) -> LocalServer | None:
 
 def serves(home: Path, uri: str) -> bool:
     """True if ``uri`` is the Bolt address of the local server of ``home`` (as its neo4j.conf says)."""
-    ports = conf_ports(Path(home).expanduser().resolve())
+    ports = conf_ports(server_home(home))
     parts = urlsplit(uri)
     try:
         port = parts.port or BOLT_PORT
@@ -214,7 +216,7 @@ def password_for(uri: str, home: Path) -> str:
 
     The file's password is never sent anywhere else.
     """
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     ports = conf_ports(home)
     if ports is None:
         raise PasswordMissing(
@@ -238,7 +240,7 @@ def change_password(home: Path, current: str | None = None) -> str:
     import neo4j
     from neo4j.exceptions import AuthError, DriverError, Neo4jError
 
-    home = Path(home).expanduser().resolve()
+    home = server_home(home)
     with locked(home / "run" / "launcher.lock"):
         server = status(home)
         if server is None:

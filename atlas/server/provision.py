@@ -7,11 +7,11 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+from atlas.core.progress import Note
 from atlas.errors import LauncherError
 from atlas.server.home import last_line, locked
 from atlas.settings import NEO4J_VERSION
@@ -21,8 +21,6 @@ DOWNLOAD_SIZE = "~133 MB"
 MIN_JAVA = 17
 SUPPORTED_JAVA = (17, 21)
 REMOTE_CONTENT_ALLOWLIST = "localhost,127.0.0.1"
-
-Say = Callable[[str], None]  # a message for the user
 
 
 def neo4j_conf(bolt_port: int, http_port: int, heap: str, pagecache: str) -> str:
@@ -54,7 +52,7 @@ def java_major_version(version_output: str) -> int | None:
     return major
 
 
-def find_java(java: str | Path | None, say: Say) -> str:
+def find_java(java: str | Path | None, on_note: Note) -> str:
     if java is None:
         found = shutil.which("java")
         if found is None:
@@ -74,7 +72,7 @@ def find_java(java: str | Path | None, say: Say) -> str:
             "install openjdk-17-jre-headless or point to a newer java"
         )
     if major not in SUPPORTED_JAVA:
-        say(f"warning: Neo4j {NEO4J_VERSION} supports Java 17 and 21; {java} is Java {major}")
+        on_note(f"warning: Neo4j {NEO4J_VERSION} supports Java 17 and 21; {java} is Java {major}")
     return java
 
 
@@ -103,7 +101,7 @@ def _jars_present(lib: Path) -> bool:
     )
 
 
-def provision(lib: Path, mvn: str | Path | None, say: Say) -> None:
+def provision(lib: Path, mvn: str | Path | None, on_note: Note) -> None:
     """Download the server's jars into ``lib`` with Maven, once; the folder appears only when complete."""
     if _jars_present(lib):
         return
@@ -112,7 +110,7 @@ def provision(lib: Path, mvn: str | Path | None, say: Say) -> None:
         if _jars_present(lib):
             return
         mvn_exe = _find_mvn(mvn)
-        say(f"downloading Neo4j {NEO4J_VERSION} jars ({DOWNLOAD_SIZE}, once) into {lib}")
+        on_note(f"downloading Neo4j {NEO4J_VERSION} jars ({DOWNLOAD_SIZE}, once) into {lib}")
         template = resources.files("atlas.server").joinpath("neo4j/pom.xml").read_text(encoding="utf-8")
         pom = Template(template).substitute(neo4j_version=NEO4J_VERSION, browser_version=BROWSER_VERSION)
         with tempfile.TemporaryDirectory(prefix=f".{lib.name}-", dir=lib.parent) as folder:

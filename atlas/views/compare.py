@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from atlas.core import arguments
 from atlas.core.overlap import (
     WAYS,
     Matching,
@@ -24,7 +25,7 @@ from atlas.core.overlap import (
     overlaps,
     same_tokenizer,
 )
-from atlas.core.progress import StageProgress
+from atlas.core.progress import StageProgress, ignore
 from atlas.errors import InvalidArgument, TokenNotFound
 from atlas.graph.comparisons import same_token_rows, write_comparison
 from atlas.graph.lease import Lease
@@ -67,9 +68,8 @@ def compare_models(
     (None unless both are analysed), every matched pair as columns (``pairs``), and with
     ``token`` (an exact text of ``a``) both its neighbourhoods (``page``).
     """
-    progress = on_progress or (lambda stage, done, total: None)
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise InvalidArgument(f"top must be at least 1, got {top!r}")
+    progress = on_progress or ignore
+    top = arguments.integer(top, "top", 1)
     props_a, props_b = store.require_model(a), store.require_model(b)
     k = check_compare_k(props_a, props_b, k)
     if token is not None:

@@ -19,12 +19,12 @@ from atlas.core.context import (
     cosine,
     nearest,
     own_cosine,
-    parse_layers,
     separating,
     word_positions,
     word_state,
 )
 from atlas.errors import InvalidArgument, TokenNotFound
+from atlas.files.hidden_states import layer_name
 from atlas.files.text_states import StateModel, TextStates
 from atlas.graph.store import Store
 from atlas.results import Context
@@ -74,7 +74,7 @@ def explore(
     """Run each text through the model and describe the states of its tokens (or of ``word``'s) at ``layers``."""
     texts = arguments.texts(list(texts), "texts")
     arguments.integer(k, "k", 1, 1000)
-    chosen = parse_layers(layers, state_model.layers)
+    chosen = arguments.layers(layers, state_model.layers)
     runs, found, seconds, out, kept = [], [], [], [], []
     notes: list[str] = []
     for index, text in enumerate(texts):
@@ -158,15 +158,6 @@ def compare(
     return out
 
 
-def layer_atlas_name(model: str, layer: int) -> str:
-    """The name a layer atlas of ``model`` is stored under.
-
-    >>> layer_atlas_name("all-MiniLM-L6-v2", 4)
-    'all-MiniLM-L6-v2@4'
-    """
-    return f"{model}@{layer}"
-
-
 def layer_atlas_mismatch(store: Store, props: dict, base: dict, layer: int, ids: Sequence[int]) -> str | None:
     """Why the model ``props`` (stored as ``<model>@<layer>``) is not layer ``layer``'s atlas of the model ``base``,
     or None when it is: it records that layer, the same source and tokenizer family, and the same text for each
@@ -200,7 +191,7 @@ def add_layer_atlases(store: Store, data: Context, base: dict | None = None) -> 
     missing, unvectored = [], []
     base = base if base is not None else store.model(data.model) or {}
     for layer in data.layers:
-        name = layer_atlas_name(data.model, layer)
+        name = layer_name(data.model, layer)
         props = store.model(name)
         ids = [e["id"] for t in data.texts for e in t["states"]]
         wrong = layer_atlas_mismatch(store, props, base, layer, ids) if props is not None else None
@@ -237,7 +228,7 @@ def add_layer_atlases(store: Store, data: Context, base: dict | None = None) -> 
         shown = ", ".join(str(x) for x in missing)
         data.notes.append(
             f"no layer atlas is stored for layer{'s' if len(missing) > 1 else ''} {shown} "
-            f"(models named {layer_atlas_name(data.model, missing[0])} ...); only the static atlas is compared"
+            f"(models named {layer_name(data.model, missing[0])} ...); only the static atlas is compared"
         )
     if unvectored:
         shown = ", ".join(str(x) for x in unvectored)

@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from atlas.core import arguments
 from atlas.core.arithmetic import Term, combine, cosine_scores, describe, parse, ranked, unit_mean
 from atlas.core.prompt_tokens import tokenize
 from atlas.core.subgraph import Edge, Node, Subgraph
-from atlas.errors import ExpressionError, InvalidArgument, TokenNotFound
+from atlas.errors import ExpressionError, TokenNotFound
 from atlas.files.hidden_states import refuse_layer_atlas
 from atlas.files.model_files import embedding_rows, read_rows, read_tokenizer
 from atlas.graph.store import Store
@@ -66,8 +67,7 @@ def nearest_to(
     ExpressionError for a malformed expression or a zero vector, TokenNotFound for an
     operand that is no token (naming close ones).
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InvalidArgument(f"k must be at least 1, got {k!r}")
+    k = arguments.integer(k, "k", 1)
     terms = parse(expression)
     props = store.require_model(model)
     refuse_layer_atlas(props, "`atlas near`")

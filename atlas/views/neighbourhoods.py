@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from atlas.core import arguments
 from atlas.core.prompt_tokens import PromptToken
 from atlas.core.subgraph import Subgraph, collapse, subgraph_from_rows
 from atlas.core.variants import is_word
@@ -59,8 +60,7 @@ def random_words(store: Store, model: str, n: int, seed: int) -> list[dict]:
     order drawn. The same seed and the same stored model give the same words.
     """
     props = store.require_model(model)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InvalidArgument(f"the number of words must be at least 1, got {n!r}")
+    n = arguments.integer(n, "the number of words", 1)
     family = props.get("family", "other")
     candidates = [r for r in store.read("atlas_candidates", model=model) if is_word(r["text"], family)]
     if n > len(candidates):
