@@ -521,5 +521,8 @@ def test_verify_top_on_cuda_without_a_gpu_is_one_line(run, loaded_qwen, neo4j_dr
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     args = ("untrained", "--model", loaded_qwen, "--reference-ids", "260", "--verify-top", "2", "--device", "cuda")
-    assert error_line(run(*args)) == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use --device cpu"
+    assert (
+        error_line(run(*args))
+        == "Error: device 'cuda' was asked for but torch sees no CUDA GPU; use device cpu or auto"
+    )
     assert stored_repeats(neo4j_driver, loaded_qwen)[0] == {}
