@@ -154,7 +154,8 @@ def main() -> None:
     parser.add_argument("--screenshot", type=Path, help="save a screenshot of the map page here")
     args = parser.parse_args()
 
-    from atlas import connection_settings as settings
+    from neo4j_env import settings
+
     from atlas.core.analysis import preservation
     from atlas.files.model_files import BUNDLED
     from atlas.graph.store import Store

@@ -20,8 +20,8 @@ import uuid
 from dataclasses import replace
 
 import numpy as np
+from neo4j_env import atlas as neo4j_atlas
 
-from atlas import Atlas
 from atlas.files.model_files import default_source
 from atlas.loaders import load_embedding_table
 from atlas.loaders.pipeline import load
@@ -39,7 +39,7 @@ def main() -> None:
     noise = rng.standard_normal(a.matrix.shape).astype(np.float32) * a.matrix.std() * args.scale
     b = replace(a, name=f"bench-compare-b-{tag}", matrix=a.matrix + noise)
     print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
-    with Atlas() as atlas:
+    with neo4j_atlas() as atlas:
         try:
             for table in (a, b):
                 began = time.perf_counter()

@@ -43,7 +43,8 @@ def main() -> int:
     parser.add_argument("--no-minilm", action="store_true", help="skip the MiniLM load")
     args = parser.parse_args()
 
-    from atlas import Atlas
+    from neo4j_env import atlas as neo4j_atlas
+
     from atlas.loaders.corpus import CorpusOptions, load_corpus_table
 
     began = time.perf_counter()
@@ -54,7 +55,7 @@ def main() -> int:
 
     prefix = args.keep or "bench-corpus"
     names = {"word2vec": f"{prefix}-word2vec", "tfidf": f"{prefix}-tfidf"}
-    with Atlas() as atlas:
+    with neo4j_atlas() as atlas:
         try:
             for method, target in [("word2vec", "word2vec load"), ("tfidf", "tfidf load")]:
                 began = time.perf_counter()

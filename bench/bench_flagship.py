@@ -157,7 +157,8 @@ def txlog_bytes(settings) -> int | None:
 
 
 def neo4j_section(folder: str, k: int, compute_s: float | None, skip_map: bool) -> list[str]:
-    from atlas import connection_settings as settings
+    from neo4j_env import settings
+
     from atlas.core.analysis import preservation
     from atlas.graph.store import Store
     from atlas.loaders import load_embedding_table

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from atlas import Atlas
+from neo4j_env import atlas as neo4j_atlas
 
 STATIC = "all-MiniLM-L6-v2"
 NAME = "bench-layers"
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the layer atlases in Neo4j")
     args = parser.parse_args()
 
-    with Atlas() as atlas:
+    with neo4j_atlas() as atlas:
         if atlas.store.model(STATIC) is None:
             raise SystemExit(f"{STATIC} is not stored: run `atlas load` first")
         stages: dict[str, float] = {}

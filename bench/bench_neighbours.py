@@ -305,7 +305,8 @@ def neo4j_load(k: int, first_read: float) -> list[str]:
     ``first_read`` is how long this process took to read the model the first time (imports
     included); the load reads it again, as ``atlas load`` would.
     """
-    from atlas import connection_settings as settings
+    from neo4j_env import settings
+
     from atlas.errors import AtlasError
     from atlas.files.model_files import default_source
     from atlas.graph.store import Store

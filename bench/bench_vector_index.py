@@ -31,7 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from atlas import connection_settings
+from neo4j_env import settings as connection_settings
+
 from atlas.core.arithmetic import Term, describe
 from atlas.core.recall import recall_at_k, without_self
 from atlas.graph.store import Store
